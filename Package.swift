@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// LatentLab: StyleGAN2 inversion and latent editing on the CPU.
+// One concern per module; C libraries enter through thin system-library shims.
+let package = Package(
+    name: "LatentLab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "latentlab", targets: ["latentlab"]),
+        .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO",
+                                              "LatentModels", "LatentInversion", "LatentEditing"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian -dev packages, installed by scripts/setup.sh)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libjpeg/libpng error exits need setjmp/longjmp, which Swift cannot call.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+
+        // MARK: Swift modules
+        .target(name: "LatentTensor", dependencies: ["CBLAS", "CFFTW"]),
+        .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"]),
+        .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
+        .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats", "CZlib"],
+                resources: [.copy("Resources")]),
+        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
+        .target(name: "LatentEditing", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
+        .executableTarget(name: "latentlab", dependencies: [
+            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentInversion"],
+                          path: "Bench/LatentBench"),
+
+        // MARK: Tests
+        .target(name: "_TestSupport", dependencies: ["LatentTensor", "LatentFormats"], path: "Tests/_TestSupport"),
+        .testTarget(name: "LatentTensorTests", dependencies: ["LatentTensor", "_TestSupport"]),
+        .testTarget(name: "LatentFormatsTests", dependencies: ["LatentFormats", "_TestSupport"]),
+        .testTarget(name: "LatentImageIOTests", dependencies: ["LatentImageIO", "_TestSupport"]),
+        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "_TestSupport"],
+                    resources: [.copy("Resources")]),
+        .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"]),
+        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"]),
+        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// LatentEditing module: see README.md for the module map.

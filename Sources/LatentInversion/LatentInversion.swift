@@ -1,0 +1,1 @@
+// LatentInversion module: see README.md for the module map.

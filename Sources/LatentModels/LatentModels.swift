@@ -1,0 +1,1 @@
+// LatentModels module: see README.md for the module map.

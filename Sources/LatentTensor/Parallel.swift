@@ -1,0 +1,65 @@
+import Dispatch
+import Foundation
+import CBLAS
+
+/// Thread control for both cores.
+///
+/// Our own loops are split with `Parallel.forEach` (Dispatch's concurrentPerform), and OpenBLAS
+/// keeps its own pthread pool for GEMM. To avoid oversubscription, code that calls GEMM *inside*
+/// a parallel loop wraps the loop in `Parallel.withSingleThreadedBLAS`.
+///
+/// Environment: `LATENTLAB_THREADS` sets our loop width (default: active cores);
+/// `OPENBLAS_NUM_THREADS` sets OpenBLAS's pool (default: active cores).
+public enum Parallel {
+    /// Number of worker threads our loops use.
+    public static let threadCount: Int = {
+        if let s = ProcessInfo.processInfo.environment["LATENTLAB_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Calls `body(i)` for every `i` in `0..<count`, spread over `threadCount` threads in
+    /// contiguous chunks. Runs inline when `count` is small or only one thread is allowed.
+    @inlinable
+    public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {
+        let workers = Swift.min(threadCount, (count + Swift.max(minChunk, 1) - 1) / Swift.max(minChunk, 1))
+        if workers <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = count * w / workers, hi = count * (w + 1) / workers
+                for i in lo..<hi { body(i) }
+            }
+        }
+    }
+
+    /// Calls `body(range)` on `threadCount` contiguous sub-ranges of `0..<count`.
+    @inlinable
+    public static func forRanges(_ count: Int, minChunk: Int = 1024, _ body: (Range<Int>) -> Void) {
+        let workers = Swift.min(threadCount, Swift.max(1, count / Swift.max(minChunk, 1)))
+        if workers <= 1 { body(0..<count); return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                body(count * w / workers ..< count * (w + 1) / workers)
+            }
+        }
+    }
+
+    private static let blasLock = NSLock()
+
+    /// Runs `body` with OpenBLAS limited to one thread (for GEMMs issued from our own parallel
+    /// loops), restoring the previous setting afterwards.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        blasLock.lock()
+        let previous = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        blasLock.unlock()
+        defer {
+            blasLock.lock()
+            openblas_set_num_threads(previous)
+            blasLock.unlock()
+        }
+        return try body()
+    }
+}
