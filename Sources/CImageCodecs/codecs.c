@@ -1,2 +1,0 @@
-#include "CImageCodecs.h"
-int latentlab_codecs_version(void) { return 1; }
