@@ -1,0 +1,1 @@
+// LatentImageIO module: see README.md for the module map.
