@@ -8,8 +8,9 @@ import _TestSupport
 /// (`Resources/pickle_make_fixtures.py`) that exercises what the tiny32 file does not: strided and
 /// offset views, float16/bfloat16/float64/int64 storages, a legacy storage view, a storage shared
 /// by two buffers, non-persistent buffers, `None` parameters and children, a plain torch module
-/// child, `dnnlib.util.EasyDict` kwargs with nested `synthesis_kwargs`, positional `_init_args`,
-/// memo-shared modules, and a generator without `_init_kwargs`.
+/// child, `dnnlib.util.EasyDict` kwargs with nested `synthesis_kwargs` and flat synthesis keywords,
+/// positional `_init_args`, memo-shared modules, a generator without `_init_kwargs` and one whose
+/// `_init_kwargs` contradict its tensors.
 final class PickleSnapshotTests: XCTestCase {
     private let protocols = ["pickle_synthetic_p2.pkl", "pickle_synthetic_p4.pkl", "pickle_synthetic_p5.pkl"]
 
@@ -24,7 +25,7 @@ final class PickleSnapshotTests: XCTestCase {
         XCTAssertEqual(order.count, 13)
         for name in protocols {
             let snap = try NVLabsSnapshot(path: pickleFixture(name))
-            XCTAssertEqual(snap.networkNames, ["G", "D", "G_noargs"], name)
+            XCTAssertEqual(snap.networkNames, ["G", "D", "G_noargs", "G_bad"], name)
             for network in ["G", "G_noargs"] {
                 let sd = try snap.stateDict(network: network)
                 XCTAssertEqual(sd.map(\.name), order, "\(name) \(network): torch state_dict order, non-persistent buffers and None skipped")
@@ -81,6 +82,7 @@ final class PickleSnapshotTests: XCTestCase {
         XCTAssertEqual(kw["z_dim"] as? Int, 3, "positional _init_args are named by the Generator signature")
         XCTAssertEqual((kw["mapping_kwargs"] as? [String: Any])?["num_layers"] as? Int, 2)
         XCTAssertEqual((kw["synthesis_kwargs"] as? [String: Any])?["conv_clamp"] as? Int, 256)
+        XCTAssertEqual(kw["fused_modconv_default"] as? String, "inference_only", "kept in the kwargs, dropped from the config")
         XCTAssertTrue(try snap.initKwargs(network: "G_noargs").isEmpty)
         let dState = try snap.module(network: "D").state
         XCTAssertEqual(dState["gain"]?.doubleValue, 1.25, "numpy float32 scalar")
@@ -103,7 +105,9 @@ final class PickleSnapshotTests: XCTestCase {
         let d = errorText { try convertSnapshot(path: path, network: "D") }
         XCTAssertTrue(d.contains("network 'D' is a Discriminator"), d)
         let missing = errorText { try convertSnapshot(path: path, network: "G_ema") }
-        XCTAssertTrue(missing.contains("no network 'G_ema' (available: G, D, G_noargs)"), missing)
+        XCTAssertTrue(missing.contains("no network 'G_ema' (available: G, D, G_noargs, G_bad)"), missing)
+        let bad = errorText { try convertSnapshot(path: path, network: "G_bad") }
+        XCTAssertTrue(bad.contains("Generator _init_kwargs disagree with its tensors: w_dim 7 vs 5; b4 has 6 channels, channel_base 32/channel_max 8 give 8"), bad)
         let notNet = errorText { try NVLabsSnapshot(path: path).stateDict(network: "training_set_kwargs") }
         XCTAssertTrue(notNet.contains("not a network"), notNet)
     }
@@ -116,5 +120,7 @@ final class PickleSnapshotTests: XCTestCase {
         XCTAssertTrue(text.contains("in 10 tensors, 24 buffer elements in 3 tensors"), text)
         XCTAssertTrue(text.contains("augment_pipe: null"), text)
         XCTAssertTrue(text.contains(#""channel_base": 32"#), text)
+        XCTAssertTrue(text.contains("G_bad: Generator"), text)
+        XCTAssertTrue(text.contains("config unavailable: Generator _init_kwargs disagree"), text)
     }
 }

@@ -77,4 +77,46 @@ final class PickleTorchTensorTests: XCTestCase {
         XCTAssertEqual(i64.integers(), [-5, 1 << 40])
         XCTAssertEqual(i64.floatTensor().storage, [-5, Float(1 << 40)])
     }
+    // MARK: legacy torch.save bytes, built opcode by opcode
+
+    private func str(_ s: String) -> [UInt8] {   // BINUNICODE
+        let u = Array(s.utf8)
+        return [0x58] + withUnsafeBytes(of: UInt32(u.count).littleEndian, Array.init) + u
+    }
+
+    /// `torch.save(storage)` in the legacy format: magic, 1001, sys-info, the storage persistent
+    /// id, the key list, then count + data.
+    private func legacy(magicLast: UInt8 = 0x19, littleEndian: Bool = true, storageType: String = "FloatStorage",
+                        numel: Int = 3, view: [UInt8] = [0x4E], dataCount: Int64 = 3, values: [Float] = [1.5, -2, 0.25]) -> Data {
+        var b: [UInt8] = [0x80, 2, 0x8A, 10, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, magicLast, 0x2E]
+        b += [0x80, 2, 0x4D, 0xE9, 0x03, 0x2E]
+        b += [0x80, 2, 0x7D, 0x28] + str("little_endian") + [littleEndian ? 0x88 : 0x89, 0x75, 0x2E]
+        b += [0x80, 2, 0x28] + str("storage") + [0x63] + Array("torch\n\(storageType)\n".utf8) + str("k0") + str("cpu")
+        b += [0x4B, UInt8(numel)] + view + [0x74, 0x51, 0x2E]
+        b += [0x80, 2, 0x5D] + str("k0") + [0x61, 0x2E]
+        b += withUnsafeBytes(of: dataCount.littleEndian, Array.init)
+        for v in values { b += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) }
+        return Data(b)
+    }
+
+    func testLegacyStorageBytes() throws {
+        let s = try TorchStorage.loadLegacy(legacy(), source: "inline")
+        XCTAssertEqual(s.dtype, .float32)
+        XCTAssertEqual(try TorchTensor(storage: s, storageOffset: 0, size: [3], stride: [1]).floatTensor().storage, [1.5, -2, 0.25])
+        // a view (key 'v', offset 1, size 2) of the 3-element root
+        let v = try TorchStorage.loadLegacy(legacy(view: [0x28] + str("v") + [0x4B, 1, 0x4B, 2, 0x74]), source: "inline")
+        XCTAssertEqual(try TorchTensor(storage: v, storageOffset: 0, size: [2], stride: [1]).floatTensor().storage, [-2, 0.25])
+
+        func refuse(_ d: Data, _ expected: String, line: UInt = #line) {
+            let msg = errorText({ try TorchStorage.loadLegacy(d, source: "inline") }, line: line)
+            XCTAssertTrue(msg.contains(expected), "\(msg) lacks '\(expected)'", line: line)
+        }
+        refuse(legacy(magicLast: 0x18), "do not start with the magic number")
+        refuse(legacy(littleEndian: false), "big-endian")
+        refuse(legacy(storageType: "ComplexFloatStorage"), "refusing global 'torch.ComplexFloatStorage'")
+        refuse(legacy(dataCount: 4), "declares 3 elements but its data has 4")
+        refuse(legacy(values: [1, 2]), "declares 3 float32 elements but only 8 bytes remain")
+        refuse(legacy(view: [0x28] + str("v") + [0x4B, 2, 0x4B, 2, 0x74]), "malformed storage view")
+        refuse(legacy().prefix(30), "truncated")
+    }
 }

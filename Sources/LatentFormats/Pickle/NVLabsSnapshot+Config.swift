@@ -8,7 +8,8 @@ extension NVLabsSnapshot {
     /// `{"z_dim": …, "c_dim": …, "w_dim": …, "img_resolution": …, "img_channels": …,
     /// "mapping_kwargs": {"num_layers": …}, "channel_base": …, "channel_max": …,
     /// "num_fp16_res": …, "conv_clamp": …}`, followed by any further synthesis keywords the
-    /// snapshot recorded (e.g. `"architecture"`). It comes from `_init_kwargs` (flattening the
+    /// snapshot recorded (e.g. `"architecture"`; the speed-only `fused_modconv_default` is
+    /// dropped). It comes from `_init_kwargs` (flattening the
     /// stylegan2-ada `synthesis_kwargs`; NVlabs defaults for keywords left out) and is checked
     /// against the tensor shapes; without `_init_kwargs` it is inferred from the shapes
     /// (`num_fp16_res` 0 and `conv_clamp` null then, which shapes cannot tell).
@@ -91,6 +92,9 @@ struct GeneratorShapes {
 
 /// Key order of the `config` metadata in LatentLab's stylegan2 safetensors.
 private let topKeys = ["z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"]
+/// Synthesis keywords that only choose a faster code path with the same result
+/// (stylegan3-repo snapshots record `fused_modconv_default='inference_only'`); left out of the config.
+private let speedOnlyKeys: Set<String> = ["fused_modconv_default"]
 private let synthesisDefaults: [(String, PickleValue)] = [
     ("channel_base", .int(32768)), ("channel_max", .int(512)), ("num_fp16_res", .int(4)), ("conv_clamp", .none),
 ]
@@ -120,7 +124,7 @@ private func generatorConfig(_ m: NVLabsModule, _ shapes: GeneratorShapes) throw
     let res = try int(top["img_resolution"], "img_resolution"), ch = try int(top["img_channels"], "img_channels")
     if !mapping.contains(where: { $0.key == "num_layers" }) { mapping.insert(("num_layers", .int(8)), at: 0) }
     var synth = synthesisDefaults.map { d in (d.0, synthesis.last { $0.key == d.0 }?.value ?? d.1) }
-    synth += synthesis.filter { s in !synthesisDefaults.contains { $0.0 == s.key } }
+    synth += synthesis.filter { s in !synthesisDefaults.contains { $0.0 == s.key } && !speedOnlyKeys.contains(s.key) }
 
     // The recorded arguments must describe the tensors we convert.
     let layers = try int(mapping.first { $0.key == "num_layers" }?.value, "mapping_kwargs.num_layers")

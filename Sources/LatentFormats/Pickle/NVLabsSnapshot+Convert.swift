@@ -47,7 +47,8 @@ public func describeSnapshot(_ s: NVLabsSnapshot) -> String {
             if !dtypes.isEmpty { kind += ", \(dtypes)" }
             lines.append("  \(name): \(m.className) (\(kind))")
             lines.append("    \(formatCount(p)) parameters in \(params.count) tensors, \(formatCount(b)) buffer elements in \(buffers.count) tensors")
-            if let config = try? s.configJSON(network: name) { lines.append("    config \(config)") }
+            do { lines.append("    config \(try s.configJSON(network: name))") }
+            catch let e as FormatError { lines.append("    config unavailable: \(e.reason)") }
         } catch {
             lines.append("  \(name): unreadable (\(error))")
         }

@@ -43,7 +43,10 @@ public struct Unpickler {
     ///   concatenated, as in the legacy `torch.save` format).
     /// - Throws: `FormatError(source, reason)` naming the byte offset and opcode.
     public func load(_ data: Data, from offset: Int = 0) throws -> (value: PickleValue, end: Int) {
-        try data.withUnsafeBytes { raw -> (value: PickleValue, end: Int) in
+        guard (0...data.count).contains(offset) else {
+            throw FormatError(source, "pickle offset \(offset) is outside the \(data.count)-byte data")
+        }
+        return try data.withUnsafeBytes { raw -> (value: PickleValue, end: Int) in
             let vm = PickleMachine(config: self, data: data, bytes: raw, position: offset)
             do {
                 let v = try vm.run()

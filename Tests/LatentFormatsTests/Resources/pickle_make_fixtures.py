@@ -231,8 +231,8 @@ G = Persistent('Generator', module_state(
     modules=[('synthesis', synthesis), ('mapping', mapping)], z_dim=3, w_dim=5,
     _init_args=(3,), _init_kwargs=EasyDict(
         c_dim=0, w_dim=5, img_resolution=8, img_channels=3, mapping_kwargs=EasyDict(num_layers=2),
-        synthesis_kwargs=EasyDict(channel_base=32, channel_max=6, num_fp16_res=0, conv_clamp=256,
-                                  architecture='skip'))))
+        synthesis_kwargs=EasyDict(channel_base=32, channel_max=6, num_fp16_res=0, conv_clamp=256),
+        architecture='skip', fused_modconv_default='inference_only')))  # flat, as in the stylegan3 repo
 # The same child modules again (memo references), without any recorded constructor arguments.
 G_noargs = Persistent('Generator', module_state(modules=[('synthesis', synthesis), ('mapping', mapping)]))
 D = Persistent('Discriminator', module_state(
@@ -242,7 +242,12 @@ D = Persistent('Discriminator', module_state(
             ('viewed', Parameter(Tensor(Storage(f32(np.arange(10)), view=('view-key', 3, 4)), 0, (2, 2), (2, 1))))],
     _init_kwargs=dict(c_dim=0, img_resolution=8, img_channels=3, architecture='resnet'),
     gain=np.float32(1.25), steps=np.int64(-7), flag=np.bool_(True)))
-snapshot = dict(G=G, D=D, G_noargs=G_noargs, augment_pipe=None,
+# Recorded arguments that contradict the tensors (w_dim 7, channel_max 8).
+G_bad = Persistent('Generator', module_state(
+    modules=[('synthesis', synthesis), ('mapping', mapping)],
+    _init_kwargs=dict(z_dim=3, c_dim=0, w_dim=7, img_resolution=8, img_channels=3,
+                      mapping_kwargs=dict(num_layers=2), channel_base=32, channel_max=8)))
+snapshot = dict(G=G, D=D, G_noargs=G_noargs, G_bad=G_bad, augment_pipe=None,
                 training_set_kwargs=EasyDict(path='scenes.zip', resolution=8, use_labels=False))
 
 for proto in (2, 4, 5):
