@@ -260,6 +260,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 }
 
+/// float32 value of every float16 bit pattern (256 KiB, built on first use; exact).
+let halfToFloatTable: [Float] = (0 ... 0xFFFF).map { Float(Float16(bitPattern: UInt16($0))) }
+
 /// Converts `n` little-endian elements of `dt` at `src` to float32 at `dst`.
 func convertToFloat(_ dt: SafeTensorsDType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
     switch dt {
@@ -269,7 +272,11 @@ func convertToFloat(_ dt: SafeTensorsDType, _ src: UnsafeRawPointer, _ dst: Unsa
         #else
         for i in 0 ..< n { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
         #endif
-    case .f16: for i in 0 ..< n { dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+    case .f16:
+        // A table lookup: Swift's Float16 → Float is a software routine on x86 without F16C.
+        halfToFloatTable.withUnsafeBufferPointer { table in
+            for i in 0 ..< n { dst[i] = table[Int(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))] }
+        }
     case .bf16: for i in 0 ..< n { dst[i] = bf16ToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
     case .f64: for i in 0 ..< n { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
     case .f8E4M3: for i in 0 ..< n { dst[i] = f8E4M3ToFloat(src.load(fromByteOffset: i, as: UInt8.self)) }

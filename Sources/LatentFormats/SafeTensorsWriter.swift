@@ -167,7 +167,11 @@ func encodeFloats(_ values: [Float], as dtype: SafeTensorsDType) -> [UInt8] {
         values.withUnsafeBufferPointer { v in
             switch dtype {
             case .f32:
+                #if _endian(little)
+                if let base = v.baseAddress { out.baseAddress!.copyMemory(from: base, byteCount: 4 * v.count) }
+                #else
                 for i in 0 ..< v.count { out.storeBytes(of: v[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+                #endif
             case .f16:
                 for i in 0 ..< v.count { out.storeBytes(of: Float16(v[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
             case .bf16:

@@ -82,6 +82,22 @@ final class SafeTensorsReaderTests: XCTestCase {
         XCTAssertEqual(b[0x7B], 57344)
     }
 
+    /// Every float16 bit pattern against the IEEE formula in Double.
+    func testEveryHalfPrecisionPattern() throws {
+        var bytes = [UInt8]()
+        for b in 0 ... 0xFFFF { bytes += [UInt8(b & 0xFF), UInt8(b >> 8)] }
+        let f = try SafeTensorsFile(data: rawSafeTensors(#"{"h":{"dtype":"F16","shape":[65536],"data_offsets":[0,131072]}}"#, bytes))
+        let h = try f.tensor("h").storage
+        for b in 0 ... 0xFFFF {
+            let sign: Double = b >> 15 == 1 ? -1 : 1
+            let e = (b >> 10) & 0x1F, m = Double(b & 0x3FF)
+            let ref: Double = e == 31 ? (m == 0 ? sign * .infinity : .nan)
+                : e == 0 ? sign * m * pow(2, -24) : sign * (1 + m / 1024) * pow(2, Double(e - 15))
+            XCTAssert(ref.isNaN ? h[b].isNaN : Double(h[b]) == ref && h[b].sign == (sign < 0 ? .minus : .plus),
+                      "pattern \(b): \(h[b]) vs \(ref)")
+        }
+    }
+
     func testOtherIntegerTypesAndUnconvertibleTypes() throws {
         let data = rawSafeTensors(
             #"{"u16":{"dtype":"U16","shape":[2],"data_offsets":[0,4]},"i16":{"dtype":"I16","shape":[2],"data_offsets":[4,8]},"#
