@@ -202,7 +202,8 @@ extension LPIPS {
                             let lc = lin[ch]
                             for p in 0..<plane {
                                 let v = Double(fp[base + ch * plane + p])
-                                let d = v / (r[p] + LPIPS.eps) - Double(tp[base + ch * plane + p])
+                                // Rounded to Float like the stored target, so identical images give exactly 0.
+                                let d = Double(Float(v / (r[p] + LPIPS.eps))) - Double(tp[base + ch * plane + p])
                                 total += wt[p] * lc * d * d
                                 if gp != nil {
                                     let gv = 2 * wt[p] * lc * d

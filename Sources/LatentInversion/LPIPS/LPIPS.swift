@@ -166,6 +166,11 @@ public struct LPIPS: Sendable {
     /// sqrt(fan_in)`, conv bias `0.05·cos(0.91·i + t)`, lin weight `0.5 + 0.5·sin(1.7·i + 0.3·t)`,
     /// computed in Double and rounded to Float. For tests; not a trained network.
     public static func formulaWeights(net: LPIPSNet) -> LPIPS {
+        try! LPIPS(net: net, parameters: formulaParameters(net: net), source: "formula")
+    }
+
+    /// The tensors of `formulaWeights(net:)` by name (`parameterShapes` names).
+    public static func formulaParameters(net: LPIPSNet) -> [String: Tensor] {
         var params = [String: Tensor]()
         for (t, (name, shape)) in parameterShapes(net).enumerated() {
             let count = shape.reduce(1, *), dt = Double(t)
@@ -180,6 +185,6 @@ public struct LPIPS: Sendable {
             }
             params[name] = Tensor(shape: shape, data: values)
         }
-        return try! LPIPS(net: net, parameters: params, source: "formula")
+        return params
     }
 }
