@@ -103,6 +103,18 @@ final class ImageLossTests: XCTestCase {
         }
     }
 
+    /// The reference's `log_matrix` and `batch_matrix` options.
+    func testFocalFrequencyOptions() throws {
+        let (x, y) = pair(seed: 16)
+        for (logM, batchM) in [(true, false), (false, true), (true, true)] {
+            let frozen = NaiveLosses.ffWeights(NaiveLosses.ffSpectra(x.doubles, y.doubles, n: n, c: c, h: h, w: w, mask: nil, pf: 1),
+                                               alpha: 1, logMatrix: logM, batchMatrix: batchM)
+            try check(FocalFrequencyLoss(logMatrix: logM, batchMatrix: batchM), x: x, y: y, mask: nil) {
+                NaiveLosses.ffLoss($0, y.doubles, n: self.n, c: self.c, h: self.h, w: self.w, mask: nil, pf: 1, weights: frozen)
+            }
+        }
+    }
+
     /// With alpha = 0 every weight is 1 and, by Parseval, FFL is the pixel L2 loss.
     func testFocalFrequencyParseval() throws {
         let (x, y) = pair(seed: 11)

@@ -136,10 +136,17 @@ enum NaiveLosses {
     }
 
     /// The reference's spectrum weights (per spectrum max, alpha, no log) from spectra.
-    static func ffWeights(_ spectra: [([Double], [Double])], alpha: Double) -> [[Double]] {
-        spectra.map { (re, im) in
-            let v = zip(re, im).map { pow(($0 * $0 + $1 * $1).squareRoot(), alpha) }
-            let mx = v.max() ?? 0
+    static func ffWeights(_ spectra: [([Double], [Double])], alpha: Double, logMatrix: Bool = false,
+                          batchMatrix: Bool = false) -> [[Double]] {
+        let raw = spectra.map { (re, im) in
+            zip(re, im).map { (a, b) -> Double in
+                let m = pow((a * a + b * b).squareRoot(), alpha)
+                return logMatrix ? log(m + 1) : m
+            }
+        }
+        let batchMax = raw.map { $0.max() ?? 0 }.max() ?? 0
+        return raw.map { v in
+            let mx = batchMatrix ? batchMax : (v.max() ?? 0)
             return v.map { mx > 0 ? min(max($0 / mx, 0), 1) : 0 }
         }
     }
