@@ -50,8 +50,10 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"]),
-        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"]),
+        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"],
+                    resources: [.copy("Resources")]),
+        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
+                    resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]
 )
