@@ -95,3 +95,34 @@ struct PixelMask {
     /// Offset of image n's plane in `values`.
     @inlinable func offset(_ n: Int) -> Int { perImage ? n * plane : 0 }
 }
+
+/// Per-image `Σ m·φ(x − y) / (C·Σm)` (or the plain mean over C·H·W without a mask) and its
+/// gradient `m·φ'(x − y) / (C·Σm)`, for pixel-wise losses. `phi` returns (φ(d), φ'(d)).
+func pixelwiseLoss(reconstruction x: Tensor, target y: Tensor, mask: Tensor?,
+                   _ phi: (Double) -> (Double, Double)) throws -> (loss: [Float], gradient: Tensor) {
+    let s = try validateImagePair(x, y)
+    let m = try mask.map { try PixelMask($0, shape: s) }
+    var grad = Tensor.zeros(x.shape)
+    var losses = [Float](repeating: 0, count: s.n)
+    x.withUnsafeBufferPointer { px in
+        y.withUnsafeBufferPointer { py in
+            grad.withUnsafeMutableBufferPointer { pg in
+                for n in 0..<s.n {
+                    let norm = Double(s.c) * (m?.sums[n] ?? Double(s.plane))
+                    var acc = 0.0
+                    for c in 0..<s.c {
+                        let base = (n * s.c + c) * s.plane
+                        for i in 0..<s.plane {
+                            let (v, dv) = phi(Double(px[base + i]) - Double(py[base + i]))
+                            let wt = m.map { Double($0.values[$0.offset(n) + i]) } ?? 1
+                            acc += wt * v
+                            pg[base + i] = Float(wt * dv / norm)
+                        }
+                    }
+                    losses[n] = Float(acc / norm)
+                }
+            }
+        }
+    }
+    return (losses, grad)
+}

@@ -68,19 +68,50 @@ public func upfirdn2dOutputSize(height h: Int, width w: Int, filter: Tensor, up:
     return ((upH - fh) / down + 1, (upW - fw) / down + 1)
 }
 
-/// `upfirdn2d` on raw planes: `planes` images of `h × w` at `x` into `oh × ow` images at `out`
-/// (overwritten). Parallel over planes; the kernel is the effective correlation kernel.
-@usableFromInline
-func upfirdn2dPlanes(_ x: UnsafePointer<Float>, planes: Int, h: Int, w: Int,
-                     kernel k: UnsafePointer<Float>, fw: Int, fh: Int,
-                     up: Int, down: Int, padding p: Upfirdn2dPadding,
-                     _ out: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
-    if up == 1 && down == 1 {
-        // out[oy, ox] = Σ k[ky, kx] · x[oy + ky − y0, ox + kx − x0]: each (oy, ky, kx) is a
-        // contiguous axpy over ox, clipped to the image.
-        Parallel.forEach(planes, minChunk: max(1, 4096 / max(oh * ow, 1))) { pl in
-            let src = x + pl * h * w
-            let dst = out + pl * oh * ow
+/// A prepared `upfirdn2d` for a fixed input size and filter: the effective kernel and the output
+/// size are computed once, and `run` works on raw planes (no allocation), so layers can call it
+/// per plane inside their own parallel loops.
+public struct Upfirdn2dPlan: Sendable {
+    public let height: Int, width: Int
+    public let outHeight: Int, outWidth: Int
+    public let up: Int, down: Int
+    public let padding: Upfirdn2dPadding
+    /// Effective correlation kernel `[fh, fw]` (flipped unless `flipFilter`, times the gain).
+    public let kernel: [Float]
+    public let fw: Int, fh: Int
+
+    /// - Parameters: as `upfirdn2d`, for `height × width` planes.
+    public init(height: Int, width: Int, filter: Tensor, up: Int = 1, down: Int = 1,
+                padding: Upfirdn2dPadding = (0, 0, 0, 0), flipFilter: Bool = false, gain: Float = 1) {
+        precondition(up >= 1 && down >= 1, "upfirdn2d: up (\(up)) and down (\(down)) must be >= 1")
+        let (oh, ow) = upfirdn2dOutputSize(height: height, width: width, filter: filter, up: up, down: down, padding: padding)
+        let (k, fw, fh) = upfirdn2dKernel(filter, flipFilter: flipFilter, gain: gain)
+        self.height = height; self.width = width; self.outHeight = oh; self.outWidth = ow
+        self.up = up; self.down = down; self.padding = padding
+        self.kernel = k; self.fw = fw; self.fh = fh
+    }
+
+    /// Filters `planes` consecutive `height × width` planes at `x` into consecutive
+    /// `outHeight × outWidth` planes at `out` (overwritten). `parallel`: split planes over threads.
+    public func run(_ x: UnsafePointer<Float>, planes: Int, _ out: UnsafeMutablePointer<Float>, parallel: Bool = true) {
+        kernel.withUnsafeBufferPointer { pk in
+            let k = pk.baseAddress!
+            if parallel {
+                Parallel.forEach(planes, minChunk: Swift.max(1, 4096 / Swift.max(outHeight * outWidth, 1))) { pl in
+                    plane(x + pl * height * width, k, out + pl * outHeight * outWidth)
+                }
+            } else {
+                for pl in 0..<planes { plane(x + pl * height * width, k, out + pl * outHeight * outWidth) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func plane(_ src: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        let h = height, w = width, oh = outHeight, ow = outWidth, p = padding
+        if up == 1 && down == 1 {
+            // out[oy, ox] = Σ k[ky, kx] · x[oy + ky − y0, ox + kx − x0]: each (oy, ky, kx) is a
+            // contiguous axpy over ox, clipped to the image.
             dst.initialize(repeating: 0, count: oh * ow)
             for oy in 0..<oh {
                 let drow = dst + oy * ow
@@ -90,8 +121,8 @@ func upfirdn2dPlanes(_ x: UnsafePointer<Float>, planes: Int, h: Int, w: Int,
                     let srow = src + iy * w
                     for kx in 0..<fw {
                         let shift = kx - p.x0          // ix = ox + shift
-                        let lo = min(max(0, -shift), ow)
-                        let hi = max(lo, min(ow, w - shift))
+                        let lo = Swift.min(Swift.max(0, -shift), ow)
+                        let hi = Swift.max(lo, Swift.min(ow, w - shift))
                         let kv = k[ky * fw + kx]
                         if hi > lo {
                             let s = srow + shift
@@ -100,14 +131,10 @@ func upfirdn2dPlanes(_ x: UnsafePointer<Float>, planes: Int, h: Int, w: Int,
                     }
                 }
             }
+            return
         }
-        return
-    }
-    // General path: per output pixel, visit only the taps that land on real (non-inserted)
-    // samples: upsampled position Y = oy·down + ky − y0 must be a multiple of `up`.
-    Parallel.forEach(planes, minChunk: max(1, 4096 / max(oh * ow, 1))) { pl in
-        let src = x + pl * h * w
-        let dst = out + pl * oh * ow
+        // General path: per output pixel, visit only the taps that land on real (non-inserted)
+        // samples: upsampled position Y = oy·down + ky − y0 must be a multiple of `up`.
         for oy in 0..<oh {
             for ox in 0..<ow {
                 var acc: Float = 0
@@ -130,6 +157,17 @@ func upfirdn2dPlanes(_ x: UnsafePointer<Float>, planes: Int, h: Int, w: Int,
             }
         }
     }
+
+    /// The plan of the input gradient (the adjoint map `outHeight × outWidth → height × width`):
+    /// flipped filter, `up`/`down` swapped, padding from `upfirdn2dBackwardPadding`.
+    public func backwardPlan(filter: Tensor, flipFilter: Bool = false, gain: Float = 1) -> Upfirdn2dPlan {
+        let pb = upfirdn2dBackwardPadding(inputHeight: height, inputWidth: width, outputHeight: outHeight,
+                                          outputWidth: outWidth, filter: filter, up: up, down: down, padding: padding)
+        let plan = Upfirdn2dPlan(height: outHeight, width: outWidth, filter: filter, up: down, down: up, padding: pb,
+                                 flipFilter: !flipFilter, gain: gain)
+        precondition(plan.outHeight == height && plan.outWidth == width, "upfirdn2d backward plan size mismatch")
+        return plan
+    }
 }
 
 /// Pads, upsamples, filters and downsamples a batch of images (NVIDIA `upfirdn2d`).
@@ -148,18 +186,13 @@ public func upfirdn2d(_ x: Tensor, filter: Tensor, up: Int = 1, down: Int = 1,
     precondition(x.rank >= 2, "upfirdn2d: input must be [..., H, W], got \(x.shape)")
     precondition(up >= 1 && down >= 1, "upfirdn2d: up (\(up)) and down (\(down)) must be >= 1")
     let h = x.dim(-2), w = x.dim(-1)
-    let (oh, ow) = upfirdn2dOutputSize(height: h, width: w, filter: filter, up: up, down: down, padding: padding)
+    let plan = Upfirdn2dPlan(height: h, width: w, filter: filter, up: up, down: down, padding: padding,
+                             flipFilter: flipFilter, gain: gain)
     let planes = x.count / max(h * w, 1)
-    let (k, fw, fh) = upfirdn2dKernel(filter, flipFilter: flipFilter, gain: gain)
-    var out = Tensor.zeros(Array(x.shape.dropLast(2)) + [oh, ow])
-    if planes == 0 || oh * ow == 0 { return out }
+    var out = Tensor.zeros(Array(x.shape.dropLast(2)) + [plan.outHeight, plan.outWidth])
+    if planes == 0 || out.count == 0 { return out }
     x.withUnsafeBufferPointer { px in
-        k.withUnsafeBufferPointer { pk in
-            out.withUnsafeMutableBufferPointer { po in
-                upfirdn2dPlanes(px.baseAddress!, planes: planes, h: h, w: w, kernel: pk.baseAddress!, fw: fw, fh: fh,
-                                up: up, down: down, padding: padding, po.baseAddress!, oh: oh, ow: ow)
-            }
-        }
+        out.withUnsafeMutableBufferPointer { po in plan.run(px.baseAddress!, planes: planes, po.baseAddress!) }
     }
     return out
 }

@@ -1,0 +1,105 @@
+import LatentTensor
+
+/// NVlabs `SynthesisBlock` with the default `'skip'` architecture:
+/// `x = conv1(conv0(x))` (the 4×4 block starts from the learned `const` and has no conv0),
+/// `img = upsample2d(img) + torgb(x)`. Activations are CNHW `[C, N, H, W]`.
+struct SynthesisBlock: Sendable {
+    let resolution: Int
+    /// `[C, 4, 4]` for the first block.
+    let const: Tensor?
+    let conv0: SynthesisLayer?
+    let conv1: SynthesisLayer
+    let torgb: ToRGBLayer
+    /// `[4, 4]`, for `upsample2d` of the skip image.
+    let resampleFilter: Tensor
+
+    struct Cache: Sendable {
+        var conv0: SynthesisLayer.Cache?
+        var conv1: SynthesisLayer.Cache
+        var torgb: ToRGBLayer.Cache
+        /// Block outputs, CNHW.
+        var x: Tensor
+        var img: Tensor
+    }
+
+    /// `upsample2d(img, f)`: up 2, padding (2, 1, 2, 1), gain 4.
+    var imgUpPadding: Upfirdn2dPadding { (2, 1, 2, 1) }
+
+    /// - Parameters:
+    ///   - x: `[Cin, N, R/2, R/2]` (nil for the first block); `img`: `[3, N, R/2, R/2]` or nil.
+    ///   - w: this block's rows of ws, each `[N, wDim]`, indexed by `wIndex`.
+    func forward(x: Tensor?, img: Tensor?, batch n: Int, w: (Int) -> Tensor,
+                 noise: (SynthesisLayer) -> ResolvedNoise) -> Cache {
+        var h: Tensor
+        var c0: SynthesisLayer.Cache? = nil
+        if let const {
+            // const.unsqueeze(0).repeat([N, 1, 1, 1]) in CNHW: each channel plane repeated N times.
+            let c = const.shape[0], hw = const.shape[1] * const.shape[2]
+            h = Tensor.zeros([c, n, const.shape[1], const.shape[2]])
+            for ch in 0..<c { for s in 0..<n { for q in 0..<hw {
+                h.storage[(ch * n + s) * hw + q] = const.storage[ch * hw + q]
+            } } }
+        } else {
+            guard let x, let conv0 else { preconditionFailure("SynthesisBlock b\(resolution): missing input") }
+            let r = conv0.forward(x: x, w: w(conv0.wIndex), noise: noise(conv0))
+            h = r.0; c0 = r.1
+        }
+        let (h1, c1) = conv1.forward(x: h, w: w(conv1.wIndex), noise: noise(conv1))
+        let (y, crgb) = torgb.forward(x: h1, w: w(torgb.wIndex))
+        var out = y
+        if let img {
+            let up = upfirdn2d(img, filter: resampleFilter, up: 2, padding: imgUpPadding, gain: 4)
+            for q in 0..<out.count { out.storage[q] = up.storage[q] + y.storage[q] }
+        }
+        return Cache(conv0: c0, conv1: c1, torgb: crgb, x: h1, img: out)
+    }
+
+    struct Gradients {
+        /// `∂L/∂x` of the block input (nil for the first block).
+        var x: Tensor?
+        /// `∂L/∂img` of the incoming skip image (nil for the first block).
+        var img: Tensor?
+        /// `(wIndex, ∂w [N, wDim])` per layer.
+        var w: [(Int, Tensor)]
+        /// Per-sample noise gradients `[N·R·R]` by layer name.
+        var noise: [String: [Float]]
+        var parameters: [String: Tensor]
+    }
+
+    /// - Parameters:
+    ///   - gradX: `∂L/∂x` of the block output from the next block (nil for the last block).
+    ///   - gradImg: `∂L/∂img` of the block's output image.
+    func backward(gradX: Tensor?, gradImg: Tensor, cache: Cache, batch n: Int, w: (Int) -> Tensor,
+                  needNoise: Bool, needWeights: Bool) -> Gradients {
+        var grads = Gradients(x: nil, img: nil, w: [], noise: [:], parameters: [:])
+        let rgb = torgb.backward(gradOut: gradImg, cache: cache.torgb, w: w(torgb.wIndex), needWeights: needWeights)
+        grads.w.append((torgb.wIndex, rgb.w))
+        var gx = rgb.x
+        if let gradX { for q in 0..<gx.count { gx.storage[q] += gradX.storage[q] } }
+        if const == nil {
+            let hIn = resolution / 2
+            grads.img = upfirdn2dBackward(gradOutput: gradImg, inputHeight: hIn, inputWidth: hIn, filter: resampleFilter,
+                                          up: 2, padding: imgUpPadding, gain: 4)
+        }
+        for layer in [conv1, conv0].compactMap({ $0 }) {
+            let lc = layer.name == conv1.name ? cache.conv1 : cache.conv0!
+            let g = layer.backward(gradOut: gx, cache: lc, w: w(layer.wIndex), needNoise: needNoise, needWeights: needWeights)
+            grads.w.append((layer.wIndex, g.w))
+            if let gn = g.noise { grads.noise[layer.name] = gn }
+            if let p = g.parameters { grads.parameters.merge(p) { a, _ in a } }
+            gx = g.x
+        }
+        if let p = rgb.parameters { grads.parameters.merge(p) { a, _ in a } }
+        if let const, needWeights {
+            // ∂const = Σ over the batch of ∂x of the repeated const.
+            let c = const.shape[0], hw = const.shape[1] * const.shape[2]
+            var gc = Tensor.zeros(const.shape)
+            for ch in 0..<c { for s in 0..<n { for q in 0..<hw {
+                gc.storage[ch * hw + q] += gx.storage[(ch * n + s) * hw + q]
+            } } }
+            grads.parameters["synthesis.b\(resolution).const"] = gc
+        }
+        if const == nil { grads.x = gx }
+        return grads
+    }
+}

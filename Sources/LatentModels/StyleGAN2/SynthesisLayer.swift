@@ -1,0 +1,181 @@
+import LatentTensor
+
+/// NVlabs `SynthesisLayer`: `styles = affine(w)`, modulated 3×3 convolution (optionally with 2×
+/// upsampling), `+ noise · noise_strength`, then `bias_act(lrelu, gain √2, clamp conv_clamp)`.
+/// Activations are CNHW `[C, N, H, W]`.
+struct SynthesisLayer: Sendable {
+    /// Official short name, e.g. `"b8.conv0"`; parameters live under `"synthesis." + name`.
+    let name: String
+    let resolution: Int
+    /// Row of `ws` this layer reads.
+    let wIndex: Int
+    let affine: FullyConnectedLayer
+    let conv: ModulatedConv2d
+    /// `[O]`.
+    let bias: Tensor
+    /// `[R, R]`.
+    let noiseConst: Tensor
+    let noiseStrength: Float
+    let convClamp: Float?
+    let alpha: Float = 0.2
+    let actGain: Float = Float(2).squareRoot()
+
+    /// What the backward needs.
+    struct Cache: Sendable {
+        var x: Tensor          // [I, N, H, W]
+        var styles: Tensor     // [N, I]
+        var dcoefs: Tensor     // [N, O]
+        var conv: Tensor       // [O, N, R, R], before demodulation
+        var noise: ResolvedNoise
+    }
+
+    /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]` (this layer's row of ws).
+    /// - Returns: `[O, N, R, R]` and the cache.
+    func forward(x: Tensor, w: Tensor, noise: ResolvedNoise) -> (Tensor, Cache) {
+        let styles = affine(w)
+        let dcoefs = conv.demodulationCoefficients(styles: styles)
+        let c = conv.convolve(x: x, styles: styles)
+        let o = conv.outChannels, n = x.shape[1], hw = resolution * resolution
+        var out = c
+        let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
+        out.withUnsafeMutableBufferPointer { po in
+            dcoefs.withUnsafeBufferPointer { pd in
+                bias.withUnsafeBufferPointer { pb in
+                    noise.withUnsafePointer { pz in
+                        let op = po.baseAddress!, dp = pd.baseAddress!, bp = pb.baseAddress!
+                        Parallel.forEach(o * n, minChunk: max(1, 16384 / hw)) { on in
+                            let oc = on / n, nn = on % n
+                            let dc = dp[nn * o + oc], b = bp[oc]
+                            let row = op + on * hw
+                            if let pz {
+                                let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
+                                for q in 0..<hw {
+                                    let v = (row[q] * dc + z[q] * strength) + b
+                                    row[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+                                }
+                            } else {
+                                for q in 0..<hw {
+                                    let v = row[q] * dc + b
+                                    row[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, Cache(x: x, styles: styles, dcoefs: dcoefs, conv: c, noise: noise))
+    }
+
+    struct Gradients {
+        var x: Tensor              // [I, N, H, W]
+        var w: Tensor              // [N, wDim]
+        /// `[N·R·R]` per sample (nil without noise or when not needed).
+        var noise: [Float]?
+        var parameters: [String: Tensor]?
+    }
+
+    /// Backward given `∂L/∂out` `[O, N, R, R]`.
+    func backward(gradOut: Tensor, cache: Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
+        let o = conv.outChannels, n = gradOut.shape[1], hw = resolution * resolution
+        let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
+        var g = gradOut            // becomes ∂v, then ∂conv
+        var gradBias = [Float](repeating: 0, count: o)
+        var gradDcoefs = Tensor.zeros([n, o])
+        let hasNoise = !cache.noise.isNone
+        let wantNoiseSums = hasNoise && (needNoise || needWeights)
+        var noiseSums = wantNoiseSums ? [Float](repeating: 0, count: n * hw) : []   // Σ_o ∂v
+        g.withUnsafeMutableBufferPointer { pg in
+            cache.conv.withUnsafeBufferPointer { pc in
+                cache.dcoefs.withUnsafeBufferPointer { pd in
+                    bias.withUnsafeBufferPointer { pb in
+                        gradDcoefs.withUnsafeMutableBufferPointer { pgd in
+                            gradBias.withUnsafeMutableBufferPointer { pgb in
+                                cache.noise.withUnsafePointer { pz in
+                                    let gp = pg.baseAddress!, cp = pc.baseAddress!, dp = pd.baseAddress!
+                                    let bp = pb.baseAddress!, gdp = pgd.baseAddress!, gbp = pgb.baseAddress!
+                                    // ∂v = ∂out · gain · lrelu'(v) (0 where clamped); per (o, n):
+                                    // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs.
+                                    Parallel.forEach(o, minChunk: max(1, 16384 / (n * hw))) { oc in
+                                        var sb: Float = 0
+                                        let b = bp[oc]
+                                        for nn in 0..<n {
+                                            let dc = dp[nn * o + oc]
+                                            let off = (oc * n + nn) * hw
+                                            let grow = gp + off, crow = cp + off
+                                            var sd: Float = 0
+                                            @inline(__always) func step(_ q: Int, _ v: Float) {
+                                                var d = v > 0 ? gain : gain * alpha
+                                                if clamp.isFinite && Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { d = 0 }
+                                                let gv = grow[q] * d
+                                                grow[q] = gv
+                                                sb += gv
+                                                sd += gv * crow[q]
+                                            }
+                                            if let pz {
+                                                let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
+                                                for q in 0..<hw { step(q, (crow[q] * dc + z[q] * strength) + b) }
+                                            } else {
+                                                for q in 0..<hw { step(q, crow[q] * dc + b) }
+                                            }
+                                            gdp[nn * o + oc] = sd
+                                        }
+                                        gbp[oc] = sb
+                                    }
+                                    // Σ_o ∂v per pixel (noise gradient), then ∂conv = ∂v · dcoefs.
+                                    noiseSums.withUnsafeMutableBufferPointer { pns in
+                                        let nsp = pns.baseAddress
+                                        Parallel.forRanges(n * hw, minChunk: 256) { range in
+                                            for oc in 0..<o {
+                                                let base = gp + oc * n * hw
+                                                if wantNoiseSums {
+                                                    for q in range { nsp![q] += base[q] }
+                                                }
+                                                var q = range.lowerBound
+                                                while q < range.upperBound {
+                                                    let nn = q / hw, end = Swift.min(range.upperBound, (nn + 1) * hw)
+                                                    let dc = dp[nn * o + oc]
+                                                    for t in q..<end { base[t] *= dc }
+                                                    q = end
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let back = conv.convolveBackward(gradOut: g, x: cache.x, styles: cache.styles, needWeight: needWeights)
+        var gs = back.gradStyles, gw = back.gradWeight
+        conv.demodulationBackward(styles: cache.styles, dcoefs: cache.dcoefs, gradDcoefs: gradDcoefs,
+                                  gradStyles: &gs, gradWeight: &gw)
+        let (gwIn, gA, gAb) = affine.linearBackward(gradOut: gs, x: w, needParameters: needWeights)
+        var params: [String: Tensor]? = nil
+        if needWeights {
+            var p = [String: Tensor]()
+            let prefix = "synthesis." + name
+            p[prefix + ".weight"] = gw!
+            p[prefix + ".bias"] = Tensor(shape: [o], data: gradBias)
+            p[prefix + ".affine.weight"] = gA!
+            p[prefix + ".affine.bias"] = gAb!
+            var gStrength: Double = 0
+            if hasNoise {
+                cache.noise.withUnsafePointer { pz in
+                    for q in 0..<(n * hw) {
+                        gStrength += Double(noiseSums[q]) * Double(pz![cache.noise.pointerOffset(sample: q / hw, pixels: hw) + q % hw])
+                    }
+                }
+            }
+            p[prefix + ".noise_strength"] = Tensor(shape: [], data: [Float(gStrength)])
+            params = p
+        }
+        var gNoise: [Float]? = nil
+        if needNoise && hasNoise {
+            gNoise = noiseSums.map { $0 * strength }
+        }
+        return Gradients(x: back.gradX, w: gwIn, noise: gNoise, parameters: params)
+    }
+}
