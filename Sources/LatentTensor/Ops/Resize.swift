@@ -76,50 +76,72 @@ public func resizeTaps(outputIndex i: Int, inputSize: Int, outputSize: Int,
     return (lo, w)
 }
 
-/// One axis of a separable resize as a sparse matrix `[outputSize, inputSize]` in compressed
-/// rows, plus its transpose, so the backward pass is the exact adjoint of the forward.
+/// One axis of a separable resize as a banded matrix `[outputSize, inputSize]`, plus its
+/// transpose, so the backward pass is the exact adjoint of the forward.
 public struct ResizeWeights: Sendable {
     public let inputSize: Int
     public let outputSize: Int
-    /// Forward rows (one per output index): entries `rowStart[i] ..< rowStart[i + 1]`.
-    let rowStart: [Int], rowIndex: [Int], rowWeight: [Float]
-    /// Transposed rows (one per input index) for the backward pass.
-    let colStart: [Int], colIndex: [Int], colWeight: [Float]
+    /// One band per output index (the forward pass).
+    let forward: ResizeBands
+    /// One band per input index (the backward pass).
+    let transposed: ResizeBands
 
     /// Builds the weights for resizing `inputSize` samples to `outputSize` (both ≥ 1).
     public init(inputSize: Int, outputSize: Int, method: ResizeMethod, antialias: Bool = true) {
         precondition(inputSize >= 1 && outputSize >= 1, "resize: sizes must be positive (\(inputSize) -> \(outputSize))")
         self.inputSize = inputSize
         self.outputSize = outputSize
-        var rs = [0], ri = [Int](), rw = [Float]()
+        var rows = [(first: Int, weights: [Float])]()
         var perInput = [[(Int, Float)]](repeating: [], count: inputSize)
         for i in 0..<outputSize {
             let (lo, w) = resizeTaps(outputIndex: i, inputSize: inputSize, outputSize: outputSize,
                                      method: method, antialias: antialias)
-            for (k, v) in w.enumerated() where v != 0 {
-                ri.append(lo + k)
-                rw.append(Float(v))
-                perInput[lo + k].append((i, Float(v)))
+            // Zero taps at the ends of a band (the box filter's edges) are dropped; inner zeros
+            // (cubic zero crossings) stay so the band is contiguous.
+            let f = w.map(Float.init)
+            guard let a = f.firstIndex(where: { $0 != 0 }), let b = f.lastIndex(where: { $0 != 0 }) else {
+                rows.append((0, []))
+                continue
             }
-            rs.append(ri.count)
+            rows.append((lo + a, Array(f[a...b])))
+            for k in a...b { perInput[lo + k].append((i, f[k])) }
         }
-        var cs = [0], ci = [Int](), cw = [Float]()
-        for entries in perInput {
-            for (i, v) in entries { ci.append(i); cw.append(v) }
-            cs.append(ci.count)
-        }
-        (rowStart, rowIndex, rowWeight) = (rs, ri, rw)
-        (colStart, colIndex, colWeight) = (cs, ci, cw)
+        forward = ResizeBands(rows)
+        transposed = ResizeBands(perInput.map { entries -> (first: Int, weights: [Float]) in
+            guard let lo = entries.first?.0, let hi = entries.last?.0 else { return (0, []) }
+            var band = [Float](repeating: 0, count: hi - lo + 1)
+            for (i, v) in entries { band[i - lo] = v }
+            return (lo, band)
+        })
     }
 
     /// The dense matrix `[outputSize, inputSize]` (for tests and inspection).
     public var dense: Tensor {
         var m = Tensor.zeros([outputSize, inputSize])
         for i in 0..<outputSize {
-            for e in rowStart[i]..<rowStart[i + 1] { m[i, rowIndex[e]] = rowWeight[e] }
+            for k in 0..<forward.count(i) { m[i, forward.first[i] + k] = forward.weights[forward.offset[i] + k] }
         }
         return m
     }
+}
+
+/// Rows of a banded matrix: row `r` has the weights `weights[offset[r] ..< offset[r + 1]]` for
+/// the consecutive columns starting at `first[r]`.
+struct ResizeBands: Sendable {
+    let first: [Int]
+    let offset: [Int]
+    let weights: [Float]
+
+    init(_ rows: [(first: Int, weights: [Float])]) {
+        first = rows.map(\.first)
+        var o = [0]
+        o.reserveCapacity(rows.count + 1)
+        for r in rows { o.append(o.last! + r.weights.count) }
+        offset = o
+        weights = rows.flatMap(\.weights)
+    }
+
+    func count(_ r: Int) -> Int { offset[r + 1] - offset[r] }
 }
 
 /// Resizes images `[N, C, H, W]` to `[N, C, height, width]` with a separable filter, matching
@@ -142,13 +164,13 @@ public func resize(_ x: Tensor, height: Int, width: Int, method: ResizeMethod, a
     if width != w {
         let wx = ResizeWeights(inputSize: w, outputSize: width, method: method, antialias: antialias)
         t = resizeRowsPass(t, rows: planes * h, inner: w, outer: width,
-                           start: wx.rowStart, index: wx.rowIndex, weight: wx.rowWeight)
+                           bands: wx.forward)
             .reshaped([n, c, h, width])
     }
     if height != h {
         let wy = ResizeWeights(inputSize: h, outputSize: height, method: method, antialias: antialias)
         t = resizeColumnsPass(t, planes: planes, inner: h, outer: height, rowLength: width,
-                              start: wy.rowStart, index: wy.rowIndex, weight: wy.rowWeight)
+                              bands: wy.forward)
             .reshaped([n, c, height, width])
     }
     return t
@@ -168,13 +190,13 @@ public func resizeBackward(gradOutput: Tensor, inputHeight: Int, inputWidth: Int
     if inputHeight != h {
         let wy = ResizeWeights(inputSize: inputHeight, outputSize: h, method: method, antialias: antialias)
         t = resizeColumnsPass(t, planes: planes, inner: h, outer: inputHeight, rowLength: w,
-                              start: wy.colStart, index: wy.colIndex, weight: wy.colWeight)
+                              bands: wy.transposed)
             .reshaped([n, c, inputHeight, w])
     }
     if inputWidth != w {
         let wx = ResizeWeights(inputSize: inputWidth, outputSize: w, method: method, antialias: antialias)
         t = resizeRowsPass(t, rows: planes * inputHeight, inner: w, outer: inputWidth,
-                           start: wx.colStart, index: wx.colIndex, weight: wx.colWeight)
+                           bands: wx.transposed)
             .reshaped([n, c, inputHeight, inputWidth])
     }
     return t
@@ -209,25 +231,34 @@ public func resizeReference(_ x: Tensor, height: Int, width: Int, method: Resize
 
 // MARK: - kernels
 
-/// Along the last axis: `dst[r, o] = Σ_e weight[e] · src[r, index[e]]` for the entries of row
-/// `o`, for every one of `rows` rows. Rows are independent, so they are split over threads.
-private func resizeRowsPass(_ src: Tensor, rows: Int, inner: Int, outer: Int,
-                            start: [Int], index: [Int], weight: [Float]) -> Tensor {
+/// Along the last axis: `dst[r, o] = Σ_k w_o[k] · src[r, first_o + k]` for each of `rows` rows.
+/// Rows are independent, so they are split over threads.
+private func resizeRowsPass(_ src: Tensor, rows: Int, inner: Int, outer: Int, bands: ResizeBands) -> Tensor {
     var dst = Tensor.zeros([rows, outer])
     src.withUnsafeBufferPointer { ps in
         dst.withUnsafeMutableBufferPointer { pd in
-            index.withUnsafeBufferPointer { pi in
-                weight.withUnsafeBufferPointer { pw in
-                    start.withUnsafeBufferPointer { pst in
+            bands.weights.withUnsafeBufferPointer { pw in
+                bands.first.withUnsafeBufferPointer { pf in
+                    bands.offset.withUnsafeBufferPointer { po in
                         let s = ps.baseAddress!, d = pd.baseAddress!
-                        let idx = pi.baseAddress, wt = pw.baseAddress, st = pst.baseAddress!
+                        let first = pf.baseAddress!, offset = po.baseAddress!
+                        let wts = pw.baseAddress ?? UnsafePointer(d)  // never read when there are no weights
                         Parallel.forRanges(rows, minChunk: max(1, 16_384 / max(outer * 4, 1))) { range in
                             for r in range {
                                 let srow = s + r * inner, drow = d + r * outer
                                 for o in 0..<outer {
-                                    var acc: Float = 0
-                                    for e in st[o]..<st[o + 1] { acc += wt![e] * srow[idx![e]] }
-                                    drow[o] = acc
+                                    let sp = srow + first[o], wp = wts + offset[o]
+                                    let n = offset[o + 1] - offset[o]
+                                    // Four partial sums let the loop pipeline (long antialiased kernels).
+                                    var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                                    var k = 0
+                                    while k + 4 <= n {
+                                        a0 += wp[k] * sp[k]; a1 += wp[k + 1] * sp[k + 1]
+                                        a2 += wp[k + 2] * sp[k + 2]; a3 += wp[k + 3] * sp[k + 3]
+                                        k += 4
+                                    }
+                                    while k < n { a0 += wp[k] * sp[k]; k += 1 }
+                                    drow[o] = (a0 + a1) + (a2 + a3)
                                 }
                             }
                         }
@@ -240,25 +271,26 @@ private func resizeRowsPass(_ src: Tensor, rows: Int, inner: Int, outer: Int,
 }
 
 /// Along the second-to-last axis of `[planes, inner, rowLength]`: output row `o` of each plane
-/// is `Σ_e weight[e] · src row index[e]`, accumulated as whole contiguous rows.
+/// is `Σ_k w_o[k] · (src row first_o + k)`, accumulated as whole contiguous rows.
 private func resizeColumnsPass(_ src: Tensor, planes: Int, inner: Int, outer: Int, rowLength: Int,
-                               start: [Int], index: [Int], weight: [Float]) -> Tensor {
+                               bands: ResizeBands) -> Tensor {
     var dst = Tensor.zeros([planes, outer, rowLength])
     src.withUnsafeBufferPointer { ps in
         dst.withUnsafeMutableBufferPointer { pd in
-            index.withUnsafeBufferPointer { pi in
-                weight.withUnsafeBufferPointer { pw in
-                    start.withUnsafeBufferPointer { pst in
+            bands.weights.withUnsafeBufferPointer { pw in
+                bands.first.withUnsafeBufferPointer { pf in
+                    bands.offset.withUnsafeBufferPointer { po in
                         let s = ps.baseAddress!, d = pd.baseAddress!
-                        let idx = pi.baseAddress, wt = pw.baseAddress, st = pst.baseAddress!
+                        let first = pf.baseAddress!, offset = po.baseAddress!
+                        let wts = pw.baseAddress ?? UnsafePointer(d)
                         Parallel.forRanges(planes * outer, minChunk: max(1, 16_384 / max(rowLength * 4, 1))) { range in
                             for po in range {
                                 let p = po / outer, o = po % outer
                                 let drow = d + po * rowLength
-                                for e in st[o]..<st[o + 1] {
-                                    let srow = s + (p * inner + idx![e]) * rowLength
-                                    let v = wt![e]
-                                    for k in 0..<rowLength { drow[k] += v * srow[k] }
+                                for k in 0..<(offset[o + 1] - offset[o]) {
+                                    let srow = s + (p * inner + first[o] + k) * rowLength
+                                    let v = wts[offset[o] + k]
+                                    for x in 0..<rowLength { drow[x] += v * srow[x] }
                                 }
                             }
                         }
