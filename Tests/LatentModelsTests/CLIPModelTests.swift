@@ -100,6 +100,54 @@ final class CLIPModelTests: XCTestCase {
         XCTAssertLessThan(err, 1e-3, "gradient w.r.t. [-1, 1] images vs finite differences")
     }
 
+    /// Resize (bicubic, shorter side to R) + centre crop + normalise, in Double through the
+    /// resize weight matrices, then the reference tower.
+    static func preprocessedReference(_ model: CLIPModel, _ x: [Double], h: Int, w: Int) -> [Double] {
+        let r = model.config.imageResolution
+        let (rh, rw) = h < w ? (r, Int(Double(r) * Double(w) / Double(h))) : (Int(Double(r) * Double(h) / Double(w)), r)
+        let wy = ResizeWeights(inputSize: h, outputSize: rh, method: .bicubic).dense
+        let wx = ResizeWeights(inputSize: w, outputSize: rw, method: .bicubic).dense
+        let top = Int((Double(rh - r) / 2).rounded(.toNearestOrEven)), left = Int((Double(rw - r) / 2).rounded(.toNearestOrEven))
+        var out = [Double](repeating: 0, count: 3 * r * r)
+        for c in 0..<3 {
+            for y in 0..<r {
+                for xo in 0..<r {
+                    var s = 0.0
+                    for iy in 0..<h {
+                        let a = rh == h ? (iy == y + top ? 1.0 : 0) : Double(wy[y + top, iy])
+                        if a == 0 { continue }
+                        for ix in 0..<w {
+                            let b = rw == w ? (ix == xo + left ? 1.0 : 0) : Double(wx[xo + left, ix])
+                            s += a * b * (x[(c * h + iy) * w + ix] + 1) / 2
+                        }
+                    }
+                    out[(c * r + y) * r + xo] = (s - Double(CLIPModel.imageMean[c])) / Double(CLIPModel.imageStd[c])
+                }
+            }
+        }
+        return model.encodeImageReference(images: out, batch: 1)
+    }
+
+    func testPreprocessWithResizeAndCropMatchesReference() throws {
+        let model = try Self.tinyModel()
+        var rng = TestRNG(seed: 15)
+        // Square (resize only) and 12×20 (resize to 8×13, crop offset round(2.5) = 2).
+        for (h, w) in [(16, 16), (12, 20), (11, 8)] {
+            let images = rng.tensor([1, 3, h, w], -1, 1)
+            let weight = rng.tensor([1, 5])
+            let (features, tape) = try model.encodeImageWithGradient(imagesInMinusOneOne: images)
+            let ref = Self.preprocessedReference(model, images.doubles, h: h, w: w)
+            assertClose(features, Tensor(shape: [1, 5], data: ref.map(Float.init)), atol: 2e-5, rtol: 1e-5, "\(h)×\(w)")
+            let analytic = try model.backwardImage(tape: tape, gradFeatures: weight)
+            XCTAssertEqual(analytic.shape, [1, 3, h, w])
+            let numeric = numericalGradient(images.doubles, h: 1e-5) { x in
+                zip(Self.preprocessedReference(model, x, h: h, w: w), weight.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            let err = relativeError(analytic, Tensor(shape: images.shape, data: numeric.map(Float.init)))
+            XCTAssertLessThan(err, 1e-3, "gradient through resize/crop \(h)×\(w)")
+        }
+    }
+
     func testTextBackwardMatchesFiniteDifferences() throws {
         let model = try Self.tinyModel()
         var rng = TestRNG(seed: 14)
@@ -171,7 +219,7 @@ final class CLIPModelTests: XCTestCase {
     func testArgumentErrors() throws {
         let model = try Self.tinyModel()
         XCTAssertThrowsError(try model.encodeImage(Tensor.zeros([1, 3, 9, 9])))
-        XCTAssertThrowsError(try model.preprocess(imagesInMinusOneOne: Tensor.zeros([1, 3, 16, 16])))
+        XCTAssertThrowsError(try model.preprocess(imagesInMinusOneOne: Tensor.zeros([1, 4, 8, 8])))
         XCTAssertThrowsError(try model.encodeText([[21, 23]]))                         // id past vocabulary
         XCTAssertThrowsError(try model.encodeText([[21, 22], [21]]))                    // ragged
         XCTAssertThrowsError(try model.encodeText([[Int32]](repeating: [1, 2, 3, 4, 5, 6, 7], count: 1)))  // > context

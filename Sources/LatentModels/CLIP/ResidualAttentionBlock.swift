@@ -15,7 +15,7 @@ struct ResidualAttentionBlock: Sendable {
         var attn: MultiheadAttention.Cache
         var x1: Tensor            // after the attention residual
         var ln2Out: Tensor        // input of c_fc
-        var hidden: Tensor        // c_fc output before its bias, [N·L, 4D]
+        var hidden: Tensor        // c_fc output, input of QuickGELU [N, L, 4D]
         var activated: Tensor     // QuickGELU output, input of c_proj, [N, L, 4D]
     }
 
@@ -36,10 +36,8 @@ struct ResidualAttentionBlock: Sendable {
         let (a, attnCache) = attn.forward(layerNorm(x, weight: ln1Weight, bias: ln1Bias), causal: causal, keep: keep)
         let x1 = x + a
         let ln2Out = layerNorm(x1, weight: ln2Weight, bias: ln2Bias)
-        let rows = x.shape[0] * x.shape[1], hiddenWidth = cFcWeight.shape[0]
-        let hidden = linear(ln2Out, weight: cFcWeight).reshaped([rows, hiddenWidth])
-        let activated = biasAct(hidden, bias: cFcBias, activation: .quickGELU, dim: 1)
-            .reshaped([x.shape[0], x.shape[1], hiddenWidth])
+        let hidden = linear(ln2Out, weight: cFcWeight, bias: cFcBias)
+        let activated = CLIPQuickGELU.forward(hidden)
         let out = x1 + linear(activated, weight: cProjWeight, bias: cProjBias)
         guard keep else { return (out, nil) }
         return (out, Cache(x: x, attn: attnCache!, x1: x1, ln2Out: ln2Out, hidden: hidden, activated: activated))
@@ -48,10 +46,8 @@ struct ResidualAttentionBlock: Sendable {
     /// Gradient w.r.t. the block input, given the gradient w.r.t. its output.
     func backward(_ gradOut: Tensor, cache c: Cache) -> Tensor {
         let gActivated = linearBackward(gradOutput: gradOut, x: c.activated, weight: cProjWeight, needWeight: false).gradInput!
-        let gHidden = biasActBackward(gradOutput: gActivated.reshaped(c.hidden.shape), x: c.hidden, bias: cFcBias,
-                                      activation: .quickGELU, dim: 1).gradInput
-        let gLn2 = linearBackward(gradOutput: gHidden.reshaped(Array(c.x.shape.dropLast()) + [cFcWeight.shape[0]]),
-                                  x: c.ln2Out, weight: cFcWeight, needWeight: false).gradInput!
+        let gHidden = CLIPQuickGELU.backward(gActivated, x: c.hidden)
+        let gLn2 = linearBackward(gradOutput: gHidden, x: c.ln2Out, weight: cFcWeight, needWeight: false).gradInput!
         var gX1 = gradOut
         gX1 += layerNormBackward(gradOutput: gLn2, x: c.x1, weight: ln2Weight).gradInput
         let gLn1 = attn.backward(gX1, cache: c.attn)
