@@ -37,6 +37,22 @@ final class Conv2dTests: XCTestCase {
                     atol: 2e-5, rtol: 1e-5)
     }
 
+    /// Images large enough to be cut into several blocks of output rows (32 channels at 45×37:
+    /// 288 × 1665 columns, beyond the 128 K-float block target), strided and not, batch 1 and 2.
+    func testBlockedLargeImageMatchesReference() {
+        var rng = TestRNG(seed: 55)
+        for (n, stride) in [(2, 1), (1, 2)] {
+            let x = rng.tensor([n, 32, 45, 37]), wt = rng.tensor([8, 32, 3, 3]), b = rng.tensor([8])
+            let y = conv2d(x, weight: wt, bias: b, stride: stride, padding: 1)
+            assertClose(y, conv2dReference(x, weight: wt, bias: b, stride: stride, padding: 1), atol: 3e-5, rtol: 1e-5)
+            let gy = rng.tensor(y.shape)
+            let fast = conv2dBackward(gradOutput: gy, x: x, weight: wt, stride: stride, padding: 1)
+            let ref = conv2dBackwardReference(gradOutput: gy, x: x, weight: wt, stride: stride, padding: 1)
+            assertClose(fast.gradInput!, ref.gradInput, atol: 3e-5, rtol: 1e-5, "dx n \(n) stride \(stride)")
+            assertClose(fast.gradWeight!, ref.gradWeight, atol: 3e-4, rtol: 1e-5, "dW n \(n) stride \(stride)")
+        }
+    }
+
     func testBackwardMatchesReference() {
         var rng = TestRNG(seed: 52)
         for (n, ci, h, w, co, kh, kw, s, p, g) in convCases {
