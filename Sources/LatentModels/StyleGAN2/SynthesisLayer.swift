@@ -36,27 +36,29 @@ struct SynthesisLayer: Sendable {
         let dcoefs = conv.demodulationCoefficients(styles: styles)
         let c = conv.convolve(x: x, styles: styles)
         let o = conv.outChannels, n = x.shape[1], hw = resolution * resolution
-        var out = c
         let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
-        out.withUnsafeMutableBufferPointer { po in
-            dcoefs.withUnsafeBufferPointer { pd in
-                bias.withUnsafeBufferPointer { pb in
-                    noise.withUnsafePointer { pz in
-                        let op = po.baseAddress!, dp = pd.baseAddress!, bp = pb.baseAddress!
-                        Parallel.forEach(o * n, minChunk: max(1, 16384 / hw)) { on in
-                            let oc = on / n, nn = on % n
-                            let dc = dp[nn * o + oc], b = bp[oc]
-                            let row = op + on * hw
-                            if let pz {
-                                let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
-                                for q in 0..<hw {
-                                    let v = (row[q] * dc + z[q] * strength) + b
-                                    row[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                                }
-                            } else {
-                                for q in 0..<hw {
-                                    let v = row[q] * dc + b
-                                    row[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+        // out = clamp(lrelu((c·dcoefs + noise·strength) + bias)·gain), in the reference's order.
+        let out = uninitializedTensor(c.shape) { op in
+            c.withUnsafeBufferPointer { pc in
+                dcoefs.withUnsafeBufferPointer { pd in
+                    bias.withUnsafeBufferPointer { pb in
+                        noise.withUnsafePointer { pz in
+                            let cp = pc.baseAddress!, dp = pd.baseAddress!, bp = pb.baseAddress!
+                            Parallel.forEach(o * n, minChunk: max(1, 16384 / hw)) { on in
+                                let oc = on / n, nn = on % n
+                                let dc = dp[nn * o + oc], b = bp[oc]
+                                let crow = cp + on * hw, orow = op + on * hw
+                                if let pz {
+                                    let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
+                                    for q in 0..<hw {
+                                        let v = (crow[q] * dc + z[q] * strength) + b
+                                        orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+                                    }
+                                } else {
+                                    for q in 0..<hw {
+                                        let v = crow[q] * dc + b
+                                        orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+                                    }
                                 }
                             }
                         }
@@ -75,6 +77,7 @@ struct SynthesisLayer: Sendable {
         var parameters: [String: Tensor]?
     }
 
+    /// Backward given `∂L/∂out` `[O, N, R, R]`.
     /// Backward given `∂L/∂out` `[O, N, R, R]`.
     func backward(gradOut: Tensor, cache: Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
         let o = conv.outChannels, n = gradOut.shape[1], hw = resolution * resolution
@@ -98,27 +101,37 @@ struct SynthesisLayer: Sendable {
                                     // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs.
                                     Parallel.forEach(o, minChunk: max(1, 16384 / (n * hw))) { oc in
                                         var sb: Float = 0
-                                        let b = bp[oc]
+                                        let b = bp[oc], slopeNeg = gain * alpha
                                         for nn in 0..<n {
                                             let dc = dp[nn * o + oc]
                                             let off = (oc * n + nn) * hw
                                             let grow = gp + off, crow = cp + off
-                                            var sd: Float = 0
-                                            @inline(__always) func step(_ q: Int, _ v: Float) {
-                                                var d = v > 0 ? gain : gain * alpha
-                                                if clamp.isFinite && Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { d = 0 }
-                                                let gv = grow[q] * d
-                                                grow[q] = gv
-                                                sb += gv
-                                                sd += gv * crow[q]
-                                            }
                                             if let pz {
                                                 let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
-                                                for q in 0..<hw { step(q, (crow[q] * dc + z[q] * strength) + b) }
+                                                for q in 0..<hw {
+                                                    let v = (crow[q] * dc + z[q] * strength) + b
+                                                    grow[q] *= v > 0 ? gain : slopeNeg
+                                                }
+                                                if clamp.isFinite {
+                                                    for q in 0..<hw {
+                                                        let v = (crow[q] * dc + z[q] * strength) + b
+                                                        if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
+                                                    }
+                                                }
                                             } else {
-                                                for q in 0..<hw { step(q, crow[q] * dc + b) }
+                                                for q in 0..<hw {
+                                                    let v = crow[q] * dc + b
+                                                    grow[q] *= v > 0 ? gain : slopeNeg
+                                                }
+                                                if clamp.isFinite {
+                                                    for q in 0..<hw {
+                                                        let v = crow[q] * dc + b
+                                                        if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
+                                                    }
+                                                }
                                             }
-                                            gdp[nn * o + oc] = sd
+                                            sb += vSum(grow, hw)
+                                            gdp[nn * o + oc] = vDot(grow, crow, hw)
                                         }
                                         gbp[oc] = sb
                                     }

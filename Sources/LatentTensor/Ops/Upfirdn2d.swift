@@ -79,6 +79,10 @@ public struct Upfirdn2dPlan: Sendable {
     /// Effective correlation kernel `[fh, fw]` (flipped unless `flipFilter`, times the gain).
     public let kernel: [Float]
     public let fw: Int, fh: Int
+    /// When the kernel is an outer product `column ⊗ row` (as every `setupFilter` of a 1-D
+    /// list is), its factors: the `up = down = 1` path then filters rows then columns,
+    /// 8 instead of 16 multiply-adds per pixel for a 4×4 kernel.
+    let separable: (column: [Float], row: [Float])?
 
     /// - Parameters: as `upfirdn2d`, for `height × width` planes.
     public init(height: Int, width: Int, filter: Tensor, up: Int = 1, down: Int = 1,
@@ -89,6 +93,20 @@ public struct Upfirdn2dPlan: Sendable {
         self.height = height; self.width = width; self.outHeight = oh; self.outWidth = ow
         self.up = up; self.down = down; self.padding = padding
         self.kernel = k; self.fw = fw; self.fh = fh
+        self.separable = Upfirdn2dPlan.factor(k, fw: fw, fh: fh)
+    }
+
+    /// Rank-1 factors of a `[fh, fw]` kernel, or nil when it is not separable (to 1e-6 relative).
+    static func factor(_ k: [Float], fw: Int, fh: Int) -> (column: [Float], row: [Float])? {
+        guard fw > 1 || fh > 1, let peak = k.indices.max(by: { abs(k[$0]) < abs(k[$1]) }), k[peak] != 0 else { return nil }
+        let py = peak / fw, px = peak % fw
+        let column = (0..<fh).map { k[$0 * fw + px] }
+        let row = (0..<fw).map { k[py * fw + $0] / k[peak] }
+        let scale = abs(k[peak])
+        for ky in 0..<fh {
+            for kx in 0..<fw where abs(column[ky] * row[kx] - k[ky * fw + kx]) > 1e-6 * scale { return nil }
+        }
+        return (column, row)
     }
 
     /// Filters `planes` consecutive `height × width` planes at `x` into consecutive
@@ -109,6 +127,38 @@ public struct Upfirdn2dPlan: Sendable {
     @inline(__always)
     private func plane(_ src: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
         let h = height, w = width, oh = outHeight, ow = outWidth, p = padding
+        if up == 1 && down == 1, let (column, row) = separable {
+            // Rows first: tmp[iy, ox] = Σ row[kx] · x[iy, ox + kx − x0]; then columns:
+            // out[oy, ox] = Σ column[ky] · tmp[oy + ky − y0, ox]. Both are contiguous axpys.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: h * ow) { tb in
+                let tmp = tb.baseAddress!
+                tmp.initialize(repeating: 0, count: h * ow)
+                for iy in 0..<h {
+                    let srow = src + iy * w, trow = tmp + iy * ow
+                    for kx in 0..<fw {
+                        let shift = kx - p.x0
+                        let lo = Swift.min(Swift.max(0, -shift), ow)
+                        let hi = Swift.max(lo, Swift.min(ow, w - shift))
+                        let kv = row[kx]
+                        if hi > lo {
+                            let s = srow + shift
+                            for ox in lo..<hi { trow[ox] += kv * s[ox] }
+                        }
+                    }
+                }
+                dst.initialize(repeating: 0, count: oh * ow)
+                for oy in 0..<oh {
+                    let drow = dst + oy * ow
+                    for ky in 0..<fh {
+                        let iy = oy + ky - p.y0
+                        if iy < 0 || iy >= h { continue }
+                        let trow = tmp + iy * ow, kv = column[ky]
+                        for ox in 0..<ow { drow[ox] += kv * trow[ox] }
+                    }
+                }
+            }
+            return
+        }
         if up == 1 && down == 1 {
             // out[oy, ox] = Σ k[ky, kx] · x[oy + ky − y0, ox + kx − x0]: each (oy, ky, kx) is a
             // contiguous axpy over ox, clipped to the image.

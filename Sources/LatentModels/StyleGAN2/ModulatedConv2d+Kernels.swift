@@ -1,0 +1,358 @@
+import LatentTensor
+
+/// Cache-sized work split for one GEMM phase: images are grouped (so small feature maps still give
+/// GEMMs of a few hundred columns) and GEMM rows are split into blocks of whole units (a channel's
+/// taps), so that each tile's scratch is about `tileFloats` and there are enough tiles for every
+/// thread. Each tile runs a single-threaded GEMM plus its fold on data still in cache.
+struct GemmTiling {
+    static let tileFloats = 1 << 19          // 2 MB of scratch per tile
+    static let minColumns = 256
+
+    let imagesPerGroup: Int, groups: Int, unitsPerBlock: Int, blocks: Int, batch: Int, units: Int
+
+    init(batch: Int, pixels: Int, units: Int, unitRows: Int, threads: Int = Parallel.threadCount) {
+        let g = max(1, min(batch, (Self.minColumns + pixels - 1) / pixels))
+        let groups = (batch + g - 1) / g
+        let cols = g * pixels
+        let forMemory = (units * unitRows * cols + Self.tileFloats - 1) / Self.tileFloats
+        let forThreads = threads > 1 ? (2 * threads + groups - 1) / groups : 1
+        let blocks = min(units, max(1, forMemory, forThreads))
+        let per = (units + blocks - 1) / blocks
+        self.imagesPerGroup = g; self.groups = groups; self.unitsPerBlock = per
+        self.blocks = (units + per - 1) / per; self.batch = batch; self.units = units
+    }
+
+    var count: Int { groups * blocks }
+
+    func tile(_ t: Int) -> (images: Range<Int>, units: Range<Int>) {
+        let gi = t / blocks, bi = t % blocks
+        return (gi * imagesPerGroup ..< min(batch, (gi + 1) * imagesPerGroup),
+                bi * unitsPerBlock ..< min(units, (bi + 1) * unitsPerBlock))
+    }
+}
+
+extension ModulatedConv2d {
+    // MARK: Forward (CNHW)
+
+    /// `conv(weight, x ⊙ styles)` without demodulation, noise or bias.
+    /// - Parameters:
+    ///   - x: `[I, N, H, W]` (CNHW).
+    ///   - styles: `[N, I]`.
+    /// - Returns: `[O, N, H', W']` (CNHW).
+    func convolve(x: Tensor, styles: Tensor) -> Tensor {
+        let i = inChannels
+        precondition(x.rank == 4 && x.shape[0] == i, "modulatedConv2d: input must be [\(i), N, H, W], got \(x.shape)")
+        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        precondition(styles.shape == [n, i], "modulatedConv2d: styles must be [\(n), \(i)], got \(styles.shape)")
+        let (oh, ow) = outputSize(height: h, width: w)
+        return uninitializedTensor([outChannels, n, oh, ow]) { op in
+            x.withUnsafeBufferPointer { px in
+                styles.withUnsafeBufferPointer { ps in
+                    Parallel.withSingleThreadedBLAS {
+                        if up == 1 {
+                            forwardSame(px.baseAddress!, ps.baseAddress!, batch: n, height: h, width: w, op)
+                        } else {
+                            forwardUp(px.baseAddress!, ps.baseAddress!, batch: n, height: h, width: w, op)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stride-1 convolution: row chunks of the output, each im2col → GEMM in its own tile; or, for
+    /// small maps, one shared column matrix and GEMMs split over output channels.
+    private func forwardSame(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
+                             _ out: UnsafeMutablePointer<Float>) {
+        let k = kernelSize * kernelSize * inChannels, o = outChannels, ncol = n * h * w, totalRows = n * h
+        let threads = Parallel.threadCount
+        var chunkRows = max(1, GemmTiling.tileFloats / k / w)
+        chunkRows = min(totalRows, max(chunkRows, (GemmTiling.minColumns + w - 1) / w))
+        let chunks = (totalRows + chunkRows - 1) / chunkRows
+        weight.withUnsafeBufferPointer { pw in
+            let wp = pw.baseAddress!
+            if chunks >= 2 * threads {
+                Parallel.forEach(chunks) { c in
+                    let r0 = c * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
+                    withScratch(k * cols) { buf in
+                        im2colRows(x, s, batch: n, height: h, width: w, rows: r0..<r1, buf)
+                        sgemm(m: o, n: cols, k: k, a: wp, b: buf, c: out + r0 * w, ldc: ncol)
+                    }
+                }
+            } else {
+                withScratch(k * ncol) { cols in
+                    Parallel.forEach(inChannels, minChunk: max(1, 4096 / max(ncol, 1))) { c in
+                        im2colRows(x, s, batch: n, height: h, width: w, rows: 0..<totalRows, cols, channels: c..<(c + 1))
+                    }
+                    let blocks = min(o, max(1, threads))
+                    Parallel.forEach(blocks) { b in
+                        let o0 = o * b / blocks, o1 = o * (b + 1) / blocks
+                        sgemm(m: o1 - o0, n: ncol, k: k, a: wp + o0 * k, b: cols, c: out + o0 * ncol)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
+    /// of the modulated input (stride 1, zero padding), row stride `rows.count · W`.
+    func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
+                    rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
+        let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
+        for c in channels ?? 0..<inChannels {
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let row = cols + (c * kk + ky * k + kx) * ld
+                    let shift = kx - pad
+                    let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
+                    for r in rows {
+                        let nn = r / h, oy = r % h
+                        let sc: Float = s.map { $0[nn * inChannels + c] } ?? 1
+                        let iy = oy + ky - pad
+                        let dst = row + (r - rows.lowerBound) * w
+                        if iy < 0 || iy >= h {
+                            dst.initialize(repeating: 0, count: w)
+                            continue
+                        }
+                        let srow = x + (c * n + nn) * hw + iy * w + shift
+                        for ox in 0..<lo { dst[ox] = 0 }
+                        for ox in lo..<hi { dst[ox] = srow[ox] * sc }
+                        for ox in hi..<w { dst[ox] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `xs[c, n, p] = x[c, n, p] · s[n, c]`.
+    func modulate(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch: Int, pixels: Int,
+                  _ xs: UnsafeMutablePointer<Float>) {
+        let channels = inChannels
+        Parallel.forEach(channels * batch, minChunk: max(1, 16384 / max(pixels, 1))) { pn in
+            let sc = s[(pn % batch) * channels + pn / batch]
+            let src = x + pn * pixels, dst = xs + pn * pixels
+            for q in 0..<pixels { dst[q] = src[q] * sc }
+        }
+    }
+
+    /// Up-sampling convolution: `t = weightUpT · xs` per tile of (images, output channels), then
+    /// scatter each channel's taps to the stride-2 grid and FIR-filter it into the output.
+    private func forwardUp(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
+                           _ out: UnsafeMutablePointer<Float>) {
+        let i = inChannels, kk = kernelSize * kernelSize, hw = h * w, ncol = n * hw
+        let plan = firPlan(height: h, width: w)
+        let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
+        withScratch(i * ncol) { xs in
+            modulate(x, s, batch: n, pixels: hw, xs)
+            weightUpT.withUnsafeBufferPointer { pw in
+                Parallel.forEach(tiling.count) { t in
+                    let (imgs, units) = tiling.tile(t)
+                    let rows = units.count * kk, cols = imgs.count * hw
+                    withScratch(rows * cols + plan.height * plan.width) { tb in
+                        sgemm(m: rows, n: cols, k: i, a: pw.baseAddress! + units.lowerBound * kk * i,
+                              b: xs + imgs.lowerBound * hw, ldb: ncol, c: tb)
+                        let u = tb + rows * cols
+                        for o in units {
+                            for nn in imgs {
+                                scatterTaps(tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw, ld: cols,
+                                            height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
+                                plan.run(u, planes: 1, out + (o * n + nn) * plan.outHeight * plan.outWidth, parallel: false)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `u[2·iy + ky, 2·ix + kx] = Σ taps t[(ky,kx), iy, ix]` (the stride-2 transposed convolution's
+    /// col2im for one plane); `t` rows have stride `ld`.
+    @inline(__always)
+    private func scatterTaps(_ t: UnsafePointer<Float>, ld: Int, height h: Int, width w: Int,
+                             _ u: UnsafeMutablePointer<Float>, uw: Int, uCount: Int) {
+        let k = kernelSize
+        u.initialize(repeating: 0, count: uCount)
+        for ky in 0..<k {
+            for kx in 0..<k {
+                let src = t + (ky * k + kx) * ld
+                for iy in 0..<h {
+                    let urow = u + (2 * iy + ky) * uw + kx
+                    let srow = src + iy * w
+                    for ix in 0..<w { urow[2 * ix] += srow[ix] }
+                }
+            }
+        }
+    }
+
+    // MARK: Backward (CNHW)
+
+    /// Gradients of `c = conv(weight, x ⊙ styles)` (the output of `convolve`).
+    /// - Parameters:
+    ///   - gradOut: `∂L/∂c`, `[O, N, H', W']`.
+    ///   - x: the forward input `[I, N, H, W]`; styles `[N, I]`.
+    ///   - needWeight: also return `∂L/∂weight` `[O, I, k, k]`.
+    /// - Returns: `gradX` `[I, N, H, W]`, `gradStyles` `[N, I]`, optional `gradWeight`.
+    func convolveBackward(gradOut: Tensor, x: Tensor, styles: Tensor, needWeight: Bool)
+        -> (gradX: Tensor, gradStyles: Tensor, gradWeight: Tensor?) {
+        let i = inChannels, n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        var gs = Tensor.zeros([n, i])
+        var gw: Tensor? = nil
+        let gx = uninitializedTensor([i, n, h, w]) { gxp in
+            gradOut.withUnsafeBufferPointer { pg in
+                x.withUnsafeBufferPointer { px in
+                    styles.withUnsafeBufferPointer { ps in
+                        gs.withUnsafeMutableBufferPointer { pgs in
+                            Parallel.withSingleThreadedBLAS {
+                                let gp = pg.baseAddress!, xp = px.baseAddress!, sp = ps.baseAddress!, gsp = pgs.baseAddress!
+                                if up == 1 {
+                                    backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gxp, gradS: gsp)
+                                    if needWeight { gw = weightGradientSame(gp, x: xp, s: sp, batch: n, height: h, width: w) }
+                                } else {
+                                    gw = backwardUp(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gxp, gradS: gsp,
+                                                    needWeight: needWeight)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (gx, gs, gw)
+    }
+
+    /// Stride-1 backward per tile of (images, input channels): `∂cols = weightᵀ · ∂c` for the
+    /// tile's rows, folded back onto each input plane (adjoint of im2col), then `∂x = ∂xs · s` and
+    /// `∂s[n, c] = Σ_p ∂xs · x`.
+    private func backwardSame(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                              batch n: Int, height h: Int, width w: Int,
+                              gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
+        let k = kernelSize, kk = k * k, K = inChannels * kk, hw = h * w, ncol = n * hw, pad = padding, o = outChannels
+        let tiling = GemmTiling(batch: n, pixels: hw, units: inChannels, unitRows: kk)
+        weight.withUnsafeBufferPointer { pw in
+            Parallel.forEach(tiling.count) { t in
+                let (imgs, units) = tiling.tile(t)
+                let rows = units.count * kk, cols = imgs.count * hw
+                withScratch(rows * cols + hw) { buf in
+                    sgemm(transA: true, m: rows, n: cols, k: o, a: pw.baseAddress! + units.lowerBound * kk, lda: K,
+                          b: g + imgs.lowerBound * hw, ldb: ncol, c: buf)
+                    let acc = buf + rows * cols
+                    for c in units {
+                        for nn in imgs {
+                            acc.initialize(repeating: 0, count: hw)
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let row = buf + ((c - units.lowerBound) * kk + ky * k + kx) * cols + (nn - imgs.lowerBound) * hw
+                                    let shift = kx - pad       // ix = ox + shift
+                                    let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
+                                    for oy in 0..<h {
+                                        let iy = oy + ky - pad
+                                        if iy < 0 || iy >= h { continue }
+                                        let src = row + oy * w
+                                        let dst = acc + iy * w + shift
+                                        for ox in lo..<hi { dst[ox] += src[ox] }
+                                    }
+                                }
+                            }
+                            let pn = c * n + nn
+                            gradS[nn * inChannels + c] = scaleAndDot(acc, x + pn * hw, s[nn * inChannels + c], gradX + pn * hw, count: hw)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `∂weight = Σ_tiles ∂c · colsᵀ`: row chunks split over the threads, each accumulating its
+    /// own partial, then summed.
+    private func weightGradientSame(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                                    batch n: Int, height h: Int, width w: Int) -> Tensor {
+        let k = kernelSize * kernelSize * inChannels, o = outChannels, ncol = n * h * w, totalRows = n * h
+        let chunkRows = min(totalRows, max(1, GemmTiling.tileFloats / k / w))
+        let chunks = (totalRows + chunkRows - 1) / chunkRows
+        let workers = min(chunks, Parallel.threadCount)
+        var partials = [[Float]](repeating: [Float](repeating: 0, count: o * k), count: workers)
+        partials.withUnsafeMutableBufferPointer { pp in
+            let parts = pp.baseAddress!
+            Parallel.forEach(workers) { wk in
+                parts[wk].withUnsafeMutableBufferPointer { acc in
+                    withScratch(k * chunkRows * w) { buf in
+                        for c in stride(from: wk, to: chunks, by: workers) {
+                            let r0 = c * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
+                            im2colRows(x, s, batch: n, height: h, width: w, rows: r0..<r1, buf)
+                            sgemm(transB: true, m: o, n: k, k: cols, a: g + r0 * w, lda: ncol, b: buf, ldb: cols,
+                                  beta: 1, c: acc.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        var total = partials[0]
+        for p in partials.dropFirst() { for q in 0..<total.count { total[q] += p[q] } }
+        return Tensor(shape: [o, inChannels, kernelSize, kernelSize], data: total)
+    }
+
+    /// Up-sampling backward: per (channel, image) plane the FIR's adjoint and the gather of the
+    /// transposed-convolution taps into `∂t`, then per tile of (images, input channels)
+    /// `∂xs = weightUpTᵀ · ∂t` and the modulation gradients.
+    private func backwardUp(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                            batch n: Int, height h: Int, width w: Int,
+                            gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
+        let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w, ncol = n * hw
+        let plan = firPlan(height: h, width: w).backwardPlan(filter: filter!, gain: Float(up * up))
+        let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
+        return withScratch(o * kk * ncol) { gt in
+            Parallel.forRanges(o * n, minChunk: 1) { range in
+                withScratch(uh * uw) { u in
+                    for pn in range {
+                        let oc = pn / n, nn = pn % n
+                        plan.run(g + pn * ghw, planes: 1, u, parallel: false)
+                        for ky in 0..<k {
+                            for kx in 0..<k {
+                                let dst = gt + (oc * kk + ky * k + kx) * ncol + nn * hw
+                                for iy in 0..<h {
+                                    let urow = u + (2 * iy + ky) * uw + kx
+                                    let drow = dst + iy * w
+                                    for ix in 0..<w { drow[ix] = urow[2 * ix] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
+            weightUpT.withUnsafeBufferPointer { pw in
+                Parallel.forEach(tiling.count) { t in
+                    let (imgs, units) = tiling.tile(t)
+                    let cols = imgs.count * hw
+                    withScratch(units.count * cols) { gxs in
+                        sgemm(transA: true, m: units.count, n: cols, k: o * kk, a: pw.baseAddress! + units.lowerBound, lda: i,
+                              b: gt + imgs.lowerBound * hw, ldb: ncol, c: gxs)
+                        for c in units {
+                            for nn in imgs {
+                                let pn = c * n + nn
+                                gradS[nn * i + c] = scaleAndDot(gxs + (c - units.lowerBound) * cols + (nn - imgs.lowerBound) * hw,
+                                                                x + pn * hw, s[nn * i + c], gradX + pn * hw, count: hw)
+                            }
+                        }
+                    }
+                }
+            }
+            guard needWeight else { return nil }
+            // ∂weightUpT = ∂t · xsᵀ (rows split over threads), then back to [O, I, k, k].
+            return withScratch(i * ncol) { xs in
+                modulate(x, s, batch: n, pixels: hw, xs)
+                var gwt = [Float](repeating: 0, count: o * kk * i)
+                gwt.withUnsafeMutableBufferPointer { pg in
+                    let blocks = min(o * kk, Parallel.threadCount)
+                    Parallel.forEach(blocks) { b in
+                        let r0 = o * kk * b / blocks, r1 = o * kk * (b + 1) / blocks
+                        sgemm(transB: true, m: r1 - r0, n: i, k: ncol, a: gt + r0 * ncol, b: xs, c: pg.baseAddress! + r0 * i)
+                    }
+                }
+                var gw = [Float](repeating: 0, count: o * i * kk)
+                for oc in 0..<o { for ic in 0..<i { for t in 0..<kk { gw[(oc * i + ic) * kk + t] = gwt[(oc * kk + t) * i + ic] } } }
+                return Tensor(shape: [o, i, k, k], data: gw)
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// Small vectorised loops for the synthesis kernels. Float reductions are not auto-vectorised
+/// (that would reassociate the sum), so the sums use explicit 8-wide accumulators.
+
+/// `Σ a[i]·b[i]`.
+@inline(__always)
+func vDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 16 <= n {
+        acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        acc1 += ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+        i += 16
+    }
+    var s = (acc0 + acc1).sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// `Σ a[i]`.
+@inline(__always)
+func vSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var i = 0
+    let ra = UnsafeRawPointer(a)
+    while i + 16 <= n {
+        acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        acc1 += ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+        i += 16
+    }
+    var s = (acc0 + acc1).sum()
+    while i < n { s += a[i]; i += 1 }
+    return s
+}
+
+/// `gx = g · s` and returns `Σ g · x` (a modulation's input and style gradients for one plane).
+@inline(__always)
+func scaleAndDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float,
+                 _ gx: UnsafeMutablePointer<Float>, count: Int) -> Float {
+    for q in 0..<count { gx[q] = g[q] * s }
+    return vDot(g, x, count)
+}

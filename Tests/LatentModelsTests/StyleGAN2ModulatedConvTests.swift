@@ -1,0 +1,68 @@
+import XCTest
+import LatentTensor
+import LatentModels
+import _TestSupport
+
+/// The fast modulated convolution (non-fused, CNHW, batch GEMM) against the literal fused
+/// reference, its backward against finite differences, and adjointness in x.
+final class StyleGAN2ModulatedConvTests: XCTestCase {
+    let filter = setupFilter([1, 3, 3, 1])
+
+    func testFastMatchesReference() {
+        var rng = TestRNG(seed: 21)
+        for (up, k, demod, withNoise) in [(1, 3, true, true), (2, 3, true, true), (1, 1, false, false), (1, 3, false, false), (2, 3, false, true)] {
+            let n = 3, ci = 5, co = 7, h = 5, w = 6
+            let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k])
+            let styles = rng.tensor([n, ci], 0.3, 1.7)            // different per sample
+            let oh = up == 2 ? 2 * h : h, ow = up == 2 ? 2 * w : w
+            let noise = withNoise ? rng.tensor([n, 1, oh, ow]) : nil
+            let fast = modulatedConv2d(x, weight: weight, styles: styles, noise: noise, up: up,
+                                       resampleFilter: filter, demodulate: demod)
+            let ref = modulatedConv2dReference(x: x.doubles, shape: x.shape, weight: weight.doubles, weightShape: weight.shape,
+                                               styles: styles.doubles, noise: noise?.doubles, up: up,
+                                               resampleFilter: filter, demodulate: demod)
+            XCTAssertEqual(fast.shape, [n, co, oh, ow])
+            assertClose(fast, Tensor(shape: fast.shape, data: ref.map { Float($0) }), atol: 2e-5, rtol: 1e-4,
+                        "up \(up) k \(k) demod \(demod)")
+        }
+    }
+
+    /// For fixed styles the convolution is linear in x: <conv(x), y> = <x, ∂x(y)>.
+    func testInputGradientIsAdjoint() {
+        var rng = TestRNG(seed: 22)
+        for up in [1, 2] {
+            let x = rng.tensor([2, 3, 4, 5]), weight = rng.tensor([4, 3, 3, 3]), styles = rng.tensor([2, 3], 0.5, 1.5)
+            let y0 = modulatedConv2d(x, weight: weight, styles: styles, up: up, resampleFilter: filter)
+            let r = rng.tensor(y0.shape)
+            let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: up, resampleFilter: filter)
+            let lhs = zip(y0.doubles, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            let rhs = zip(x.doubles, g.gradInput.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * max(1, abs(lhs)), "up \(up)")
+        }
+    }
+
+    /// ∂x, ∂styles (through the demodulation too) and ∂weight against central differences of the
+    /// double-precision reference.
+    func testBackwardMatchesFiniteDifferences() {
+        var rng = TestRNG(seed: 23)
+        for (up, k, demod) in [(1, 3, true), (2, 3, true), (1, 1, false)] {
+            let n = 2, ci = 3, co = 4, h = 4, w = 3
+            let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k]), styles = rng.tensor([n, ci], 0.4, 1.6)
+            let y0 = modulatedConv2d(x, weight: weight, styles: styles, up: up, resampleFilter: filter, demodulate: demod)
+            let r = rng.tensor(y0.shape)
+            func loss(_ xv: [Double], _ wv: [Double], _ sv: [Double]) -> Double {
+                let y = modulatedConv2dReference(x: xv, shape: x.shape, weight: wv, weightShape: weight.shape, styles: sv,
+                                                 up: up, resampleFilter: filter, demodulate: demod)
+                return zip(y, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: up,
+                                            resampleFilter: filter, demodulate: demod)
+            let nx = numericalGradient(x.doubles) { loss($0, weight.doubles, styles.doubles) }
+            let nw = numericalGradient(weight.doubles) { loss(x.doubles, $0, styles.doubles) }
+            let ns = numericalGradient(styles.doubles) { loss(x.doubles, weight.doubles, $0) }
+            assertClose(g.gradInput, Tensor(shape: x.shape, data: nx.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂x up \(up)")
+            assertClose(g.gradWeight, Tensor(shape: weight.shape, data: nw.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂w up \(up)")
+            assertClose(g.gradStyles, Tensor(shape: styles.shape, data: ns.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂s up \(up)")
+        }
+    }
+}
