@@ -26,7 +26,9 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "LatentTensor", dependencies: ["CBLAS", "CFFTW"]),
-        .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"]),
+        // Its tests exercise internal parsers (@testable) in the release test build that CI runs.
+        .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"],
+                swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
         .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats", "CZlib"],
                 resources: [.copy("Resources")]),
