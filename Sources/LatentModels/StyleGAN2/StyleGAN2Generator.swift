@@ -82,8 +82,9 @@ public struct StyleGAN2Generator: Sendable {
                      "synthesis: ws must be [N, \(numWs), \(wDim)], got \(ws.shape)")
         let n = ws.shape[0]
         let (resolved, layout) = resolveNoise(batch: n, mode: noiseMode, explicit: noise)
-        let caches = synthesisNetwork.forward(ws: ws, noise: resolved)
-        let image = swapBatchAndChannels(caches.last!.img)
+        // Every GEMM here runs inside our own parallel loops: keep OpenBLAS's pool out of the way.
+        let caches = Parallel.withSingleThreadedBLAS { synthesisNetwork.forward(ws: ws, noise: resolved) }
+        let image = caches.last!.img.nchw
         return (image, SynthesisTape(ws: ws, image: image, caches: caches, noiseLayout: layout))
     }
 
@@ -97,8 +98,10 @@ public struct StyleGAN2Generator: Sendable {
                                   needWeights: Bool = false) -> SynthesisGradients {
         precondition(gradImage.shape == tape.image.shape,
                      "synthesisBackward: gradImage must be \(tape.image.shape), got \(gradImage.shape)")
-        let g = synthesisNetwork.backward(ws: tape.ws, caches: tape.caches, gradImage: swapBatchAndChannels(gradImage),
-                                          needNoise: needNoise, needWeights: needWeights)
+        let g = Parallel.withSingleThreadedBLAS {
+            synthesisNetwork.backward(ws: tape.ws, caches: tape.caches, gradImage: FeatureMap(nchw: gradImage),
+                                      needNoise: needNoise, needWeights: needWeights)
+        }
         var noise: NoiseMaps? = nil
         if needNoise {
             var maps = NoiseMaps()
