@@ -139,22 +139,29 @@ extension ModulatedConv2d {
                            _ out: UnsafeMutablePointer<Float>) {
         let i = inChannels, kk = kernelSize * kernelSize, hw = h * w, ncol = n * hw
         let plan = firPlan(height: h, width: w)
+        let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: plan)
         let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
+        let scratch = max(plan.height * plan.width, PolyphaseUpsample.scratchCount(height: h, width: w))
         withScratch(i * ncol) { xs in
             modulate(x, s, batch: n, pixels: hw, xs)
             weightUpT.withUnsafeBufferPointer { pw in
                 Parallel.forEachDynamic(tiling.count) { t in
                     let (imgs, units) = tiling.tile(t)
                     let rows = units.count * kk, cols = imgs.count * hw
-                    withScratch(rows * cols + plan.height * plan.width) { tb in
+                    withScratch(rows * cols + scratch) { tb in
                         sgemm(m: rows, n: cols, k: i, a: pw.baseAddress! + units.lowerBound * kk * i,
                               b: xs + imgs.lowerBound * hw, ldb: ncol, c: tb)
                         let u = tb + rows * cols
                         for o in units {
                             for nn in imgs {
-                                scatterTaps(tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw, ld: cols,
-                                            height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
-                                plan.run(u, planes: 1, out + (o * n + nn) * plan.outHeight * plan.outWidth, parallel: false)
+                                let taps = tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw
+                                let dst = out + (o * n + nn) * plan.outHeight * plan.outWidth
+                                if let poly {
+                                    poly.forward(taps, ld: cols, height: h, width: w, dst, scratch: u)
+                                } else {
+                                    scatterTaps(taps, ld: cols, height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
+                                    plan.run(u, planes: 1, dst, parallel: false)
+                                }
                             }
                         }
                     }
@@ -291,13 +298,19 @@ extension ModulatedConv2d {
                             batch n: Int, height h: Int, width w: Int,
                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
         let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w, ncol = n * hw
-        let plan = firPlan(height: h, width: w).backwardPlan(filter: filter!, gain: Float(up * up))
+        let forwardPlan = firPlan(height: h, width: w)
+        let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
+        let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
         return withScratch(o * kk * ncol) { gt in
             Parallel.forRanges(o * n, minChunk: 1) { range in
-                withScratch(uh * uw) { u in
+                withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
                     for pn in range {
                         let oc = pn / n, nn = pn % n
+                        if let poly {
+                            poly.backward(g + pn * ghw, height: h, width: w, gt + (oc * kk) * ncol + nn * hw, ld: ncol, scratch: u)
+                            continue
+                        }
                         plan.run(g + pn * ghw, planes: 1, u, parallel: false)
                         for ky in 0..<k {
                             for kx in 0..<k {
