@@ -26,7 +26,9 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "LatentTensor", dependencies: ["CBLAS", "CFFTW"]),
-        .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"]),
+        // Its tests exercise internal parsers (@testable) in the release test build that CI runs.
+        .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"],
+                swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
         .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats", "CZlib"],
                 resources: [.copy("Resources")]),
@@ -50,8 +52,10 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"]),
-        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"]),
+        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"],
+                    resources: [.copy("Resources")]),
+        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
+                    resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,46 @@
-print("LatentBench")
+// LatentBench: speed measurements, one subcommand per area.
+//
+//   swift build -c release --product LatentBench
+//   .build/release/LatentBench all            # every benchmark below, in order
+//   .build/release/LatentBench gemm|conv ...  # one area; each accepts its own options
+//
+// Each subcommand is a function `([String]) -> Void` taking the arguments after its name. To add an
+// area, implement it in its own file and add one line to `commands`.
+import Foundation
+
+struct BenchCommand {
+    let name: String
+    let summary: String
+    let run: ([String]) -> Void
+    /// Whether `all` runs it.
+    let inAll: Bool
+}
+
+let commands: [BenchCommand] = [
+    BenchCommand(name: "gemm", summary: "sgemm GFLOP/s at n = 512, 1024, 2048 (the practical peak)",
+                 run: { runGemmBench(arguments: $0) }, inAll: true),
+    BenchCommand(name: "conv", summary: "conv2d forward / backward-input / backward-weight GFLOP/s at StyleGAN shapes",
+                 run: { runConvBench(arguments: $0) }, inAll: true),
+    // BenchCommand(name: "generator", summary: "StyleGAN2 synthesis forward / step",
+    //              run: { runGeneratorBench(arguments: $0) }, inAll: true),   // GeneratorBench.swift
+]
+
+func printUsage() {
+    print("usage: LatentBench <command> [options]\n\ncommands:")
+    print("  all        run every benchmark marked for it, in order")
+    for c in commands { print("  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)") }
+}
+
+let argv = Array(CommandLine.arguments.dropFirst())
+guard let name = argv.first else { printUsage(); exit(0) }
+let rest = Array(argv.dropFirst())
+print("LatentBench \(name) — \(benchMachineDescription())")
+if name == "all" {
+    for c in commands where c.inAll { print("\n== \(c.name) =="); c.run(rest) }
+} else if let c = commands.first(where: { $0.name == name }) {
+    c.run(rest)
+} else {
+    FileHandle.standardError.write("LatentBench: unknown command '\(name)'\n".data(using: .utf8)!)
+    printUsage()
+    exit(2)
+}

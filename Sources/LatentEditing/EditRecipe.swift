@@ -1,0 +1,71 @@
+import Foundation
+import LatentTensor
+
+/// A reusable edit, stored as JSON in `Edits/`: one or more linear moves, each naming a
+/// direction file and entry, a strength and the ws rows it applies to.
+///
+/// ```json
+/// { "name": "larger-object",
+///   "description": "Grow the object; leave colours and position.",
+///   "steps": [ { "direction": "Latents/interfacegan-scenes64.safetensors:size",
+///                "strength": 2.0, "layers": "0-5" } ] }
+/// ```
+/// `layers` is optional (the direction file's default range is used). Relative direction
+/// paths are resolved against the recipe's folder's parent (the repository root for `Edits/`)
+/// first, then the working directory.
+public struct EditRecipe: Codable, Sendable {
+    public struct Step: Codable, Sendable {
+        public var direction: String
+        public var strength: Float
+        public var layers: String?
+    }
+    public var name: String
+    public var description: String?
+    public var steps: [Step]
+
+    public static func load(path: String) throws -> EditRecipe {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EditingError("\(path): cannot read recipe") }
+        do { return try JSONDecoder().decode(EditRecipe.self, from: data) }
+        catch { throw EditingError("\(path): not a valid edit recipe (\(error))") }
+    }
+}
+
+/// Splits `FILE[:name|index]` into the file and the entry (nil = the first direction).
+public func parseDirectionReference(_ ref: String) -> (path: String, entry: String?) {
+    if let colon = ref.lastIndex(of: ":"), !ref[ref.index(after: colon)...].contains("/") {
+        return (String(ref[..<colon]), String(ref[ref.index(after: colon)...]))
+    }
+    return (ref, nil)
+}
+
+/// Parses an inclusive ws range `a-b` (or `a`) into a half-open range within `0..<numWs`.
+public func parseWsRange(_ text: String, numWs: Int) throws -> Range<Int> {
+    let parts = text.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard let first = parts.first, let a = first, parts.allSatisfy({ $0 != nil }) else {
+        throw EditingError("layer range '\(text)' is not of the form a-b")
+    }
+    let b = parts.count == 2 ? parts[1]! : a
+    guard a >= 0, b >= a, b < numWs else { throw EditingError("layer range '\(text)' must lie within 0-\(numWs - 1)") }
+    return a ..< b + 1
+}
+
+/// Applies every step of a recipe to `ws` `[N, numWs, wDim]`.
+public func applyRecipe(_ recipe: EditRecipe, ws: Tensor, recipeDirectory: String?) throws -> Tensor {
+    var out = ws
+    let numWs = ws.shape[1]
+    for step in recipe.steps {
+        let (file, entry) = parseDirectionReference(step.direction)
+        var candidates = [file]
+        if let dir = recipeDirectory, !file.hasPrefix("/") {
+            candidates.insert(URL(fileURLWithPath: dir).deletingLastPathComponent().appendingPathComponent(file).path, at: 0)
+        }
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw EditingError("recipe '\(recipe.name)': direction file \(file) not found")
+        }
+        let set = try DirectionSet.load(path: path)
+        let i = try entry.map { try set.index(of: $0) } ?? 0
+        let layers = try step.layers.map { try parseWsRange($0, numWs: numWs) } ?? set.layers.clamped(to: 0 ..< numWs)
+        out = try applyDirection(ws: out, direction: set.direction(i), strength: step.strength, layers: layers)
+    }
+    return out
+}

@@ -1,1 +1,0 @@
-// LatentEditing module: see README.md for the module map.

@@ -1,0 +1,218 @@
+import Foundation
+
+/// Element types of torch storages (the legacy `torch.<Name>Storage` classes).
+public enum TorchDType: String, CaseIterable, Sendable {
+    case float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool
+
+    /// The legacy storage class name, e.g. `FloatStorage`.
+    public var storageName: String {
+        switch self {
+        case .float32: return "FloatStorage"
+        case .float16: return "HalfStorage"
+        case .bfloat16: return "BFloat16Storage"
+        case .float64: return "DoubleStorage"
+        case .int64: return "LongStorage"
+        case .int32: return "IntStorage"
+        case .int16: return "ShortStorage"
+        case .int8: return "CharStorage"
+        case .uint8: return "ByteStorage"
+        case .bool: return "BoolStorage"
+        }
+    }
+
+    public init?(storageName: String) {
+        guard let t = TorchDType.allCases.first(where: { $0.storageName == storageName }) else { return nil }
+        self = t
+    }
+
+    public var name: String { rawValue }
+
+    public var elementSize: Int {
+        switch self {
+        case .float64, .int64: return 8
+        case .float32, .int32: return 4
+        case .float16, .bfloat16, .int16: return 2
+        case .int8, .uint8, .bool: return 1
+        }
+    }
+
+    public var isFloatingPoint: Bool { [.float32, .float16, .bfloat16, .float64].contains(self) }
+}
+
+/// A torch storage: `count` little-endian elements of `dtype`, kept as a slice of the file's
+/// bytes and converted only when a tensor is materialised.
+public final class TorchStorage: @unchecked Sendable {
+    public let dtype: TorchDType
+    public let count: Int
+    /// `count * dtype.elementSize` raw little-endian bytes.
+    public let raw: Data
+
+    /// A storage over `raw`, which must hold exactly `count` elements of `dtype`.
+    public init(dtype: TorchDType, count: Int, raw: Data) throws {
+        guard count >= 0, raw.count == count * dtype.elementSize else {
+            throw PickleError("a \(count)-element \(dtype.name) storage needs \(count * dtype.elementSize) bytes, got \(raw.count)")
+        }
+        self.dtype = dtype
+        self.count = count
+        self.raw = raw
+    }
+
+    /// Elements `start ..< start + n` converted to Float; float32 data is copied byte for byte.
+    func floats(from start: Int, count n: Int) -> [Float] {
+        guard dtype == .float32 else { return floats(n) { start + $0 } }
+        return [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            raw.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+                let src = b.baseAddress! + 4 * start
+                if n > 0 { memcpy(out.baseAddress!, src, 4 * n) }
+                #if _endian(big)
+                for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: out[i].bitPattern)) }
+                #endif
+            }
+            initialized = n
+        }
+    }
+
+    /// Elements at storage indices `index(0) ..< index(n-1)` converted to Float (integers exactly
+    /// up to 2^24, like any float32 conversion).
+    func floats(_ n: Int, _ index: (Int) -> Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            raw.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+                let p = b.baseAddress!
+                func fill(_ get: (Int) -> Float) { for i in 0..<n { out[i] = get(index(i)) } }
+                switch dtype {
+                case .float32: fill { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                case .float16: fill { Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))) }
+                case .bfloat16: fill { Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) << 16) }
+                case .float64: fill { Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
+                case .int64: fill { Float(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+                case .int32: fill { Float(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+                case .int16: fill { Float(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
+                case .int8: fill { Float(p.load(fromByteOffset: $0, as: Int8.self)) }
+                case .uint8, .bool: fill { Float(p.load(fromByteOffset: $0, as: UInt8.self)) }
+                }
+            }
+            initialized = n
+        }
+    }
+
+    /// Elements as Int (exact for integer storages; floating-point values are truncated).
+    func integers(_ n: Int, _ index: (Int) -> Int) -> [Int] {
+        if dtype.isFloatingPoint {
+            return floats(n, index).map { Int(exactly: $0.rounded(.towardZero)) ?? 0 }
+        }
+        return raw.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> [Int] in
+            let p = b.baseAddress!
+            return (0..<n).map { i in
+                let j = index(i)
+                switch dtype {
+                case .int64: return Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * j, as: Int64.self)))
+                case .int32: return Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * j, as: Int32.self)))
+                case .int16: return Int(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * j, as: Int16.self)))
+                case .int8: return Int(p.load(fromByteOffset: j, as: Int8.self))
+                default: return Int(p.load(fromByteOffset: j, as: UInt8.self))
+                }
+            }
+        }
+    }
+}
+
+extension TorchStorage {
+    /// The magic number that opens legacy `torch.save` data, 0x1950a86a20f9469cfc6c, as the
+    /// little-endian bytes of its `LONG1` opcode.
+    static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
+
+    /// Decodes `torch.storage._load_from_bytes(b)`: the legacy (non-zip) `torch.save` format of
+    /// one storage, following `torch/serialization.py` `_legacy_load`.
+    ///
+    /// Layout: four pickles (magic number, protocol version 1001, sys-info dict, the storage as a
+    /// persistent id `('storage', torch.FloatStorage, key, location, numel, view_metadata)`), a
+    /// pickled list of storage keys, then per key an int64 little-endian element count and the raw
+    /// little-endian elements. `view_metadata` `(view_key, offset, size)` selects a sub-range.
+    ///
+    /// - Throws: `PickleError` naming what is wrong (the caller adds the file and offset).
+    public static func loadLegacy(_ bytes: Data, source: String) throws -> TorchStorage {
+        do {
+            return try decodeLegacy(bytes, source: source)
+        } catch let e as FormatError {
+            throw PickleError("legacy torch.save bytes: \(e.reason)")
+        }
+    }
+
+    private static func decodeLegacy(_ bytes: Data, source: String) throws -> TorchStorage {
+        let plain = Unpickler(source: source, allowList: PickleAllowList(globals: []))
+        let (magic, p1) = try plain.load(bytes)
+        guard case .bigInt(let m) = magic, m == legacyMagic else {
+            throw PickleError("legacy torch.save bytes do not start with the magic number 0x1950a86a20f9469cfc6c")
+        }
+        let (proto, p2) = try plain.load(bytes, from: p1)
+        guard proto.intValue == 1001 else {
+            throw PickleError("legacy torch.save protocol version is \(proto), expected 1001")
+        }
+        let (sysInfo, p3) = try plain.load(bytes, from: p2)
+        if let le = sysInfo.dictValue?["little_endian"]?.boolValue, !le {
+            throw PickleError("legacy torch.save bytes were written on a big-endian machine, which is not supported")
+        }
+
+        struct Request { var dtype: TorchDType; var key: String; var numel: Int; var view: (key: String, offset: Int, size: Int)? }
+        var requests: [Request] = []
+        var storageU = Unpickler(source: source, allowList: .torchLegacyStorage, maxDepth: 16)
+        storageU.persistentLoad = { pid in
+            guard let t = pid.sequenceValue, t.count == 6, t[0].stringValue == "storage" else {
+                throw PickleError("unsupported persistent id \(pid) (expected ('storage', type, key, location, numel, view))")
+            }
+            guard case .global(let g) = t[1], g.module == "torch", let dtype = TorchDType(storageName: g.name) else {
+                throw PickleError("unknown storage type \(t[1])")
+            }
+            guard let key = t[2].stringValue, let numel = t[4].intValue, numel >= 0 else {
+                throw PickleError("malformed storage persistent id \(pid)")
+            }
+            var view: (String, Int, Int)?
+            if !t[5].isNone {
+                guard let v = t[5].sequenceValue, v.count == 3, let vk = v[0].stringValue,
+                      let off = v[1].intValue, let sz = v[2].intValue, off >= 0, sz >= 0, off <= numel, sz <= numel - off else {
+                    throw PickleError("malformed storage view \(t[5]) of a \(numel)-element storage")
+                }
+                view = (vk, off, sz)
+            }
+            requests.append(Request(dtype: dtype, key: key, numel: numel, view: view))
+            return .persistentID(.int(requests.count - 1))
+        }
+        let (object, p4) = try storageU.load(bytes, from: p3)
+        guard case .persistentID(.int(let which)) = object else {
+            throw PickleError("legacy torch.save bytes hold \(object), not a storage")
+        }
+        let (keysValue, p5) = try plain.load(bytes, from: p4)
+        guard let keys = keysValue.sequenceValue?.compactMap(\.stringValue), keys.count == keysValue.sequenceValue?.count else {
+            throw PickleError("legacy torch.save storage key list is malformed")
+        }
+
+        var roots: [String: TorchStorage] = [:]
+        var position = p5
+        for key in keys {
+            guard let req = requests.first(where: { $0.key == key }) else {
+                throw PickleError("legacy torch.save data for storage '\(key)' that nothing references")
+            }
+            let remaining = bytes.count - position
+            guard remaining >= 8 else { throw PickleError("legacy torch.save data ends before the size of storage '\(key)' (truncated)") }
+            let count = bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: position, as: Int64.self)) }
+            position += 8
+            guard count == Int64(req.numel) else {
+                throw PickleError("storage '\(key)' declares \(req.numel) elements but its data has \(count)")
+            }
+            guard req.numel <= (remaining - 8) / req.dtype.elementSize else {
+                throw PickleError("storage '\(key)' declares \(req.numel) \(req.dtype.name) elements but only \(remaining - 8) bytes remain (truncated or corrupt)")
+            }
+            let n = req.numel * req.dtype.elementSize
+            let lo = bytes.startIndex + position
+            roots[key] = try TorchStorage(dtype: req.dtype, count: req.numel, raw: bytes[lo ..< lo + n])
+            position += n
+        }
+        let req = requests[which]
+        guard let root = roots[req.key] else { throw PickleError("legacy torch.save bytes lack the data of storage '\(req.key)'") }
+        guard root.dtype == req.dtype else { throw PickleError("storage '\(req.key)' is used as both \(root.dtype.name) and \(req.dtype.name)") }
+        guard let v = req.view else { return root }
+        let s = root.dtype.elementSize
+        let lo = root.raw.startIndex + v.offset * s
+        return try TorchStorage(dtype: root.dtype, count: v.size, raw: root.raw[lo ..< lo + v.size * s])
+    }
+}

@@ -1,1 +1,0 @@
-// LatentImageIO module: see README.md for the module map.

@@ -1,0 +1,92 @@
+import Foundation
+import LatentTensor
+import LatentFormats
+import LatentImageIO
+import LatentModels
+
+/// Quality figures of one inversion, written as `metrics.json`.
+public struct InversionMetrics: Codable, Sendable, Equatable {
+    public var mse: Double
+    /// 10·log10(1 / MSE) on images mapped to [0, 1], before 8-bit quantisation.
+    public var psnr: Double
+    public var ssim: Double
+    public var msSSIM: Double
+    public var lpips: Double?
+    /// Final value of the optimised loss.
+    public var loss: Double
+    public var steps: Int
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case mse, psnr, ssim, msSSIM = "ms_ssim", lpips, loss, steps, seconds
+    }
+}
+
+/// The JSON written next to each result: metrics plus what produced them, so a result can be
+/// reproduced (`arguments`) and traced to its generator (`generator`).
+public struct InversionRecord: Codable, Sendable {
+    public var image: String
+    public var metrics: InversionMetrics
+    public var generator: String
+    public var space: String
+    public var arguments: [String: String]
+
+    public init(image: String, metrics: InversionMetrics, generator: String, space: String, arguments: [String: String]) {
+        self.image = image; self.metrics = metrics; self.generator = generator; self.space = space; self.arguments = arguments
+    }
+}
+
+/// JSON encoder for result files: sorted, indented, and able to write a PSNR of +∞ (an exact
+/// reconstruction) as the string "inf" instead of failing.
+public func resultJSONEncoder() -> JSONEncoder {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return enc
+}
+
+/// The decoder matching `resultJSONEncoder`.
+public func resultJSONDecoder() -> JSONDecoder {
+    let dec = JSONDecoder()
+    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return dec
+}
+
+/// Computes the metrics of reconstructions against targets (both `[N, C, R, R]` in [-1, 1]).
+public func inversionMetrics(reconstruction: Tensor, target: Tensor, finalLoss: [Float], steps: Int,
+                             secondsPerImage: Double, lpips: [Float]? = nil) throws -> [InversionMetrics] {
+    let m = try ImageMetrics.mse(reconstruction, target)
+    let p = try ImageMetrics.psnr(reconstruction, target)
+    let s = try ImageMetrics.ssim(reconstruction, target)
+    let ms = try ImageMetrics.msSSIM(reconstruction, target)
+    return (0..<target.shape[0]).map { i in
+        InversionMetrics(mse: m[i], psnr: p[i], ssim: s[i], msSSIM: ms[i],
+                         lpips: lpips.map { Double($0[i]) }, loss: Double(finalLoss[i]), steps: steps,
+                         seconds: secondsPerImage)
+    }
+}
+
+/// Writes one image's inversion into `dir`: `latent.npz` (`w` `[1, numWs, wDim]` as NVIDIA's
+/// `projected_w.npz`, plus `noise.<layer>` `[H, W]` maps under the official layer names),
+/// `target.png`, `reconstruction.png`, and last `metrics.json`, every file atomically. Because
+/// `metrics.json` is written last, its presence marks the image as finished.
+public func writeInversionOutputs(dir: String, index i: Int, result: ProjectionResult, target: Tensor,
+                                  record: InversionRecord) throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let numWs = result.ws.shape[1], wDim = result.ws.shape[2]
+    var arrays: [(name: String, array: NpyArray)] = [("w", try NpyArray(result.ws.row(i).reshaped([1, numWs, wDim])))]
+    for name in result.noise.layerNames {
+        arrays.append(("noise.\(name)", try NpyArray(result.noise[name]!.row(i))))
+    }
+    try writeNpz(arrays, to: dir + "/latent.npz", compressed: false)
+    try saveImage(target.row(i), to: dir + "/target.png")
+    try saveImage(result.reconstruction.row(i), to: dir + "/reconstruction.png")
+    try writeAtomically(resultJSONEncoder().encode(record), to: dir + "/metrics.json")
+}
+
+/// Reads back a finished image's record, or nil when it is absent or unreadable (then the
+/// image is not finished and is redone).
+public func readInversionRecord(dir: String) -> InversionRecord? {
+    guard let data = FileManager.default.contents(atPath: dir + "/metrics.json") else { return nil }
+    return try? resultJSONDecoder().decode(InversionRecord.self, from: data)
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentInversion
+import LatentModels
+
+/// `latentlab invert IMAGE --out DIR`: project one photo into the generator's latent space.
+struct Invert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Invert one image: optimise a latent (W or W+, plus noise maps) that reproduces it.",
+        discussion: """
+        Writes DIR/latent.npz ('w' [1, numWs, wDim] as NVIDIA's projected_w.npz, plus 'noise.<layer>' maps),
+        DIR/target.png, DIR/reconstruction.png and DIR/metrics.json (MSE, PSNR, SSIM, MS-SSIM, time, arguments).
+        """)
+
+    @OptionGroup var net: NetworkOptions
+    @OptionGroup var solver: SolverOptions
+    @OptionGroup var losses: LossOptions
+    @OptionGroup var cropOption: CropOption
+    @Argument(help: "Image to invert (PNG or JPEG, any size).") var image: String
+    @Option(help: "Optional mask image: only its bright pixels count in the loss.") var mask: String?
+    @Option(help: "Output folder.") var out: String
+    @Flag(name: .customLong("save-progress"), help: "Also write progress.png: reconstructions along the optimisation.") var saveProgress = false
+
+    func run() throws {
+        let G = try net.loadGenerator()
+        let crop = try cropOption.mode()
+        let loaded = try loadImage(path: image)
+        let target = try preprocess(loaded.tensor, crop: crop, size: G.resolution)
+        var maskTensor: Tensor? = nil
+        if let mask {
+            let m = try preprocess(try loadImage(path: mask).tensor, crop: crop, size: G.resolution)
+            // Mask weight = mean channel brightness mapped from [-1, 1] to [0, 1].
+            let r = G.resolution
+            var w = Tensor.zeros([1, 1, r, r])
+            for y in 0..<r { for x in 0..<r { w[0, 0, y, x] = ((m[0, y, x] + m[1, y, x] + m[2, y, x]) / 3 + 1) / 2 } }
+            maskTensor = w
+        }
+        let options = try solver.projectorOptions(generator: G)
+        let loss = try losses.makeLoss()
+        let bar = ProgressBar(total: options.schedule.numSteps, label: "invert")
+        var frames: [Tensor] = []
+        let frameSteps = Set((1...8).map { options.schedule.numSteps * $0 / 8 })
+        let targets = target.reshaped([1] + target.shape)
+        let result = try project(generator: G, targets: targets, loss: loss, mask: maskTensor, options: options) { p in
+            bar.update(p.step, detail: String(format: "loss %.5f", p.loss[0]))
+            if saveProgress && frameSteps.contains(p.step) {
+                frames.append(G.synthesis(ws: p.ws, noise: p.noise).row(0))
+            }
+        }
+        let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets,
+                                       finalLoss: result.finalLoss, steps: result.stepsRun, secondsPerImage: result.seconds)
+        var args = solver.record.merging(losses.record) { a, _ in a }
+        args["command"] = "invert"; args["image"] = image; args["network"] = net.networkName
+        args["crop"] = cropOption.crop; args["mask"] = mask ?? ""
+        let record = InversionRecord(image: image, metrics: metrics[0], generator: G.fingerprint,
+                                     space: options.space.rawValue, arguments: args)
+        if saveProgress {
+            try saveImage(imageGrid([target] + frames, columns: frames.count + 1), to: out + "/progress.png")
+        }
+        try writeInversionOutputs(dir: out, index: 0, result: result, target: targets, record: record)
+        let m = metrics[0]
+        print(String(format: "%@: PSNR %.2f dB, SSIM %.4f, MS-SSIM %.4f, MSE %.6f, %d steps in %.1f s → %@",
+                     image, m.psnr, m.ssim, m.msSSIM, m.mse, m.steps, m.seconds, out))
+    }
+}

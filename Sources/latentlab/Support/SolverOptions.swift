@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentInversion
+import LatentModels
+
+/// Projector options shared by `invert` and `project` (defaults: NVIDIA's projector.py).
+struct SolverOptions: ParsableArguments {
+    @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Optimisation steps.") var steps: Int = 1000
+    @Option(help: "Initial learning rate (ramped up over 5 %, cosine down over the last 25 %).") var lr: Float = 0.1
+    @Option(help: "Latent space: w (one w for all layers) or w+ (one per layer).") var space: String = "w+"
+    @Flag(inversion: .prefixedNo, help: "Optimise the noise maps (with the auto-correlation regulariser).") var noise: Bool = true
+    @Option(name: .customLong("noise-init"), help: "Noise maps start as: random (NVIDIA) or const (the model's buffers).") var noiseInit: String = "random"
+    @Option(name: .customLong("noise-reg"), help: "Noise regulariser weight.") var noiseReg: Float = 1e5
+    @Option(help: "Random seed (latent noise, noise-map init).") var seed: Int = 0
+    @Option(name: .customLong("init-latent"), help: "Start from this latent (.npz with 'w', or .npy) instead of w_avg.") var initLatent: String?
+    @Option(name: .customLong("early-stop"), help: "Stop when the loss improves < 0.1 % over this many steps.") var earlyStop: Int?
+    @Option(name: .customLong("w-avg-samples"), help: "z samples for w_avg / w_std.") var wAvgSamples: Int = 10_000
+
+    func validate() throws {
+        guard steps > 0 else { throw ValidationError("--steps must be positive") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard LatentSpace(rawValue: space) != nil else { throw ValidationError("--space must be w or w+") }
+        guard NoiseInit(rawValue: noiseInit) != nil else { throw ValidationError("--noise-init must be random or const") }
+        guard seed >= 0 && seed <= Int(UInt32.max) else { throw ValidationError("--seed must be in 0...4294967295") }
+        if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be >= 1") }
+        guard wAvgSamples >= 2 else { throw ValidationError("--w-avg-samples must be >= 2") }
+    }
+
+    func projectorOptions(generator G: StyleGAN2Generator) throws -> ProjectorOptions {
+        var o = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: Double(lr),
+                                                                 regularizeNoiseWeight: Double(noiseReg)))
+        o.space = LatentSpace(rawValue: space)!
+        o.optimizeNoise = noise
+        o.noiseInit = NoiseInit(rawValue: noiseInit)!
+        o.seed = UInt32(seed)
+        o.wAvgSamples = wAvgSamples
+        o.earlyStop = earlyStop.map { EarlyStop(patience: $0) }
+        if let path = initLatent {
+            let arrays = try readLatentArrays(path: path)
+            guard let w = arrays["w"] ?? arrays["arr_0"] else { throw ValidationError("\(path): no array 'w'") }
+            o.initialLatent = w
+        }
+        return o
+    }
+
+    var record: [String: String] {
+        ["steps": "\(steps)", "lr": "\(lr)", "space": space, "noise": "\(noise)", "noise_init": noiseInit,
+         "noise_reg": "\(noiseReg)", "seed": "\(seed)", "init_latent": initLatent ?? "",
+         "early_stop": earlyStop.map(String.init) ?? "", "w_avg_samples": "\(wAvgSamples)"]
+    }
+}
+
+/// Loss weights shared by `invert` and `project`: a weighted sum of any subset.
+struct LossOptions: ParsableArguments {
+    @Option(help: "Weight of the pixel L2 (mean squared error on [-1, 1]).") var l2: Float = 1
+    @Option(help: "Weight of the pixel L1.") var l1: Float = 0
+    @Option(help: "Weight of 1 − MS-SSIM.") var msssim: Float = 0
+    @Option(help: "Weight of the focal frequency (spectral) loss.") var fft: Float = 0
+    @Option(help: "Weight of LPIPS (needs --lpips-weights).") var lpips: Float = 0
+    @Option(name: .customLong("lpips-weights"), help: "LPIPS weights (.safetensors: features.N.*, lin{k}.model.1.weight).") var lpipsWeights: String?
+    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: String = "vgg"
+
+    func validate() throws {
+        for (name, w) in [("l2", l2), ("l1", l1), ("msssim", msssim), ("fft", fft), ("lpips", lpips)] {
+            guard w >= 0, w.isFinite else { throw ValidationError("--\(name) must be a non-negative weight") }
+        }
+        guard l2 + l1 + msssim + fft + lpips > 0 else { throw ValidationError("all loss weights are 0: nothing to optimise") }
+        if lpips > 0 && lpipsWeights == nil { throw ValidationError("--lpips needs --lpips-weights PATH") }
+        guard ["vgg", "alex"].contains(lpipsNet) else { throw ValidationError("--lpips-net must be vgg or alex") }
+    }
+
+    func makeLoss() throws -> ImageLoss {
+        var terms: [WeightedLoss.Term] = []
+        if l2 > 0 { terms.append(WeightedLoss.Term(weight: l2, loss: PixelL2Loss())) }
+        if l1 > 0 { terms.append(WeightedLoss.Term(weight: l1, loss: PixelL1Loss())) }
+        if msssim > 0 { terms.append(WeightedLoss.Term(weight: msssim, loss: MSSSIMLoss())) }
+        if fft > 0 { terms.append(WeightedLoss.Term(weight: fft, loss: FocalFrequencyLoss())) }
+        if lpips > 0, let path = lpipsWeights {
+            terms.append(WeightedLoss.Term(weight: lpips, loss: LPIPSLoss(try LPIPS(net: lpipsNet == "alex" ? .alex : .vgg, weightsPath: path))))
+        }
+        return WeightedLoss(terms)
+    }
+
+    var record: [String: String] {
+        ["l2": "\(l2)", "l1": "\(l1)", "msssim": "\(msssim)", "fft": "\(fft)", "lpips": "\(lpips)",
+         "lpips_weights": lpipsWeights ?? "", "lpips_net": lpipsNet]
+    }
+}
+
+/// `--crop center|none|x,y,w,h`.
+struct CropOption: ParsableArguments {
+    @Option(help: "Crop before resizing to the generator's resolution: center, none (squash) or x,y,w,h.") var crop: String = "center"
+
+    func mode() throws -> CropMode {
+        do { return try CropMode.parse(crop) } catch { throw ValidationError("--crop: \(error)") }
+    }
+}
