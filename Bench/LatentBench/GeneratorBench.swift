@@ -76,7 +76,7 @@ public func runGeneratorBench(arguments: [String]) {
 /// GEMM FLOPs per image of the synthesis network as we compute it: affines, the 3×3 convolutions
 /// (up-sampling ones as stride-2 transposed convolutions on the low-resolution input), ToRGB.
 /// The backward w.r.t. ws and noise repeats every GEMM once (input and style gradients).
-func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
+fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
     var f = 0.0
     for res in c.blockResolutions {
         let out = Double(c.channels(at: res)), hw = Double(res * res)
@@ -94,7 +94,7 @@ func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double)
 /// Median wall time and median process CPU time (user + system, all threads) of `body` over `n`
 /// runs. On a shared machine the CPU time shows the work done when wall time is inflated by
 /// other processes.
-func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
+fileprivate func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
     var t = [Double](), c = [Double]()
     for _ in 0..<n {
         let c0 = processCPUSeconds()
@@ -106,7 +106,7 @@ func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: 
     return (t.sorted()[t.count / 2], t.min()!, c.sorted()[c.count / 2])
 }
 
-func processCPUSeconds() -> Double {
+fileprivate func processCPUSeconds() -> Double {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
     return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
@@ -114,7 +114,7 @@ func processCPUSeconds() -> Double {
 
 /// Best-of-10 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use
 /// (wall clock, and per CPU-second).
-func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
+fileprivate func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
     let n = 1024
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
