@@ -27,6 +27,27 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
         }
     }
 
+    /// A non-separable resample filter takes the generic scatter + 2-D FIR path instead of the
+    /// polyphase one; both must agree with the reference, forward and backward.
+    func testGenericUpsamplingPathWithNonSeparableFilter() {
+        var rng = TestRNG(seed: 24)
+        let f = rng.tensor([4, 4], 0.05, 1)
+        let n = 2, ci = 3, co = 5, h = 4, w = 5
+        let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, 3, 3]), styles = rng.tensor([n, ci], 0.4, 1.6)
+        let fast = modulatedConv2d(x, weight: weight, styles: styles, up: 2, resampleFilter: f)
+        let ref = modulatedConv2dReference(x: x.doubles, shape: x.shape, weight: weight.doubles, weightShape: weight.shape,
+                                           styles: styles.doubles, up: 2, resampleFilter: f)
+        assertClose(fast, Tensor(shape: fast.shape, data: ref.map { Float($0) }), atol: 2e-5, rtol: 1e-4)
+        let r = rng.tensor(fast.shape)
+        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: 2, resampleFilter: f)
+        let nx = numericalGradient(x.doubles) { xv in
+            let y = modulatedConv2dReference(x: xv, shape: x.shape, weight: weight.doubles, weightShape: weight.shape,
+                                             styles: styles.doubles, up: 2, resampleFilter: f)
+            return zip(y, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        assertClose(g.gradInput, Tensor(shape: x.shape, data: nx.map { Float($0) }), atol: 1e-4, rtol: 1e-3)
+    }
+
     /// For fixed styles the convolution is linear in x: <conv(x), y> = <x, ∂x(y)>.
     func testInputGradientIsAdjoint() {
         var rng = TestRNG(seed: 22)
@@ -45,8 +66,8 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
     /// double-precision reference.
     func testBackwardMatchesFiniteDifferences() {
         var rng = TestRNG(seed: 23)
-        for (up, k, demod) in [(1, 3, true), (2, 3, true), (1, 1, false)] {
-            let n = 2, ci = 3, co = 4, h = 4, w = 3
+        for (up, k, demod, h, w) in [(1, 3, true, 4, 3), (2, 3, true, 4, 3), (2, 3, true, 1, 2), (1, 1, false, 4, 3)] {
+            let n = 2, ci = 3, co = 4
             let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k]), styles = rng.tensor([n, ci], 0.4, 1.6)
             let y0 = modulatedConv2d(x, weight: weight, styles: styles, up: up, resampleFilter: filter, demodulate: demod)
             let r = rng.tensor(y0.shape)

@@ -51,13 +51,3 @@ func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -
     defer { ScratchPool.shared.give(b) }
     return try body(b.pointer)
 }
-
-/// A tensor whose storage is allocated without zero-filling; `fill` must write every element.
-func uninitializedTensor(_ shape: [Int], _ fill: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
-    let n = shape.reduce(1, *)
-    let data = [Float](unsafeUninitializedCapacity: n) { buf, initialized in
-        if n > 0 { fill(buf.baseAddress!) }
-        initialized = n
-    }
-    return Tensor(shape: shape, data: data)
-}
