@@ -133,6 +133,13 @@ public struct StyleGAN2Generator: Sendable {
         return SynthesisGradients(ws: g.ws, noise: noise, weights: needWeights ? g.parameters : nil)
     }
 
+    /// Returns the idle scratch and feature-map buffers that synthesis keeps for reuse (up to
+    /// 512 MB) to the system. Buffers still held by live tapes are returned when those are dropped.
+    public static func releaseCachedMemory() { ScratchPool.shared.drain() }
+
+    /// Bytes of idle buffers currently kept for reuse.
+    public static var cachedMemoryBytes: Int { ScratchPool.shared.idleBytes }
+
     // MARK: Noise
 
     /// Official names of the noise-carrying layers in forward order (`"b4.conv1"`, `"b8.conv0"`, …).
