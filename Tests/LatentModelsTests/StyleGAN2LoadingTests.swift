@@ -162,6 +162,23 @@ final class StyleGAN2LoadingTests: XCTestCase {
         XCTAssertTrue(message { try g.validate(gradImage: Tensor.zeros([1, 3, 16, 16]), tape: tape) }.hasPrefix("gradImage:"))
     }
 
+    /// Pooled buffers come back when a tape is dropped, are reused, and can be released.
+    func testCachedMemoryIsReusedAndReleasable() throws {
+        let g = try StyleGAN2Generator(path: tiny32URL().path)
+        let ws = Tensor.zeros([2, g.numWs, g.wDim])
+        let first: Tensor
+        do {
+            let (img, tape) = g.synthesisForward(ws: ws)
+            _ = g.synthesisBackward(tape: tape, gradImage: img)
+            first = img
+        }
+        XCTAssertGreaterThan(StyleGAN2Generator.cachedMemoryBytes, 0)
+        XCTAssertEqual(g.synthesis(ws: ws), first)       // reused buffers give identical results
+        StyleGAN2Generator.releaseCachedMemory()
+        XCTAssertEqual(StyleGAN2Generator.cachedMemoryBytes, 0)
+        XCTAssertEqual(g.synthesis(ws: ws), first)
+    }
+
     func testTruncationAndMixing() throws {
         let g = try StyleGAN2Generator(path: tiny32URL().path)
         let z = Tensor.concatenate([zFromSeed(0, zDim: g.zDim), zFromSeed(3, zDim: g.zDim)])

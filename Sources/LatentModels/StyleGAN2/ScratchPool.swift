@@ -31,6 +31,22 @@ final class ScratchPool: @unchecked Sendable {
         return (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
     }
 
+    /// Frees every pooled buffer (buffers in use are unaffected and return later).
+    func drain() {
+        lock.lock()
+        let all = free
+        free.removeAll()
+        pooledBytes = 0
+        lock.unlock()
+        for b in all { b.pointer.deallocate() }
+    }
+
+    /// Bytes currently pooled (idle).
+    var idleBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return pooledBytes
+    }
+
     func give(_ b: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
         lock.lock()
         if pooledBytes + b.capacity * 4 <= Self.maxPooledBytes {

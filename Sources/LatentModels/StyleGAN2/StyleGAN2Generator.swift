@@ -76,7 +76,13 @@ public struct StyleGAN2Generator: Sendable {
     ///   - noise: explicit maps overriding the mode per layer (`[H, W]` or `[N, H, W]`).
     /// - Returns: `[N, imgChannels, R, R]`.
     public func synthesis(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> Tensor {
-        synthesisForward(ws: ws, noiseMode: noiseMode, noise: noise).image
+        require { try validate(ws: ws, requireFinite: false) }
+        if let noise { require { try validate(noise: noise, batch: ws.shape[0], requireFinite: false) } }
+        let (resolved, _) = resolveNoise(batch: ws.shape[0], mode: noiseMode, explicit: noise)
+        let caches = Parallel.withSingleThreadedBLAS {
+            synthesisNetwork.forward(ws: ws, noise: resolved, keepCaches: false)
+        }
+        return caches.last!.img.nchw
     }
 
     /// The differentiable forward: the image and a tape of what the backward needs.
@@ -126,6 +132,13 @@ public struct StyleGAN2Generator: Sendable {
         }
         return SynthesisGradients(ws: g.ws, noise: noise, weights: needWeights ? g.parameters : nil)
     }
+
+    /// Returns the idle scratch and feature-map buffers that synthesis keeps for reuse (up to
+    /// 512 MB) to the system. Buffers still held by live tapes are returned when those are dropped.
+    public static func releaseCachedMemory() { ScratchPool.shared.drain() }
+
+    /// Bytes of idle buffers currently kept for reuse.
+    public static var cachedMemoryBytes: Int { ScratchPool.shared.idleBytes }
 
     // MARK: Noise
 

@@ -20,7 +20,9 @@ struct SynthesisNetwork: Sendable {
         return r
     }
 
-    func forward(ws: Tensor, noise: [String: ResolvedNoise]) -> [SynthesisBlock.Cache] {
+    /// - Parameter keepCaches: keep every block's cache for the backward (a tape); false keeps
+    ///   only the last block's, releasing each block's buffers to the pool as soon as possible.
+    func forward(ws: Tensor, noise: [String: ResolvedNoise], keepCaches: Bool = true) -> [SynthesisBlock.Cache] {
         let n = ws.shape[0]
         var rows = [Int: Tensor]()
         for i in 0..<numWs { rows[i] = Self.wRow(ws, i) }
@@ -29,6 +31,7 @@ struct SynthesisNetwork: Sendable {
         for block in blocks {
             let c = block.forward(x: x, img: img, batch: n, w: { rows[$0]! }, noise: { noise[$0.name] ?? .none })
             x = c.x; img = c.img
+            if !keepCaches { caches.removeAll() }
             caches.append(c)
         }
         return caches
