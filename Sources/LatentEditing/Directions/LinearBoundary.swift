@@ -159,7 +159,7 @@ struct LogisticProblem {
         guard l2 > 0, l2.isFinite else { throw EditingError("boundary fit: l2 must be positive, got \(l2)") }
         self.latents = latents; self.labels = labels
         var order = Array(0..<n)
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)  // same stream as the shipped files were split with
         for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let nHeld = min(n - 2, Int((Double(n) * heldOutFraction).rounded()))
         held = Array(order.prefix(nHeld)); train = Array(order.dropFirst(nHeld))
@@ -261,17 +261,4 @@ func choleskySolve(_ a: [Double], _ b: [Double], n: Int) -> [Double]? {
         x[i] = v / l[i * n + i]
     }
     return x
-}
-
-/// SplitMix64: a small seeded generator for the train/held-out shuffle.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
