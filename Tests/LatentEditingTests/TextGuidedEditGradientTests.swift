@@ -1,0 +1,249 @@
+import Foundation
+import XCTest
+import LatentTensor
+import LatentModels
+import LatentEditing
+import _TestSupport
+
+/// The full gradient chain of the text-guided edit (CLIP image backward through preprocessing and
+/// augmentation views → StyleGAN2 synthesis backward → ws, plus the L2 and masked pixel terms)
+/// against central finite differences of a double-precision reference of the whole objective.
+final class TextGuidedEditGradientTests: XCTestCase {
+    func testObjectiveAndGradientMatchReferenceWithAllTerms() throws {
+        let fx = try TextEditFixture.make()
+        var rng = TestRNG(seed: 41)
+        // Directional loss + L2 + mask + two views (one shifted), at a point away from w₀ so
+        // every term is active and the directional cosine is well defined.
+        let from = rng.tensor([1, fx.clip.config.embedDim]), to = rng.tensor([1, fx.clip.config.embedDim])
+        let mask = TextEditFixture.leftHalfMask(fx.G.resolution)
+        let objective = try TextGuidedEditObjective(generator: fx.G, clip: fx.clip, initialWs: fx.w0, noise: nil,
+                                                    target: .direction(from: from, to: to), lambdaL2: 0.05, mask: mask,
+                                                    maskPixelWeight: 3)
+        let views = [ImageShift.identity, ImageShift(dy: 2, dx: -3)]
+        try checkGradient(fx, objective, views: views, reference: { ws in
+            fx.referenceLoss(ws: ws, views: views, directional: (from.doubles, to.doubles), text: nil,
+                             lambdaL2: 0.05, mask: mask.doubles, maskWeight: 3)
+        })
+    }
+
+    func testObjectiveAndGradientMatchReferenceForTextTarget() throws {
+        let fx = try TextEditFixture.make()
+        var rng = TestRNG(seed: 42)
+        let text = rng.tensor([1, fx.clip.config.embedDim])
+        let objective = try TextGuidedEditObjective(generator: fx.G, clip: fx.clip, initialWs: fx.w0,
+                                                    target: .text(text), lambdaL2: 0.01)
+        try checkGradient(fx, objective, views: [.identity], reference: { ws in
+            fx.referenceLoss(ws: ws, views: [.identity], directional: nil, text: text.doubles,
+                             lambdaL2: 0.01, mask: nil, maskWeight: 0)
+        })
+    }
+
+    /// Loss at a perturbed point vs the reference; gradient entries in several ws rows vs
+    /// central differences (h = 1e-4 in Double).
+    func checkGradient(_ fx: TextEditFixture, _ objective: TextGuidedEditObjective, views: [ImageShift],
+                       reference: ([Double]) -> Double, file: StaticString = #filePath, line: UInt = #line) throws {
+        var rng = TestRNG(seed: 43)
+        let ws = fx.w0 + rng.tensor(fx.w0.shape, -0.3, 0.3)
+        let e = try objective.evaluate(ws: ws, views: views)
+        let refLoss = reference(ws.doubles)
+        XCTAssertEqual(Double(e.loss.total[0]), refLoss, accuracy: 2e-5 * max(1, abs(refLoss)), "objective value", file: file, line: line)
+        let wDim = fx.G.wDim
+        // Entries in the first, a middle and the last rows (coarse layout to colour).
+        let indices = [0, 7, 3 * wDim + 5, 5 * wDim + 100, (fx.G.numWs - 1) * wDim + 17, (fx.G.numWs - 1) * wDim + 120]
+        var analytic: [Float] = [], numeric: [Float] = []
+        for q in indices {
+            let h = 1e-4
+            var plus = ws.doubles, minus = ws.doubles
+            plus[q] += h; minus[q] -= h
+            numeric.append(Float((reference(plus) - reference(minus)) / (2 * h)))
+            analytic.append(e.gradWs.storage[q])
+        }
+        let err = relativeError(Tensor(shape: [indices.count], data: analytic), Tensor(shape: [indices.count], data: numeric))
+        XCTAssertLessThan(err, 2e-3, "∂L/∂ws vs finite differences: analytic \(analytic), numeric \(numeric)", file: file, line: line)
+        XCTAssertGreaterThan(numeric.map(abs).max()!, 1e-4, "the checked entries carry gradient", file: file, line: line)
+    }
+}
+
+/// tiny32 generator (NVIDIA golden weights) + a tiny random CLIP at 32×32, and a double-precision
+/// reference of the whole edit objective.
+struct TextEditFixture {
+    let G: StyleGAN2Generator
+    let clip: CLIPModel
+    let w0: Tensor
+    let reference: ReferenceSynthesis
+    /// The reference G(w₀), computed once.
+    let referenceImage0: [Double]
+
+    /// Tiny random CLIP seeing the generator's 32×32 images: patch 8, width 8, 2 heads, 2 layers.
+    static let clipConfig = CLIPConfig(embedDim: 6, imageResolution: 32, visionLayers: 2, visionWidth: 8, visionPatchSize: 8,
+                                       visionHeads: 2, contextLength: 6, vocabSize: 23, transformerWidth: 8,
+                                       transformerHeads: 2, transformerLayers: 2)
+
+    static func make() throws -> TextEditFixture {
+        guard let url = Bundle.module.url(forResource: "tiny32_weights", withExtension: "safetensors", subdirectory: "Resources") else {
+            throw EditingError("tiny32_weights.safetensors missing from the test resources")
+        }
+        let G = try StyleGAN2Generator(path: url.path)
+        let clip = try CLIPModel(config: clipConfig, weights: randomCLIPWeights(clipConfig, seed: 5))
+        let w0 = G.mapping(z: zFromSeed(3, zDim: G.zDim).reshaped([1, G.zDim]))
+        let reference = ReferenceSynthesis(config: G.config, parameters: G.parameters)
+        let noise = Dictionary(uniqueKeysWithValues: G.noiseLayerNames.map { ($0, G.constNoise[$0]!.doubles) })
+        return TextEditFixture(G: G, clip: clip, w0: w0, reference: reference,
+                               referenceImage0: reference.image(ws: w0.doubles, batch: 1, noise: noise))
+    }
+
+    static func randomCLIPWeights(_ config: CLIPConfig, seed: UInt64) -> [String: Tensor] {
+        var rng = TestRNG(seed: seed)
+        var weights: [String: Tensor] = [:]
+        for (name, shape) in config.parameterShapes.sorted(by: { $0.key < $1.key }) {
+            if name == "logit_scale" {
+                weights[name] = Tensor(shape: [], data: [Float(Foundation.log(14.0))])
+            } else if name.contains("ln_") && name.hasSuffix(".weight") {
+                weights[name] = rng.tensor(shape, 0.6, 1.4)
+            } else if name.hasSuffix("bias") {
+                weights[name] = rng.tensor(shape, -0.2, 0.2)
+            } else if name.hasSuffix("embedding") || name == "token_embedding.weight" {
+                weights[name] = rng.tensor(shape, -0.8, 0.8)
+            } else {
+                let fanIn = name == "visual.proj" || name == "text_projection" ? shape[0] : shape.dropFirst().reduce(1, *)
+                let a = 1.7 / Double(fanIn).squareRoot()
+                weights[name] = rng.tensor(shape, -a, a)
+            }
+        }
+        return weights
+    }
+
+    /// `[1, 1, R, R]`: 1 (free) on the left half, 0 on the right.
+    static func leftHalfMask(_ r: Int) -> Tensor {
+        Tensor(shape: [1, 1, r, r]) { i in i % r < r / 2 ? 1 : 0 }
+    }
+
+    /// CLIP features (Double) of `[3, R, R]` images in [-1, 1], shifted, normalised, then the
+    /// reference tower.
+    func referenceFeatures(_ image: [Double], view: ImageShift) -> [Double] {
+        let r = G.resolution
+        var x = [Double](repeating: 0, count: 3 * r * r)
+        for c in 0..<3 {
+            for y in 0..<r {
+                for xx in 0..<r {
+                    let sy = min(max(y - view.dy, 0), r - 1), sx = min(max(xx - view.dx, 0), r - 1)
+                    let v = (image[(c * r + sy) * r + sx] + 1) / 2
+                    x[(c * r + y) * r + xx] = (v - Double(CLIPModel.imageMean[c])) / Double(CLIPModel.imageStd[c])
+                }
+            }
+        }
+        return clip.encodeImageReference(images: x, batch: 1)
+    }
+
+    func referenceImage(_ ws: [Double]) -> [Double] {
+        let noise = Dictionary(uniqueKeysWithValues: G.noiseLayerNames.map { ($0, G.constNoise[$0]!.doubles) })
+        return reference.image(ws: ws, batch: 1, noise: noise)
+    }
+
+    /// The objective of `TextGuidedEditObjective` for one latent, in Double from the formulas.
+    func referenceLoss(ws: [Double], views: [ImageShift], directional: ([Double], [Double])?, text: [Double]?,
+                       lambdaL2: Double, mask: [Double]?, maskWeight: Double) -> Double {
+        let img = referenceImage(ws), img0 = referenceImage0
+        let t = directional.map { d in zip(d.1, d.0).map { $0 - $1 } } ?? text!
+        let tn = t.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        var clipLoss = 0.0
+        let eps = directional == nil ? 0 : 1e-4 * referenceFeatures(img0, view: .identity).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for v in views {
+            var a = referenceFeatures(img, view: v)
+            if directional != nil { a = zip(a, referenceFeatures(img0, view: v)).map { $0 - $1 } }
+            let s = (a.reduce(0) { $0 + $1 * $1 } + eps * eps).squareRoot()
+            clipLoss += (1 - zip(a, t).reduce(0) { $0 + $1.0 * $1.1 } / (s * tn)) / Double(views.count)
+        }
+        let l2 = lambdaL2 * zip(ws, w0.doubles).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        var pixel = 0.0
+        if let mask {
+            let hw = mask.count
+            for q in 0..<img.count { pixel += (1 - mask[q % hw]) * (img[q] - img0[q]) * (img[q] - img0[q]) }
+            pixel *= maskWeight / Double(img.count)
+        }
+        return clipLoss + l2 + pixel
+    }
+}
+
+/// A naive double-precision StyleGAN2 synthesis network ('skip' architecture) straight from
+/// NVIDIA's `networks_stylegan2.py` formulas with gains applied at run time, built on
+/// `modulatedConv2dReference` and `upfirdn2dReferenceDouble` (the same construction as the
+/// generator's own exactness tests, kept here so this target stands alone).
+struct ReferenceSynthesis {
+    let config: StyleGAN2Config
+    var params: [String: [Double]]
+    let filter = setupFilter([1, 3, 3, 1])
+
+    init(config: StyleGAN2Config, parameters: [String: Tensor]) {
+        self.config = config
+        self.params = parameters.mapValues { $0.doubles }
+    }
+
+    /// - Parameters: `ws` flat `[N, numWs, wDim]`; `noise` per layer, flat `[R·R]`.
+    /// - Returns: flat `[N, imgChannels, R, R]`.
+    func image(ws: [Double], batch n: Int, noise: [String: [Double]]) -> [Double] {
+        let c = config, numWs = c.numWs, wDim = c.wDim
+        func wRow(_ idx: Int) -> [Double] {
+            var r = [Double]()
+            for s in 0..<n {
+                let start: Int = (s * numWs + idx) * wDim
+                r.append(contentsOf: ws[start ..< start + wDim])
+            }
+            return r
+        }
+        func affine(_ prefix: String, _ w: [Double]) -> [Double] {
+            let a = params[prefix + ".affine.weight"]!, b = params[prefix + ".affine.bias"]!
+            let out = b.count, gain = 1 / Double(wDim).squareRoot()
+            var s = [Double](repeating: 0, count: n * out)
+            for r in 0..<n { for o in 0..<out {
+                var acc = 0.0
+                for j in 0..<wDim { acc += w[r * wDim + j] * a[o * wDim + j] * gain }
+                s[r * out + o] = acc + b[o]
+            } }
+            return s
+        }
+        func act(_ v: Double) -> Double {
+            var y = (v > 0 ? v : 0.2 * v) * 2.0.squareRoot()
+            if let cl = c.convClamp { y = min(max(y, -Double(cl)), Double(cl)) }
+            return y
+        }
+        var x = [Double](), img = [Double](), xc = 0, xr = 0, wi = 0
+        for res in c.blockResolutions {
+            let p = "synthesis.b\(res)", out = c.channels(at: res)
+            if res == 4 {
+                let k = params[p + ".const"]!
+                x = (0..<n).flatMap { _ in k }
+                xc = out; xr = 4
+            }
+            for name in (res == 4 ? ["conv1"] : ["conv0", "conv1"]) {
+                let q = p + "." + name
+                let up = name == "conv0" ? 2 : 1
+                let styles = affine(q, wRow(wi))
+                let strength = params[q + ".noise_strength"]![0]
+                let nz = noise["b\(res).\(name)"].map { $0.map { $0 * strength } }
+                let y = modulatedConv2dReference(x: x, shape: [n, xc, xr, xr], weight: params[q + ".weight"]!,
+                                                 weightShape: [out, xc, 3, 3], styles: styles, noise: nz, up: up,
+                                                 padding: 1, resampleFilter: filter, demodulate: true)
+                let b = params[q + ".bias"]!, hw = res * res
+                x = y.enumerated().map { act($0.element + b[($0.offset / hw) % out]) }
+                xc = out; xr = res; wi += 1
+            }
+            // ToRGB reads the next ws row without advancing.
+            let styles = affine(p + ".torgb", wRow(wi)).map { $0 / Double(out).squareRoot() }
+            let y = modulatedConv2dReference(x: x, shape: [n, out, res, res], weight: params[p + ".torgb.weight"]!,
+                                             weightShape: [c.imgChannels, out, 1, 1], styles: styles, up: 1, padding: 0,
+                                             demodulate: false)
+            let b = params[p + ".torgb.bias"]!, hw = res * res
+            var rgb = y.enumerated().map { $0.element + b[($0.offset / hw) % c.imgChannels] }
+            if let cl = c.convClamp { rgb = rgb.map { min(max($0, -Double(cl)), Double(cl)) } }
+            if !img.isEmpty {
+                let upImg = upfirdn2dReferenceDouble(img, shape: [n, c.imgChannels, res / 2, res / 2], filter: filter, up: 2,
+                                                     padding: (2, 1, 2, 1), gain: 4)
+                img = zip(upImg, rgb).map { $0 + $1 }
+            } else {
+                img = rgb
+            }
+        }
+        return img
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+import LatentFormats
+import LatentTensor
+
+/// `latentlab edit --text …` run as a process on the embedded models: the files it writes, the
+/// layer range, and option errors.
+final class TextEditCommandTests: XCTestCase {
+    func testTextAndDirectionalEditsWriteResults() throws {
+        let dir = try ClipCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A latent of the default generator (numWs 10, wDim 512) with a deterministic pattern.
+        let w = Tensor(shape: [1, 10, 512]) { Float(sin(Double($0) * 0.37)) * 0.5 }
+        let latent = dir.appendingPathComponent("latent.npz").path
+        try writeNpz(["w": w], to: latent)
+
+        let textOut = dir.appendingPathComponent("text").path
+        let r = try ClipCommandTests.run(["edit", "--latent-in", latent, "--text", "a red cube", "--steps", "4", "--out", textOut])
+        XCTAssertEqual(r.status, 0, r.err)
+        for name in ["latent.npz", "edited.png", "original.png", "before_after.png", "edit.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: textOut + "/" + name), name)
+        }
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: textOut + "/edit.json"))) as! [String: Any]
+        let scores = record["scores"] as! [String: Any]
+        XCTAssertNotNil(scores["cos_text_before"] as? Double)
+        XCTAssertNotNil(scores["cos_text_after"] as? Double)
+        XCTAssertEqual(record["text"] as? String, "a red cube")
+
+        let dirOut = dir.appendingPathComponent("direction").path
+        let d = try ClipCommandTests.run(["edit", "--latent-in", latent, "--text-from", "a sphere", "--text-to", "a cube",
+                                          "--layers", "3-5", "--steps", "3", "--out", dirOut])
+        XCTAssertEqual(d.status, 0, d.err)
+        let edited = try readNpz(path: dirOut + "/latent.npz")["w"]!.toTensor()
+        XCTAssertEqual(edited.shape, [1, 10, 512])
+        for row in 0..<10 {
+            let same = (0..<512).allSatisfy { edited[0, row, $0] == w[0, row, $0] }
+            XCTAssertEqual(same, !(3...5).contains(row), "row \(row)")
+        }
+        let dscores = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dirOut + "/edit.json"))) as! [String: Any])["scores"] as! [String: Any]
+        XCTAssertNotNil(dscores["cos_direction"] as? Double)
+    }
+
+    func testOptionErrors() throws {
+        let both = try ClipCommandTests.run(["edit", "--latent-in", "x.npz", "--text", "a", "--text-from", "b", "--text-to", "c", "--out", "/tmp/o"])
+        XCTAssertNotEqual(both.status, 0)
+        let half = try ClipCommandTests.run(["edit", "--latent-in", "x.npz", "--text-from", "b", "--out", "/tmp/o"])
+        XCTAssertNotEqual(half.status, 0)
+        XCTAssertTrue(half.err.contains("--text-to"), half.err)
+        let mixed = try ClipCommandTests.run(["edit", "--latent-in", "x.npz", "--text", "a", "--direction", "d.safetensors", "--out", "/tmp/o"])
+        XCTAssertNotEqual(mixed.status, 0)
+    }
+}
