@@ -94,29 +94,47 @@ extension ModulatedConv2d {
 
     /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
     /// of the modulated input (stride 1, zero padding), row stride `rows.count · W`.
+    ///
+    /// The source rows a segment needs are scaled by the style once into a small buffer; the
+    /// k² tap rows are then plain copies (`memmove`, vectorised by the C library).
     func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
                     rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
         let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
-        for c in channels ?? 0..<inChannels {
-            for ky in 0..<k {
-                for kx in 0..<k {
-                    let row = cols + (c * kk + ky * k + kx) * ld
-                    let shift = kx - pad
-                    let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
-                    for r in rows {
-                        let nn = r / h, oy = r % h
-                        let sc: Float = s.map { $0[nn * inChannels + c] } ?? 1
-                        let iy = oy + ky - pad
-                        let dst = row + (r - rows.lowerBound) * w
-                        if iy < 0 || iy >= h {
-                            dst.initialize(repeating: 0, count: w)
-                            continue
-                        }
-                        let srow = x + (c * n + nn) * hw + iy * w + shift
-                        for ox in 0..<lo { dst[ox] = 0 }
-                        for ox in lo..<hi { dst[ox] = srow[ox] * sc }
-                        for ox in hi..<w { dst[ox] = 0 }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (min(rows.count, h) + k) * w) { tb in
+            let tmp = tb.baseAddress!
+            for c in channels ?? 0..<inChannels {
+                var r = rows.lowerBound
+                while r < rows.upperBound {
+                    // One image's run of output rows [oy0, oy1).
+                    let nn = r / h, oy0 = r % h
+                    let rEnd = min(rows.upperBound, (nn + 1) * h), oy1 = oy0 + (rEnd - r)
+                    let iyLo = max(0, oy0 - pad), iyHi = min(h, oy1 - 1 - pad + k)
+                    let plane = x + (c * n + nn) * hw
+                    var srcRows = plane + iyLo * w
+                    if let s {
+                        let sc = s[nn * inChannels + c]
+                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
+                        srcRows = UnsafePointer(tmp)
                     }
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
+                            let shift = kx - pad
+                            let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
+                            for oy in oy0..<oy1 {
+                                let iy = oy + ky - pad
+                                let dst = row + (oy - oy0) * w
+                                if iy < 0 || iy >= h {
+                                    dst.initialize(repeating: 0, count: w)
+                                    continue
+                                }
+                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
+                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
+                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
+                            }
+                        }
+                    }
+                    r = rEnd
                 }
             }
         }
