@@ -50,15 +50,35 @@ final class LinearBoundaryTests: XCTestCase {
             labels.append(dot(u, x) + 0.8 * gaussians(&rng, 1)[0] > 0.3)
         }
         let x = Tensor(shape: [n, d], data: data)
-        let fast = try fitLinearBoundary(latents: x, labels: labels, heldOutFraction: 0.25, l2: 0.05, seed: 9)
-        let ref = try fitLinearBoundaryReference(latents: x, labels: labels, heldOutFraction: 0.25, l2: 0.05, iterations: 20_000, seed: 9)
-        XCTAssertLessThan(fast.iterations, 30)
-        XCTAssertLessThan(maxAbsDiff(fast.normal, ref.normal), 1e-6)
-        XCTAssertEqual(fast.bias, ref.bias, accuracy: 1e-6)
-        XCTAssertEqual(fast.trainAccuracy, ref.trainAccuracy)
-        XCTAssertEqual(fast.heldOutAccuracy, ref.heldOutAccuracy)
-        XCTAssertLessThan(fast.heldOutAccuracy, 1)   // the data really overlap
-        XCTAssertGreaterThan(fast.heldOutAccuracy, 0.7)
+        var normals: [Tensor] = []
+        for standardize in [false, true] {
+            let fast = try fitLinearBoundary(latents: x, labels: labels, heldOutFraction: 0.25, l2: 0.05, standardize: standardize, seed: 9)
+            let ref = try fitLinearBoundaryReference(latents: x, labels: labels, heldOutFraction: 0.25, l2: 0.05, standardize: standardize,
+                                                     iterations: 20_000, seed: 9)
+            XCTAssertLessThan(fast.iterations, 30)
+            XCTAssertLessThan(maxAbsDiff(fast.normal, ref.normal), 1e-6, "standardize \(standardize)")
+            XCTAssertEqual(fast.bias, ref.bias, accuracy: 1e-6)
+            XCTAssertEqual(fast.trainAccuracy, ref.trainAccuracy)
+            XCTAssertEqual(fast.heldOutAccuracy, ref.heldOutAccuracy)
+            XCTAssertLessThan(fast.heldOutAccuracy, 1)   // the data really overlap
+            XCTAssertGreaterThan(fast.heldOutAccuracy, 0.7)
+            normals.append(fast.normal)
+        }
+        // The ridge acts on different coefficients, so the two normals differ.
+        XCTAssertGreaterThan(maxAbsDiff(normals[0], normals[1]), 1e-3)
+    }
+
+    func testStrongRidgeOnRawLatentsTendsToTheMeanDifference() throws {
+        let (x, y, _) = separable(n: 400, d: 5, margin: 0.2, seed: 6)
+        let n = x.shape[0], d = x.shape[1]
+        var mp = [Double](repeating: 0, count: d), mn = [Double](repeating: 0, count: d)
+        let np = Double(y.filter { $0 }.count), nn = Double(n) - np
+        for i in 0..<n { for j in 0..<d { if y[i] { mp[j] += Double(x[i, j]) / np } else { mn[j] += Double(x[i, j]) / nn } } }
+        // On the full data the ridge-dominated gradient is Σ (p − y) x ∝ −(mean of positives − mean of negatives).
+        let diff = zip(mp, mn).map { $0 - $1 }
+        let norm = diff.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let b = try fitLinearBoundary(latents: x, labels: y, heldOutFraction: 0, l2: 1e4)
+        XCTAssertGreaterThan(dot(b.normal.doubles, diff.map { $0 / norm }), 0.9999)
     }
 
     func testConditionalDirectionIsOrthogonalToTheConditions() throws {

@@ -17,6 +17,15 @@ final class ZeroShotTests: XCTestCase {
         let all = try selectConfident(scores: scores, fraction: 1)
         XCTAssertEqual(Set(all.indices), Set(0..<7))
         XCTAssertEqual(all.labels.filter { $0 }.count, 3)
+        // Split at the median (0.0 here is the 4th of 7): the upper half is positive.
+        XCTAssertEqual(medianScore(scores), 0)
+        let shifted = scores.map { $0 + 1 }
+        let m = try selectConfident(scores: shifted, fraction: 0.5, threshold: medianScore(shifted))
+        XCTAssertEqual(m.indices, idx)
+        XCTAssertEqual(m.labels, labels)
+        let high = try selectConfident(scores: scores, fraction: 1, threshold: 0.1)
+        XCTAssertEqual(high.indices, [0, 4, 3, 6, 1, 5, 2])
+        XCTAssertEqual(high.labels, [true, true, false, false, false, false, false])
         XCTAssertThrowsError(try selectConfident(scores: scores, fraction: 0))
         XCTAssertThrowsError(try selectConfident(scores: scores, fraction: 1.5))
     }

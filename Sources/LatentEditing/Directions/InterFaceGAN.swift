@@ -23,14 +23,16 @@ public struct InterFaceGANDirection: Sendable {
 ///   - labels: N booleans (true = positive).
 ///   - conditions: directions `[wDim]` whose attributes must not change.
 public func interfaceganDirection(latents: Tensor, labels: [Bool], conditions: [Tensor] = [],
-                                  heldOutFraction: Double = 0.3, l2: Double = 1e-3, seed: UInt64 = 0) throws -> InterFaceGANDirection {
-    let b = try fitLinearBoundary(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2, seed: seed)
+                                  heldOutFraction: Double = 0.3, l2: Double = 0.1, standardize: Bool = false,
+                                  seed: UInt64 = 0) throws -> InterFaceGANDirection {
+    let b = try fitLinearBoundary(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2,
+                                  standardize: standardize, seed: seed)
     guard !conditions.isEmpty else {
         return InterFaceGANDirection(direction: b.normal, boundary: b, heldOutAccuracy: b.heldOutAccuracy, trainAccuracy: b.trainAccuracy)
     }
     var direction = try projectOut(b.normal, conditions: conditions)
     let projections = matmul(latents, direction.reshaped([direction.count, 1]))   // [N, 1]
-    let oneD = try fitLinearBoundary(latents: projections, labels: labels, heldOutFraction: heldOutFraction, l2: l2, seed: seed)
+    let oneD = try fitLinearBoundary(latents: projections, labels: labels, heldOutFraction: heldOutFraction, l2: 1e-6, seed: seed)
     if oneD.normal[flat: 0] < 0 { direction = direction.map { -$0 } }   // keep pointing at the positive class
     return InterFaceGANDirection(direction: direction, boundary: b, heldOutAccuracy: oneD.heldOutAccuracy, trainAccuracy: oneD.trainAccuracy)
 }

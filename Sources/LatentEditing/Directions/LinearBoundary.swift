@@ -20,9 +20,15 @@ public struct LinearBoundary: Sendable {
 /// Fits an L2-regularised logistic-regression hyperplane to (latent, label) pairs, holding out
 /// `heldOutFraction` of the samples (chosen by a seeded shuffle) to measure accuracy.
 ///
-/// Objective (features standardised with the training split's mean and standard deviation, so
-/// one regulariser suits every coordinate; bias not penalised):
+/// Objective (features centred with the training split's mean, and with `standardize` also
+/// divided by each coordinate's standard deviation; bias not penalised):
 /// `(1/m) Σ [log(1 + e^{s_i}) − y_i s_i] + (l2/2)‖w‖²`, `s_i = w·x̃_i + b`.
+///
+/// The ridge decides which normal an edit gets. On raw (centred) W, as InterFaceGAN's SVM, a
+/// strong `l2` pulls the normal towards the class-mean difference, the direction along which
+/// the generator actually moves samples from one class to the other; standardising (or a weak
+/// ridge) gives the most discriminative normal, which in a W with many directions the
+/// synthesis network ignores can lean on those and edit nothing visible.
 /// It is minimised by damped Newton steps (Hessian `X̃ᵀ D X̃ / m + l2` by one BLAS rank-k
 /// update per step, Cholesky solve, Armijo backtracking), which reaches the optimum to
 /// machine precision in tens of steps; `fitLinearBoundaryReference` is the plain-loop gradient
@@ -34,12 +40,15 @@ public struct LinearBoundary: Sendable {
 ///   - labels: N booleans (true = positive).
 ///   - heldOutFraction: share of samples kept out of the fit (default 0.3, InterFaceGAN's
 ///     `split_ratio = 0.7`).
-///   - l2: ridge weight on the standardised coefficients (default 1e-3).
+///   - l2: ridge weight on the (standardised) coefficients (default 0.1, for raw W).
+///   - standardize: divide features by their standard deviation (default false).
 ///   - iterations: maximum Newton steps (default 100).
 ///   - seed: seeds the train/held-out shuffle.
 public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: Double = 0.3,
-                              l2: Double = 1e-3, iterations: Int = 100, seed: UInt64 = 0) throws -> LinearBoundary {
-    let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2, seed: seed)
+                              l2: Double = 0.1, standardize: Bool = false, iterations: Int = 100,
+                              seed: UInt64 = 0) throws -> LinearBoundary {
+    let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2,
+                                      standardize: standardize, seed: seed)
     let m = problem.train.count, p = problem.d + 1
     let xa = problem.standardizedDesign()           // [m, p], last column 1
     let y = problem.train.map { labels[$0] ? 1.0 : 0.0 }
@@ -79,8 +88,9 @@ public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: 
         guard let delta = choleskySolve(hess, grad, n: p) else {
             throw EditingError("boundary fit: the Newton system is singular (duplicate or constant latents?)")
         }
+        // gᵀH⁻¹g / 2 estimates f − f*: below 1e-18 the optimum is reached to float precision.
         let decrement = zip(grad, delta).reduce(0) { $0 + $1.0 * $1.1 }
-        if decrement < 1e-20 { break }
+        if decrement < 2e-18 { break }
         var t = 1.0, candidate = theta, fNew = f
         for _ in 0..<40 {
             for j in 0..<p { candidate[j] = theta[j] - t * delta[j] }
@@ -88,7 +98,7 @@ public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: 
             if fNew <= f - 0.25 * t * decrement { break }
             t *= 0.5
         }
-        guard fNew <= f else { break }   // no descent left at float precision: at the optimum
+        guard fNew < f else { break }   // no descent left at float precision: at the optimum
         theta = candidate
         f = fNew
     }
@@ -99,8 +109,10 @@ public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: 
 /// minimised by full-batch gradient descent in plain Double loops with step 1/L (L from a power
 /// iteration on X̃ᵀX̃). Slow; for tests.
 public func fitLinearBoundaryReference(latents: Tensor, labels: [Bool], heldOutFraction: Double = 0.3,
-                                       l2: Double = 1e-3, iterations: Int = 2000, seed: UInt64 = 0) throws -> LinearBoundary {
-    let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2, seed: seed)
+                                       l2: Double = 0.1, standardize: Bool = false, iterations: Int = 2000,
+                                       seed: UInt64 = 0) throws -> LinearBoundary {
+    let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2,
+                                      standardize: standardize, seed: seed)
     let d = problem.d, m = problem.train.count
     let xa = problem.standardizedDesign()
     let ys = problem.train.map { labels[$0] ? 1.0 : 0.0 }
@@ -146,7 +158,7 @@ struct LogisticProblem {
     let train: [Int], held: [Int]
     let mu: [Double], sd: [Double]
 
-    init(latents: Tensor, labels: [Bool], heldOutFraction: Double, l2: Double, seed: UInt64) throws {
+    init(latents: Tensor, labels: [Bool], heldOutFraction: Double, l2: Double, standardize: Bool, seed: UInt64) throws {
         guard latents.rank == 2, latents.shape[0] >= 2, latents.shape[1] >= 1 else {
             throw EditingError("boundary fit: latents must be [N >= 2, D], got \(latents.shape)")
         }
@@ -176,7 +188,7 @@ struct LogisticProblem {
             for i in rows { for j in 0..<dim { let v = Double(x[i * dim + j]) - mu[j]; sd[j] += v * v } }
         }
         // A constant coordinate gets unit scale: its standardised value is 0 and drops out.
-        for j in 0..<d { let s = (sd[j] / Double(train.count)).squareRoot(); sd[j] = s > 1e-12 ? s : 1 }
+        for j in 0..<d { let s = (sd[j] / Double(train.count)).squareRoot(); sd[j] = standardize && s > 1e-12 ? s : 1 }
         self.mu = mu; self.sd = sd
     }
 

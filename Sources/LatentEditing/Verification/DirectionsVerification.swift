@@ -127,8 +127,9 @@ struct VerificationContext {
         let n = try args.int("samples", 1000), seed = try args.int("seed", 100_000)
         let fraction = try args.double("fraction", 0.5)
         let clip = try CLIPModel.loadDefault(), tok = try CLIPTokenizer.loadDefault()
-        print("| attribute | prompts (+ / −) | samples with a ground-truth class | CLIP agrees (all) | CLIP agrees (confident \(Int(fraction * 100)) % per side) | CLIP positive share | true positive share |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        let pct = Int(fraction * 100)
+        print("| attribute | prompts (+ / −) | samples | CLIP agrees, split at 0 (all / confident \(pct) %) | split at the median (all / confident \(pct) %) | AUC of the score | CLIP positive share | true positive share | pixel statistic: AUC vs truth |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for a in try args.attributes() {
             let positive = args.list("positive").isEmpty ? a.positivePrompts : args.list("positive")
             let negative = args.list("negative").isEmpty ? a.negativePrompts : args.list("negative")
@@ -139,14 +140,22 @@ struct VerificationContext {
                 if let t = a.groundTruth(z: zFromSeed(UInt32(s), zDim: generator.zDim).storage) { seeds.append(UInt32(s)); truth.append(t) }
                 s += 1
             }
-            let scored = try scoreSamples(generator: generator, classifier: classifier, seeds: seeds)
-            let all = zip(scored.scores, truth).filter { ($0.0 > 0) == $0.1 }.count
-            let (kept, labels) = try selectConfident(scores: scored.scores, fraction: fraction)
-            let keptAgree = zip(kept, labels).filter { truth[$0.0] == $0.1 }.count
-            let promptText = positive.count == 1 && negative.count == 1 ? "\"\(positive[0])\" / \"\(negative[0])\"" : "\(positive.count) / \(negative.count) prompts (ensembled)"
-            print(String(format: "| %@ | %@ | %d | %.3f | %.3f (%d) | %.3f | %.3f |", a.rawValue, promptText, n,
-                         Double(all) / Double(n), Double(keptAgree) / Double(kept.count), kept.count,
-                         Double(scored.scores.filter { $0 > 0 }.count) / Double(n), Double(truth.filter { $0 }.count) / Double(n)))
+            var pixel = [Double](repeating: 0, count: n)
+            let scored = try scoreSamples(generator: generator, classifier: classifier, seeds: seeds) { range, images in
+                for (k, i) in range.enumerated() { pixel[i] = AttributeProbe.pixelValue(sceneStatistics(image: images.row(k)), a) }
+            }
+            func agreement(_ threshold: Double) throws -> (Double, Double, Int) {
+                let all = zip(scored.scores, truth).filter { ($0.0 > threshold) == $0.1 }.count
+                let (kept, labels) = try selectConfident(scores: scored.scores, fraction: fraction, threshold: threshold)
+                let keptAgree = zip(kept, labels).filter { truth[$0.0] == $0.1 }.count
+                return (Double(all) / Double(n), Double(keptAgree) / Double(kept.count), kept.count)
+            }
+            let zero = try agreement(0), median = try agreement(medianScore(scored.scores))
+            let promptText = positive.count == 1 && negative.count == 1 ? "\"\(positive[0])\" / \"\(negative[0])\"" : "\(positive.count) / \(negative.count) ensembled"
+            print(String(format: "| %@ | %@ | %d | %.3f / %.3f | %.3f / %.3f | %.3f | %.3f | %.3f | %.3f |", a.rawValue, promptText, n,
+                         zero.0, zero.1, median.0, median.1, areaUnderROC(scores: scored.scores, truth: truth),
+                         Double(scored.scores.filter { $0 > 0 }.count) / Double(n), Double(truth.filter { $0 }.count) / Double(n),
+                         areaUnderROC(scores: pixel, truth: truth)))
         }
     }
 
@@ -240,6 +249,15 @@ extension SceneAttribute {
         case .wall: return f["wall_hue"].map { cos(2 * .pi * ($0 - 0.985)) - cos(2 * .pi * ($0 - 0.63)) }
         }
     }
+}
+
+/// Probability that a random positive scores above a random negative (ties count half).
+func areaUnderROC(scores: [Double], truth: [Bool]) -> Double {
+    let pos = zip(scores, truth).filter { $0.1 }.map(\.0), neg = zip(scores, truth).filter { !$0.1 }.map(\.0)
+    guard !pos.isEmpty, !neg.isEmpty else { return .nan }
+    var wins = 0.0
+    for p in pos { for q in neg { wins += p > q ? 1 : p == q ? 0.5 : 0 } }
+    return wins / Double(pos.count * neg.count)
 }
 
 func pearson(_ x: [Double], _ y: [Double]) -> Double {

@@ -56,7 +56,8 @@ struct Directions: ParsableCommand {
               Labels from --labels CSV (rows seed,label; label 0/1; z = RandomState(seed).randn(1, zDim)), or from CLIP
               zero-shot prompts: --positive TEXT --negative TEXT (each repeatable: prompts are ensembled) score --samples
               images of seeds --seed ..< --seed + samples (const noise); label = positive when the image is closer to the
-              positive prompts; the most confident --confident-fraction of each side is kept.
+              positive prompts (--split zero), or when its score is above the median (--split median, for a biased
+              predictor); the most confident --confident-fraction of each side is kept.
               --condition FILE[:name] (repeatable) projects those directions out (conditional editing).
             Results are reproducible from --seed; provenance is stored in the file's metadata.
             """)
@@ -72,9 +73,14 @@ struct Directions: ParsableCommand {
         @Option(help: "interfacegan: CLIP prompt of the negative side (repeatable).") var negative: [String] = []
         @Option(name: .customLong("confident-fraction"), help: "interfacegan with prompts: share of each side kept, most confident first.")
         var confidentFraction: Double = 0.5
+        @Option(help: "interfacegan with prompts: zero (label = closer prompt) or median (label = upper half of the scores).")
+        var split: String = "zero"
         @Option(name: .customLong("held-out"), help: "interfacegan: share of the labelled samples held out to measure accuracy.")
         var heldOut: Double = 0.3
-        @Option(help: "interfacegan: ridge weight of the logistic regression (standardised features).") var l2: Double = 1e-3
+        @Option(help: "interfacegan: ridge weight of the logistic regression (on raw W; a strong ridge leans the normal towards the class-mean difference).")
+        var l2: Double = 0.1
+        @Flag(help: "interfacegan: standardise W coordinates before the fit (most discriminative normal; may edit little).")
+        var standardize: Bool = false
         @Option(help: "interfacegan: project out this direction, FILE[:name|index] (repeatable).") var condition: [String] = []
         @Option(help: "interfacegan with prompts: images generated and scored together.") var batch: Int = 16
         @Option(name: .customLong("labels-out"), help: "interfacegan with prompts: write seed,score,label,kept rows here.")
@@ -88,6 +94,7 @@ struct Directions: ParsableCommand {
             guard seed >= 0 && seed <= Int(UInt32.max) else { throw ValidationError("--seed must be in 0...4294967295") }
             if let s = samples, s < 2 { throw ValidationError("--samples must be >= 2") }
             guard confidentFraction > 0 && confidentFraction <= 1 else { throw ValidationError("--confident-fraction must be in (0, 1]") }
+            guard ["zero", "median"].contains(split) else { throw ValidationError("--split must be zero or median") }
             guard heldOut >= 0 && heldOut < 1 else { throw ValidationError("--held-out must be in [0, 1)") }
             guard l2 > 0 && l2.isFinite else { throw ValidationError("--l2 must be positive") }
             guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
@@ -142,17 +149,19 @@ struct Directions: ParsableCommand {
                 let seeds = (0..<n).map { UInt32(truncatingIfNeeded: seed + $0) }
                 let bar = ProgressBar(total: n, label: "generating + CLIP")
                 let scored = try scoreSamples(generator: G, classifier: classifier, seeds: seeds, batchSize: batch) { d, _ in bar.update(d) }
-                let (kept, keptLabels) = try selectConfident(scores: scored.scores, fraction: confidentFraction)
+                let threshold = split == "median" ? medianScore(scored.scores) : 0
+                let (kept, keptLabels) = try selectConfident(scores: scored.scores, fraction: confidentFraction, threshold: threshold)
                 latents = Tensor.concatenate(kept.map { scored.w.slice($0 ..< $0 + 1) })
                 labelValues = keptLabels
                 let positives = scored.scores.filter { $0 > 0 }.count
-                print(String(format: "CLIP labels: %d of %d samples closer to the positive prompt; kept %d + %d (most confident %.0f%% of each side)",
-                             positives, n, keptLabels.filter { $0 }.count, keptLabels.filter { !$0 }.count, confidentFraction * 100))
-                if let labelsOut { try writeScoredLabels(scored, kept: Set(kept), to: labelsOut) }
+                print(String(format: "CLIP labels: %d of %d samples closer to the positive prompt; split at %.4f; kept %d + %d (most confident %.0f%% of each side)",
+                             positives, n, threshold, keptLabels.filter { $0 }.count, keptLabels.filter { !$0 }.count, confidentFraction * 100))
+                if let labelsOut { try writeScoredLabels(scored, threshold: threshold, kept: Set(kept), to: labelsOut) }
                 func json(_ a: [String]) -> String { String(decoding: try! JSONEncoder().encode(a), as: UTF8.self) }
                 info["label_source"] = "clip-zero-shot:default"
                 info["positive"] = json(positive); info["negative"] = json(negative)
                 info["confident_fraction"] = "\(confidentFraction)"
+                info["split"] = split == "median" ? "median (\(threshold))" : "zero"
                 info["samples"] = "\(n)"; info["labelled_samples"] = "\(labelValues.count)"
                 info["positive_share"] = String(format: "%.4f", Double(positives) / Double(n))
             }
@@ -164,12 +173,18 @@ struct Directions: ParsableCommand {
                 conditions.append(other.direction(try entry.map { try other.index(of: $0) } ?? 0))
             }
             let r = try interfaceganDirection(latents: latents, labels: labelValues, conditions: conditions,
-                                              heldOutFraction: heldOut, l2: l2, seed: UInt64(seed))
+                                              heldOutFraction: heldOut, l2: l2, standardize: standardize, seed: UInt64(seed))
+            info["standardize"] = "\(standardize)"
             info["scale_meaning"] = "held-out accuracy"
             info["held_out_accuracy"] = "[\(r.heldOutAccuracy)]"
             info["train_accuracy"] = "[\(r.trainAccuracy)]"
             info["held_out_count"] = "\(r.boundary.heldOutCount)"
             info["bias"] = "\(r.boundary.bias)"
+            info["solver_iterations"] = "\(r.boundary.iterations)"
+            // Spread of the latents along the direction: strengths of ~2σ move a typical sample across the boundary.
+            let proj = matmul(latents, r.direction.reshaped([G.wDim, 1])).doubles
+            let mean = proj.reduce(0, +) / Double(proj.count)
+            info["projection_std"] = String(format: "%.4f", (proj.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(proj.count)).squareRoot())
             if !conditions.isEmpty {
                 info["conditioned_on"] = String(decoding: try JSONEncoder().encode(condition), as: UTF8.self)
                 info["unconditioned_held_out_accuracy"] = "\(r.boundary.heldOutAccuracy)"
@@ -193,12 +208,11 @@ struct Directions: ParsableCommand {
     }
 }
 
-/// Writes CLIP-labelled samples as `seed,score,label,kept` rows (the first two columns plus the
-/// label make it a valid `--labels` CSV).
-func writeScoredLabels(_ s: ScoredSamples, kept: Set<Int>, to path: String) throws {
+/// Writes CLIP-labelled samples as `seed,label,score,kept` rows (a valid `--labels` CSV).
+func writeScoredLabels(_ s: ScoredSamples, threshold: Double, kept: Set<Int>, to path: String) throws {
     var text = "seed,label,score,kept\n"
     for i in s.seeds.indices {
-        text += "\(s.seeds[i]),\(s.scores[i] > 0 ? 1 : 0),\(String(format: "%.6f", s.scores[i])),\(kept.contains(i) ? 1 : 0)\n"
+        text += "\(s.seeds[i]),\(s.scores[i] > threshold ? 1 : 0),\(String(format: "%.6f", s.scores[i])),\(kept.contains(i) ? 1 : 0)\n"
     }
     try writeAtomically(Data(text.utf8), to: path)
 }
