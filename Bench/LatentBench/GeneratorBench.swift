@@ -94,22 +94,17 @@ fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backw
 /// Median wall time and median process CPU time (user + system, all threads) of `body` over `n`
 /// runs. On a shared machine the CPU time shows the work done when wall time is inflated by
 /// other processes.
-fileprivate func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
+/// Median wall time, best wall time and median CPU time of `n` runs of `body`.
+func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
     var t = [Double](), c = [Double]()
     for _ in 0..<n {
-        let c0 = processCPUSeconds()
+        let c0 = processCPUSecondsNow()
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        c.append(processCPUSeconds() - c0)
+        c.append(processCPUSecondsNow() - c0)
     }
     return (t.sorted()[t.count / 2], t.min()!, c.sorted()[c.count / 2])
-}
-
-fileprivate func processCPUSeconds() -> Double {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
 }
 
 /// Best-of-10 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use
@@ -121,11 +116,11 @@ fileprivate func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
     sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
     var best = Double.infinity, bestCPU = Double.infinity
     for _ in 0..<10 {
-        let c0 = processCPUSeconds()
+        let c0 = processCPUSecondsNow()
         let start = DispatchTime.now().uptimeNanoseconds
         sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        bestCPU = min(bestCPU, processCPUSeconds() - c0)
+        bestCPU = min(bestCPU, processCPUSecondsNow() - c0)
     }
     let f = 2 * Double(n * n * n)
     return (f / best / 1e9, f / bestCPU / 1e9)

@@ -117,9 +117,9 @@ func runInversionQuality(_ a: BenchArguments) throws {
         while start < names.count {
             let end = min(names.count, start + batch)
             let t = Tensor.concatenate(targets[start..<end].map { $0.reshaped([1] + $0.shape) })
-            let c0 = processCPUSeconds()
+            let c0 = processCPUSecondsNow()
             let r = try project(generator: G, targets: t, loss: PixelL2Loss(), statistics: stats, options: options)
-            cpu += processCPUSeconds() - c0
+            cpu += processCPUSecondsNow() - c0
             seconds += r.seconds
             psnr += try ImageMetrics.psnr(r.reconstruction, t)
             start = end
@@ -140,9 +140,9 @@ func runInversionSpeed(_ a: BenchArguments) throws {
 
     // W statistics: 10 000 mapped z, once per run (cached per generator afterwards).
     WStatistics.clearCache()
-    var c0 = processCPUSeconds(), t0 = Date()
+    var c0 = processCPUSecondsNow(), t0 = Date()
     let stats = try WStatistics.estimate(generator: G)
-    print(String(format: "W statistics (10 000 z): %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSeconds() - c0))
+    print(String(format: "W statistics (10 000 z): %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSecondsNow() - c0))
 
     // One projector step against one generator forward + backward at the same batch and noise layout.
     print("batch  space  noise   gen fwd+bwd ms/img (cpu)   projector step ms/img (cpu)   step / gen")
@@ -158,7 +158,7 @@ func runInversionSpeed(_ a: BenchArguments) throws {
             let ws = G.mapping(z: z)
             let grad = Tensor(shape: targets.shape, repeating: 1e-3)
             _ = G.synthesis(ws: ws, noise: noise)
-            let (gen, genCPU) = measure(max(3, steps / 3)) {
+            let (gen, _, genCPU) = measure(max(3, steps / 3)) {
                 let (_, tape) = G.synthesisForward(ws: ws, noise: noise)
                 _ = G.synthesisBackward(tape: tape, gradImage: grad, needNoise: optimizeNoise)
             }
@@ -167,9 +167,9 @@ func runInversionSpeed(_ a: BenchArguments) throws {
             options.optimizeNoise = optimizeNoise
             // Time the steps only: the first step (allocations) and the final forward and metrics are excluded.
             var stepTimes = [Double](), stepCPU = [Double]()
-            var last = Date(), lastCPU = processCPUSeconds()
+            var last = Date(), lastCPU = processCPUSecondsNow()
             _ = try project(generator: G, targets: targets, loss: PixelL2Loss(), statistics: stats, options: options) { p in
-                let now = Date(), nowCPU = processCPUSeconds()
+                let now = Date(), nowCPU = processCPUSecondsNow()
                 if p.step > 1 { stepTimes.append(now.timeIntervalSince(last)); stepCPU.append(nowCPU - lastCPU) }
                 last = now; lastCPU = nowCPU
             }
@@ -185,14 +185,14 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     let target = try loadProjectionTarget(path: dir + "/scene_000.png", resolution: G.resolution)
     for n in a.ints("invert-steps", [500, 1000]) {
         WStatistics.clearCache()
-        c0 = processCPUSeconds(); t0 = Date()
+        c0 = processCPUSecondsNow(); t0 = Date()
         let s = try WStatistics.estimate(generator: G)
         var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n))
         options.space = .wPlus
         let r = try project(generator: G, targets: target.reshaped([1] + target.shape), loss: PixelL2Loss(), statistics: s, options: options)
         _ = try ImageMetrics.msSSIM(r.reconstruction, target.reshaped([1] + target.shape))
         print(String(format: "invert %4d steps (W+, noise): %.2f s wall, %.2f s CPU per image, PSNR %.2f dB", n,
-                     Date().timeIntervalSince(t0), processCPUSeconds() - c0, try ImageMetrics.psnr(r.reconstruction, target.reshaped([1] + target.shape))[0]))
+                     Date().timeIntervalSince(t0), processCPUSecondsNow() - c0, try ImageMetrics.psnr(r.reconstruction, target.reshaped([1] + target.shape))[0]))
     }
 
     // `project`: images per minute at batch 1 and 8 on copies of the scenes, all outputs written.
@@ -210,10 +210,10 @@ func runInversionSpeed(_ a: BenchArguments) throws {
         var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps))
         options.space = .wPlus
         WStatistics.clearCache()
-        c0 = processCPUSeconds(); t0 = Date()
+        c0 = processCPUSecondsNow(); t0 = Date()
         let report = try runBatchProjection(generator: G, loss: PixelL2Loss(), inputDir: tmp + "/in", outputDir: out,
                                             batchSize: b, options: options)
-        let wall = Date().timeIntervalSince(t0), cpu = processCPUSeconds() - c0
+        let wall = Date().timeIntervalSince(t0), cpu = processCPUSecondsNow() - c0
         print(String(format: "project batch %d: %d images × %d steps in %.1f s wall (%.1f s CPU): %.2f images/min (%.2f per CPU-minute)",
                      b, report.inverted, pSteps, wall, cpu, Double(report.inverted) * 60 / wall, Double(report.inverted) * 60 / cpu))
     }

@@ -23,6 +23,8 @@ let commands: [BenchCommand] = [
                  run: { runConvBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "generator", summary: "StyleGAN2 synthesis forward / step per image (GeneratorBench.swift)",
                  run: { runGeneratorBench(arguments: $0) }, inAll: true),
+    BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
+                 run: { runInversionBench(arguments: $0) }, inAll: false),
 ]
 
 func printUsage() {
