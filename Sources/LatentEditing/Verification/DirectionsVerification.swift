@@ -20,6 +20,8 @@ import LatentModels
 /// - `scenes --inversions DIR --recipes DIR [--multipliers m,…] [--out DIR]`: applies every
 ///   recipe's direction to every inverted scene at multiples of its strength and reports the
 ///   target attribute's change (CLIP and pixels) and the others' (should stay).
+/// - `csv-agreement --labels CSV --attribute A`: agreement of a `seed,label[,score,kept]` CSV
+///   (e.g. `discover --labels-out`) with the ground truth, over all rows and the kept rows.
 /// - `fit-speed --labels CSV [--iterations K]`: times the Newton boundary fit against the
 ///   gradient-descent reference (K steps, default 2000) on the latents of a `seed,label` CSV.
 /// - `help`.
@@ -27,7 +29,7 @@ import LatentModels
 /// Returns false (after printing the error) when the arguments or inputs are bad.
 public func runDirectionsVerification(arguments: [String]) -> Bool {
     guard let mode = arguments.first, mode != "help", mode != "--help" else {
-        print("modes: labels, agreement, stats, layers, scenes, fit-speed (see runDirectionsVerification's documentation)")
+        print("modes: labels, agreement, csv-agreement, stats, layers, scenes, fit-speed (see runDirectionsVerification's documentation)")
         return true
     }
     do {
@@ -40,6 +42,7 @@ public func runDirectionsVerification(arguments: [String]) -> Bool {
         case "layers": try ctx.layerSweep()
         case "scenes": try ctx.verifyOnScenes()
         case "fit-speed": try ctx.fitSpeed()
+        case "csv-agreement": try ctx.csvAgreement()
         default: throw EditingError("unknown mode '\(mode)' (labels, agreement, stats, layers, scenes)")
         }
         return true
@@ -160,6 +163,27 @@ struct VerificationContext {
                          Double(scored.scores.filter { $0 > 0 }.count) / Double(n), Double(truth.filter { $0 }.count) / Double(n),
                          areaUnderROC(scores: pixel, truth: truth)))
         }
+    }
+
+    // MARK: csv-agreement
+
+    func csvAgreement() throws {
+        let path = try args.require("labels")
+        let attrs = try args.attributes()
+        guard attrs.count == 1 else { throw EditingError("csv-agreement: give one --attribute") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EditingError("\(path): cannot read") }
+        var all = (agree: 0, total: 0), kept = (agree: 0, total: 0)
+        for line in text.split(whereSeparator: \.isNewline) {
+            let f = line.split(separator: ",")
+            guard f.count >= 2, let s = UInt32(f[0]) else { continue }
+            guard let t = attrs[0].groundTruth(z: zFromSeed(s, zDim: generator.zDim).storage) else { continue }
+            let ok = (f[1] == "1") == t
+            all.total += 1; if ok { all.agree += 1 }
+            if f.count >= 4, f[3] == "1" { kept.total += 1; if ok { kept.agree += 1 } }
+        }
+        print(String(format: "%@: labels agree with the ground truth on %d/%d rows with a ground-truth class (%.3f); kept rows %d/%d (%.3f)",
+                     attrs[0].rawValue, all.agree, all.total, Double(all.agree) / Double(max(all.total, 1)),
+                     kept.agree, kept.total, Double(kept.agree) / Double(max(kept.total, 1))))
     }
 
     // MARK: fit-speed
