@@ -27,6 +27,7 @@ import LatentModels
 /// - `help`.
 ///
 /// Returns false (after printing the error) when the arguments or inputs are bad.
+@discardableResult
 public func runDirectionsVerification(arguments: [String]) -> Bool {
     guard let mode = arguments.first, mode != "help", mode != "--help" else {
         print("modes: labels, agreement, csv-agreement, stats, layers, scenes, fit-speed (see runDirectionsVerification's documentation)")
