@@ -108,11 +108,21 @@ final class ZeroShotTests: XCTestCase {
         XCTAssertEqual(s.objectArea, 120.0 / 4096, accuracy: 1e-12)
         XCTAssertEqual(s.objectHeight, 12.0 / 64, accuracy: 1e-12)
         XCTAssertEqual(s.centroidX, 45.0 / 64, accuracy: 1e-12)
-        XCTAssertEqual(s.topWidthRatio, 1, accuracy: 1e-12)
+        XCTAssertGreaterThan(s.ellipseMisfit, 0.1)   // a rectangle is no ellipse
         XCTAssertEqual(s.objectColour[0], 0.9, accuracy: 1e-6)
         XCTAssertEqual(s.wallRedMinusBlue, -0.6, accuracy: 1e-6)
         XCTAssertTrue(s.box == (20, 31, 40, 49))
         // Moving only the object leaves the background outside both boxes untouched.
         XCTAssertEqual(backgroundChange(img, img, box: s.box), 0)
+        // A disc of radius 7 instead: its rows follow the ellipse.
+        var disc = img
+        for y in 0..<h { for x in 0..<w where y >= 18 && y < 34 && x >= 36 && x < 54 {
+            let inside = (Double(y) + 0.5 - 26) * (Double(y) + 0.5 - 26) + (Double(x) + 0.5 - 45) * (Double(x) + 0.5 - 45) <= 49
+            for k in 0..<3 { disc[k, y, x] = (inside ? red[k] : wall[k]) * 2 - 1 }
+        } }
+        let d = sceneStatistics(image: disc)
+        XCTAssertEqual(d.objectHeight, 14.0 / 64, accuracy: 1e-12)
+        XCTAssertEqual(d.centroidX, 45.0 / 64, accuracy: 1e-9)
+        XCTAssertLessThan(d.ellipseMisfit, 0.06)
     }
 }

@@ -36,14 +36,14 @@ public struct AttributeProbe: Sendable {
 
     /// The pixel statistic that tracks an attribute, signed so that it grows towards the
     /// positive class: object height (size), object R − B (colour), 0.5 − centroid x
-    /// (position: left is positive), top-width ratio negated (shape: a sphere's top is
-    /// narrower than a cube's), wall R − B (wall).
+    /// (position: left is positive), ellipse misfit negated (shape: a sphere's outline is an
+    /// ellipse, a cube's is not), wall R − B (wall).
     public static func pixelValue(_ s: SceneStatistics, _ a: SceneAttribute) -> Double {
         switch a {
         case .size: return s.objectHeight
         case .colour: return s.objectRedMinusBlue
         case .position: return 0.5 - s.centroidX
-        case .shape: return -s.topWidthRatio
+        case .shape: return -s.ellipseMisfit
         case .wall: return s.wallRedMinusBlue
         }
     }
@@ -54,7 +54,7 @@ public struct AttributeProbe: Sendable {
         case .size: "object height"
         case .colour: "object R−B"
         case .position: "0.5 − centroid x"
-        case .shape: "−top width ratio"
+        case .shape: "−ellipse misfit"
         case .wall: "wall R−B"
         }
     }

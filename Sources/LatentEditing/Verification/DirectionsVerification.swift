@@ -20,12 +20,17 @@ import LatentModels
 /// - `scenes --inversions DIR --recipes DIR [--multipliers m,…] [--out DIR]`: applies every
 ///   recipe's direction to every inverted scene at multiples of its strength and reports the
 ///   target attribute's change (CLIP and pixels) and the others' (should stay).
+/// - `csv-agreement --labels CSV --attribute A`: agreement of a `seed,label[,score,kept]` CSV
+///   (e.g. `discover --labels-out`) with the ground truth, over all rows and the kept rows.
+/// - `fit-speed --labels CSV [--iterations K]`: times the Newton boundary fit against the
+///   gradient-descent reference (K steps, default 2000) on the latents of a `seed,label` CSV.
 /// - `help`.
 ///
 /// Returns false (after printing the error) when the arguments or inputs are bad.
+@discardableResult
 public func runDirectionsVerification(arguments: [String]) -> Bool {
     guard let mode = arguments.first, mode != "help", mode != "--help" else {
-        print("modes: labels, agreement, stats, layers, scenes (see runDirectionsVerification's documentation)")
+        print("modes: labels, agreement, csv-agreement, stats, layers, scenes, fit-speed (see runDirectionsVerification's documentation)")
         return true
     }
     do {
@@ -37,6 +42,8 @@ public func runDirectionsVerification(arguments: [String]) -> Bool {
         case "stats": try ctx.checkMeasurements()
         case "layers": try ctx.layerSweep()
         case "scenes": try ctx.verifyOnScenes()
+        case "fit-speed": try ctx.fitSpeed()
+        case "csv-agreement": try ctx.csvAgreement()
         default: throw EditingError("unknown mode '\(mode)' (labels, agreement, stats, layers, scenes)")
         }
         return true
@@ -159,6 +166,52 @@ struct VerificationContext {
         }
     }
 
+    // MARK: csv-agreement
+
+    func csvAgreement() throws {
+        let path = try args.require("labels")
+        let attrs = try args.attributes()
+        guard attrs.count == 1 else { throw EditingError("csv-agreement: give one --attribute") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EditingError("\(path): cannot read") }
+        var all = (agree: 0, total: 0), kept = (agree: 0, total: 0)
+        for line in text.split(whereSeparator: \.isNewline) {
+            let f = line.split(separator: ",")
+            guard f.count >= 2, let s = UInt32(f[0]) else { continue }
+            guard let t = attrs[0].groundTruth(z: zFromSeed(s, zDim: generator.zDim).storage) else { continue }
+            let ok = (f[1] == "1") == t
+            all.total += 1; if ok { all.agree += 1 }
+            if f.count >= 4, f[3] == "1" { kept.total += 1; if ok { kept.agree += 1 } }
+        }
+        print(String(format: "%@: labels agree with the ground truth on %d/%d rows with a ground-truth class (%.3f); kept rows %d/%d (%.3f)",
+                     attrs[0].rawValue, all.agree, all.total, Double(all.agree) / Double(max(all.total, 1)),
+                     kept.agree, kept.total, Double(kept.agree) / Double(max(kept.total, 1))))
+    }
+
+    // MARK: fit-speed
+
+    func fitSpeed() throws {
+        let path = try args.require("labels")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EditingError("\(path): cannot read") }
+        var seeds: [UInt32] = [], labels: [Bool] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let f = line.split(separator: ",")
+            guard f.count >= 2, let s = UInt32(f[0]) else { continue }
+            seeds.append(s); labels.append(f[1] == "1")
+        }
+        let w = mapFirstRows(generator: generator, z: zFromSeeds(seeds, zDim: generator.zDim))
+        let iterations = try args.int("iterations", 2000)
+        func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let r = try body()
+            return (r, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let (fast, tf) = try timed { try fitLinearBoundary(latents: w, labels: labels) }
+        let (ref, tr) = try timed { try fitLinearBoundaryReference(latents: w, labels: labels, iterations: iterations) }
+        print(String(format: "%d latents × %d: Newton %.2f s (%d steps, held-out %.4f); gradient descent %.2f s (%d steps, held-out %.4f); cos(normals) = %.6f",
+                     seeds.count, generator.wDim, tf, fast.iterations, fast.heldOutAccuracy, tr, ref.iterations, ref.heldOutAccuracy,
+                     zip(fast.normal.doubles, ref.normal.doubles).reduce(0) { $0 + $1.0 * $1.1 }))
+    }
+
     // MARK: stats
 
     func checkMeasurements() throws {
@@ -179,21 +232,24 @@ struct VerificationContext {
         for (label, imgs) in sets {
             let readings = try probe.read(Tensor.concatenate(imgs.map { $0.1.reshaped([1] + $0.1.shape) }))
             print("\n\(label) (\(imgs.count)):")
-            print("| attribute | scenes with a class | CLIP zero-shot accuracy | pixel statistic | correlation with the factor |")
-            print("| --- | --- | --- | --- | --- |")
+            print("| attribute | scenes with a class | CLIP zero-shot accuracy | pixel statistic | correlation with the factor | pixel statistic AUC vs class |")
+            print("| --- | --- | --- | --- | --- | --- |")
             for a in SceneAttribute.allCases {
                 var ok = 0, total = 0
-                var xs: [Double] = [], ys: [Double] = []
+                var xs: [Double] = [], ys: [Double] = [], classed: [Double] = [], truths: [Bool] = []
                 for (i, (name, _)) in imgs.enumerated() {
                     let f = factors.first { $0.0 == name }!.1
                     if let t = a.sceneTruth(f) {
                         total += 1
                         if (readings[i].probability[a]! > 0.5) == t { ok += 1 }
+                        classed.append(AttributeProbe.pixelValue(readings[i].stats, a)); truths.append(t)
                     }
                     if let v = a.sceneFactorValue(f) { xs.append(AttributeProbe.pixelValue(readings[i].stats, a)); ys.append(v) }
                 }
-                print(String(format: "| %@ | %d | %@ | %@ | %@ |", a.rawValue, total, total > 0 ? String(format: "%.3f", Double(ok) / Double(total)) : "–",
-                             AttributeProbe.pixelName(a), xs.count > 2 ? String(format: "%.3f", pearson(xs, ys)) : "–"))
+                let auc = areaUnderROC(scores: classed, truth: truths)
+                print(String(format: "| %@ | %d | %@ | %@ | %@ | %@ |", a.rawValue, total, total > 0 ? String(format: "%.3f", Double(ok) / Double(total)) : "–",
+                             AttributeProbe.pixelName(a), xs.count > 2 ? String(format: "%.3f", pearson(xs, ys)) : "–",
+                             auc.isNaN ? "–" : String(format: "%.3f", auc)))
             }
         }
     }

@@ -15,9 +15,10 @@ public struct SceneStatistics: Sendable {
     public var objectColour: [Double]
     /// Mean wall colour (rows above the horizon, object box excluded), RGB in [0, 1].
     public var wallColour: [Double]
-    /// Width of the object's top fifth over its widest row: ~0.6 for a sphere, ~1 for a cube's
-    /// flat top seen from the front, small for a cone.
-    public var topWidthRatio: Double
+    /// How far the object's row widths are from an ellipse filling its bounding box (mean
+    /// |width − ellipse width| over the rows, over the widest row): ~0 for a sphere's disc,
+    /// larger for a cube's hexagon or a cone's triangle.
+    public var ellipseMisfit: Double
     /// Object bounding box (inclusive pixel rows/columns); empty object gives an empty box.
     public var box: (top: Int, bottom: Int, left: Int, right: Int)
     public var objectRedMinusBlue: Double { objectColour[0] - objectColour[2] }
@@ -75,12 +76,15 @@ public func sceneStatistics(image: Tensor) -> SceneStatistics {
     }
     let n = Double(max(best.count, 1))
     colour = colour.map { $0 / n }
-    var topRatio = 0.0
+    var misfit = 0.0
     if bottom >= top {
-        let height = bottom - top + 1
-        let band = max(1, height / 5)
-        let topWidth = (top ..< top + band).map { rowWidth[$0] }.max() ?? 0
-        topRatio = Double(topWidth) / Double(max(rowWidth.max() ?? 1, 1))
+        let half = Double(bottom - top + 1) / 2, centre = Double(top + bottom + 1) / 2
+        let widest = Double(max(rowWidth.max() ?? 1, 1))
+        for y in top...bottom {
+            let t = (Double(y) + 0.5 - centre) / half
+            misfit += abs(Double(rowWidth[y]) - widest * max(0, 1 - t * t).squareRoot())
+        }
+        misfit /= Double(bottom - top + 1) * widest
     }
     // Wall: rows above the horizon, found as the first row whose reference colour jumps.
     var horizon = h
@@ -99,7 +103,7 @@ public func sceneStatistics(image: Tensor) -> SceneStatistics {
     return SceneStatistics(objectArea: Double(best.count) / Double(hw),
                            objectHeight: bottom >= top ? Double(bottom - top + 1) / Double(h) : 0,
                            centroidX: best.isEmpty ? 0.5 : sx / n / Double(w),
-                           objectColour: colour, wallColour: wall, topWidthRatio: topRatio,
+                           objectColour: colour, wallColour: wall, ellipseMisfit: misfit,
                            box: (top, bottom, left, right))
 }
 

@@ -157,7 +157,7 @@ struct Directions: ParsableCommand {
                 print(String(format: "CLIP labels: %d of %d samples closer to the positive prompt; split at %.4f; kept %d + %d (most confident %.0f%% of each side)",
                              positives, n, threshold, keptLabels.filter { $0 }.count, keptLabels.filter { !$0 }.count, confidentFraction * 100))
                 if let labelsOut { try writeScoredLabels(scored, threshold: threshold, kept: Set(kept), to: labelsOut) }
-                func json(_ a: [String]) -> String { String(decoding: try! JSONEncoder().encode(a), as: UTF8.self) }
+                func json(_ a: [String]) -> String { (try? JSONEncoder().encode(a)).map { String(decoding: $0, as: UTF8.self) } ?? "[]" }
                 info["label_source"] = "clip-zero-shot:default"
                 info["positive"] = json(positive); info["negative"] = json(negative)
                 info["confident_fraction"] = "\(confidentFraction)"
@@ -186,7 +186,9 @@ struct Directions: ParsableCommand {
             let mean = proj.reduce(0, +) / Double(proj.count)
             info["projection_std"] = String(format: "%.4f", (proj.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(proj.count)).squareRoot())
             if !conditions.isEmpty {
-                info["conditioned_on"] = String(decoding: try JSONEncoder().encode(condition), as: UTF8.self)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .withoutEscapingSlashes
+                info["conditioned_on"] = String(decoding: try encoder.encode(condition), as: UTF8.self)
                 info["unconditioned_held_out_accuracy"] = "\(r.boundary.heldOutAccuracy)"
             }
             print(String(format: "%@: held-out accuracy %.3f (%d samples), train %.3f%@", name, r.heldOutAccuracy, r.boundary.heldOutCount,
