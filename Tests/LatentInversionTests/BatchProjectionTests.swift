@@ -3,6 +3,7 @@ import Foundation
 import LatentTensor
 import LatentFormats
 import LatentModels
+import LatentImageIO
 import _TestSupport
 import LatentInversion
 
@@ -199,5 +200,39 @@ final class BatchProjectionTests: XCTestCase {
         let bad = try BatchFixtures.startCLI(["project", root + "/in", "--out", root + "/out3", "--shard", "4/4"], logDir: root)
         bad.waitUntilExit()
         XCTAssertNotEqual(bad.terminationStatus, 0, "an invalid --shard is refused")
+    }
+
+    /// `latentlab invert --save-progress`: NVIDIA's outputs plus a strip of the optimisation
+    /// (target, then the reconstruction after step 1 and after every eighth of the steps).
+    func testInvertCLIWritesOutputsAndProgressStrip() throws {
+        let (G, _) = try TinyProjector.load()
+        let root = try BatchFixtures.temporaryFolder("cli-invert")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try BatchFixtures.addScene(2, to: root, as: "photo.png")
+        let weights = try Fixtures.resource("tiny32_weights.safetensors").path
+        let p = try BatchFixtures.startCLI(["invert", root + "/photo.png", "--out", root + "/out", "--network", weights,
+                                            "--steps", "16", "--w-avg-samples", "100", "--save-progress"], logDir: root)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, (try? String(contentsOfFile: root + "/stderr.txt", encoding: .utf8)) ?? "")
+        let npz = try readNpz(path: root + "/out/latent.npz")
+        XCTAssertEqual(npz["w"]?.shape, [1, G.numWs, G.wDim])
+        XCTAssertEqual(Set(npz.keys), Set(["w"] + G.noiseLayerNames.map { "noise.\($0)" }))
+        let record = try XCTUnwrap(readInversionRecord(dir: root + "/out"))
+        XCTAssertEqual(record.metrics.steps, 16)
+        XCTAssertEqual(record.arguments["save_progress"], "true")
+        // Frames after steps 1, 2, 4, 6, …, 16: nine, plus the target; 1-pixel gaps.
+        let strip = try probeImage(path: root + "/out/progress.png")
+        XCTAssertEqual(strip.height, 32)
+        XCTAssertEqual(strip.width, 10 * 32 + 9)
+        let recon = try probeImage(path: root + "/out/reconstruction.png")
+        XCTAssertEqual([recon.width, recon.height], [32, 32])
+        // The last frame is the final reconstruction.
+        let stripPixels = try loadImage(path: root + "/out/progress.png").tensor
+        let reconPixels = try loadImage(path: root + "/out/reconstruction.png").tensor
+        var worst: Float = 0
+        for c in 0..<3 { for y in 0..<32 { for x in 0..<32 {
+            worst = max(worst, abs(stripPixels[c, y, 9 * 33 + x] - reconPixels[c, y, x]))
+        } } }
+        XCTAssertLessThan(worst, 1e-6)
     }
 }

@@ -6,7 +6,7 @@ import LatentModels
 public struct ProjectionProgress: Sendable {
     public var step: Int
     public var numSteps: Int
-    /// Image loss per image (without the noise regulariser).
+    /// Image loss per image of this step (unscaled, without the noise regulariser).
     public var loss: [Float]
     public var learningRate: Float
     /// The latent after this step, `[N, numWs, wDim]` (copy-on-write: free unless kept).
@@ -24,7 +24,8 @@ public struct ProjectionResult: Sendable {
     public var noise: NoiseMaps
     /// `G(ws, noise)`, `[N, C, R, R]` in [-1, 1].
     public var reconstruction: Tensor
-    /// Mean image loss after each step.
+    /// Mean image loss (unscaled) of each step, evaluated at the step's noisy latent before its
+    /// update, as the reference logs `dist`.
     public var lossHistory: [Float]
     /// Final image loss per image.
     public var finalLoss: [Float]
@@ -49,7 +50,7 @@ public struct ProjectionResult: Sendable {
 /// noise maps either optimised per image or left at the generator's `noise_const` buffers; the
 /// image distance is a pluggable `ImageLoss` (LPIPS-VGG16 in the reference). The returned
 /// reconstruction uses the optimised noise maps (the reference's `proj.png` renders with the
-/// generator's own buffers, discarding them); `latent.npz` stores both.
+/// generator's own buffers, discarding them); `writeInversionOutputs` stores the maps with w.
 ///
 /// - Parameters:
 ///   - generator: the StyleGAN2 generator.
