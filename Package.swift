@@ -38,7 +38,7 @@ let package = Package(
             "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentInversion"],
+        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentInversion", "LatentEditing"],
                           path: "Bench/LatentBench"),
 
         // MARK: Tests

@@ -7,6 +7,7 @@
 // Each subcommand is a function `([String]) -> Void` taking the arguments after its name. To add an
 // area, implement it in its own file and add one line to `commands`.
 import Foundation
+import LatentEditing
 
 struct BenchCommand {
     let name: String
@@ -25,6 +26,8 @@ let commands: [BenchCommand] = [
                  run: { runGeneratorBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
                  run: { runInversionBench(arguments: $0) }, inAll: false),
+    BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
+                 run: { runDirectionsVerification(arguments: $0) }, inAll: false),
 ]
 
 func printUsage() {
