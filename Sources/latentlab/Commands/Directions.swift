@@ -169,7 +169,7 @@ struct Directions: ParsableCommand {
             for ref in condition {
                 let (file, entry) = parseDirectionReference(ref)
                 let other = try DirectionSet.load(path: file)
-                guard other.wDim == G.wDim else { throw ValidationError("\(file): wDim \(other.wDim), generator \(G.wDim)") }
+                guard other.wDim == G.wDim else { throw CommandFailure("\(file): wDim \(other.wDim), generator \(G.wDim)") }
                 conditions.append(other.direction(try entry.map { try other.index(of: $0) } ?? 0))
             }
             let r = try interfaceganDirection(latents: latents, labels: labelValues, conditions: conditions,
@@ -221,22 +221,22 @@ func writeScoredLabels(_ s: ScoredSamples, threshold: Double, kept: Set<Int>, to
 
 /// Reads `seed,label` rows (a header line is allowed; label 0/1 or false/true; extra columns ignored).
 func readSeedLabels(path: String) throws -> ([UInt32], [Bool]) {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot read") }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot read") }
     var seeds: [UInt32] = [], labels: [Bool] = []
     for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
         let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard f.count >= 2 else { throw ValidationError("\(path):\(i + 1): expected seed,label") }
+        guard f.count >= 2 else { throw CommandFailure("\(path):\(i + 1): expected seed,label") }
         guard let s = UInt32(f[0]) else {
             if i == 0 { continue }   // header
-            throw ValidationError("\(path):\(i + 1): bad seed '\(f[0])'")
+            throw CommandFailure("\(path):\(i + 1): bad seed '\(f[0])'")
         }
         switch f[1].lowercased() {
         case "1", "true", "yes": labels.append(true)
         case "0", "false", "no": labels.append(false)
-        default: throw ValidationError("\(path):\(i + 1): label must be 0/1, got '\(f[1])'")
+        default: throw CommandFailure("\(path):\(i + 1): label must be 0/1, got '\(f[1])'")
         }
         seeds.append(s)
     }
-    guard !seeds.isEmpty else { throw ValidationError("\(path): no seed,label rows") }
+    guard !seeds.isEmpty else { throw CommandFailure("\(path): no seed,label rows") }
     return (seeds, labels)
 }

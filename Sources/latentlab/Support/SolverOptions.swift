@@ -45,7 +45,7 @@ struct SolverOptions: ParsableArguments {
         o.earlyStop = earlyStop.map { EarlyStop(patience: $0) }
         if let path = initLatent {
             let arrays = try readLatentArrays(path: path)
-            guard let w = arrays["w"] ?? arrays["arr_0"] else { throw ValidationError("\(path): no array 'w'") }
+            guard let w = arrays["w"] ?? arrays["arr_0"] else { throw CommandFailure("\(path): no array 'w'") }
             o.initialLatent = w
         }
         return o
@@ -98,6 +98,9 @@ struct LossOptions: ParsableArguments {
 /// `--crop center|none|x,y,w,h`.
 struct CropOption: ParsableArguments {
     @Option(help: "Crop before resizing to the generator's resolution: center, none (squash) or x,y,w,h.") var crop: String = "center"
+
+    /// Checked while parsing, so a bad --crop is a usage error before any work starts.
+    func validate() throws { _ = try mode() }
 
     func mode() throws -> CropMode {
         do { return try CropMode.parse(crop) } catch { throw ValidationError("--crop: \(error)") }
