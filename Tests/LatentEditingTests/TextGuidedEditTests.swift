@@ -3,6 +3,7 @@ import XCTest
 import LatentTensor
 import LatentModels
 import LatentEditing
+import LatentInversion
 import _TestSupport
 
 /// Behaviour of `textGuidedEdit` on the tiny32 generator with a tiny random CLIP: the objective
@@ -71,6 +72,19 @@ final class TextGuidedEditTests: XCTestCase {
                 let row = (i * numWs + r) * d
                 let moved = (0..<d).contains { result.ws.storage[row + $0] != w0.storage[row + $0] }
                 XCTAssertEqual(moved, (2..<5).contains(r), "latent \(i) row \(r)")
+            }
+        }
+        // In W, the rows of the range move by one shared offset per latent.
+        options.space = .w
+        let shared = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: w0, target: .text(text), options: options)
+        for i in 0..<2 {
+            let offset = (0..<d).map { shared.ws[i, 2, $0] - w0[i, 2, $0] }
+            XCTAssertGreaterThan(offset.map(abs).max()!, 1e-3, "latent \(i) moved")
+            for r in 0..<numWs {
+                for j in 0..<d {
+                    let delta = shared.ws[i, r, j] - w0[i, r, j]
+                    if (2..<5).contains(r) { XCTAssertEqual(delta, offset[j], accuracy: 1e-5) } else { XCTAssertEqual(delta, 0) }
+                }
             }
         }
     }

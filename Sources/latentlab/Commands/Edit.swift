@@ -5,6 +5,7 @@ import LatentFormats
 import LatentImageIO
 import LatentModels
 import LatentEditing
+import LatentInversion
 
 /// `latentlab edit`: move an inverted latent along a direction, by a recipe, or by text.
 struct Edit: ParsableCommand {
@@ -16,7 +17,7 @@ struct Edit: ParsableCommand {
         --latent-in pointing at a `project` output folder, to every latent in it.
 
         --text "a red cube" optimises W+ (StyleCLIP latent optimisation) to minimise 1 − cos(CLIP(G(w)), CLIP(text))
-        + λ‖w − w₀‖² over the ws rows of --layers (default all), with Adam for --steps at --lr (ramped as NVIDIA's
+        + λ‖w − w₀‖² over the ws rows of --layers (default all; --space w moves them by one shared offset), with Adam for --steps at --lr (ramped as NVIDIA's
         projector). --text-from "a sphere" --text-to "a cube" uses the directional loss
         1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds
         --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also
@@ -160,6 +161,7 @@ struct TextEditOptions: ParsableArguments {
     @Option(help: "Text-guided edit: the text the image should match.") var text: String?
     @Option(name: .customLong("text-from"), help: "Directional text edit: what the image shows now (with --text-to).") var textFrom: String?
     @Option(name: .customLong("text-to"), help: "Directional text edit: what it should show (with --text-from).") var textTo: String?
+    @Option(help: "Text edit: w+ (each row of --layers moves on its own) or w (one offset added to all of them).") var space: String = "w+"
     @Option(name: .customLong("lambda-l2"), help: "Weight λ of ‖w − w₀‖² (StyleCLIP l2_lambda).") var lambdaL2: Float = 0.008
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Text edit: Adam steps.") var steps: Int = 100
     @Option(help: "Text edit: peak learning rate.") var lr: Float = 0.1
@@ -180,6 +182,7 @@ struct TextEditOptions: ParsableArguments {
         if text != nil && (textFrom != nil || textTo != nil) { throw ValidationError("give --text or --text-from/--text-to, not both") }
         if text == nil && (textFrom == nil || textTo == nil) { throw ValidationError("--text-from and --text-to go together") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
+        guard LatentSpace(rawValue: space) != nil else { throw ValidationError("--space must be w or w+") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard lambdaL2 >= 0, lambdaL2.isFinite else { throw ValidationError("--lambda-l2 must be ≥ 0") }
         guard maskWeight >= 0, maskWeight.isFinite else { throw ValidationError("--mask-weight must be ≥ 0") }
@@ -209,7 +212,7 @@ struct TextEditOptions: ParsableArguments {
     }
 
     var record: [String: Any] {
-        ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "lambda_l2": lambdaL2, "steps": steps,
+        ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "space": space, "lambda_l2": lambdaL2, "steps": steps,
          "lr": lr, "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
          "clip_model": clipModel ?? "default:clip-scenes64"]
     }
@@ -228,6 +231,7 @@ extension Edit {
         options.steps = o.steps
         options.learningRate = o.lr
         options.lambdaL2 = o.lambdaL2
+        options.space = LatentSpace(rawValue: o.space)!
         options.layers = try layers.map { try parseWsRange($0, numWs: G.numWs) }
         options.maskPixelWeight = o.maskWeight
         options.augmentations = o.augment
