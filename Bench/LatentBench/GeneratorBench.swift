@@ -29,7 +29,9 @@ public func runGeneratorBench(arguments: [String]) {
     let (peak, peakPerCPU) = measureSgemmPeak()
     print(String(format: "sgemm peak (n = 1024, OpenBLAS, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
                  Parallel.threadCount, peak, peakPerCPU))
-    print("model     batch  fwd ms/img  fwd GFLOP/s  fwd %peak  step ms/img  step GFLOP/s  step %peak")
+    print("Per image; wall time median / best of the runs; GFLOP/s and % of the sgemm peak from the best run;")
+    print("cpu = median process CPU time (all threads). 'step' = synthesis forward + backward w.r.t. ws and noise.")
+    print("model     batch   fwd ms (med/best)  GFLOP/s  %peak   step ms (med/best)  GFLOP/s  %peak   cpu ms fwd/step")
     for name in models {
         let generator: StyleGAN2Generator
         do {
@@ -54,17 +56,17 @@ public func runGeneratorBench(arguments: [String]) {
             let grad = Tensor(shape: [b, generator.imgChannels, generator.resolution, generator.resolution], repeating: 1e-3)
             _ = generator.synthesis(ws: ws)   // warm-up
 
-            let (fwd, fwdCPU) = measure(iterations) { _ = generator.synthesis(ws: ws) }
-            let (step, stepCPU) = measure(iterations) {
+            let fwd = measure(iterations) { _ = generator.synthesis(ws: ws) }
+            let step = measure(iterations) {
                 let (_, tape) = generator.synthesisForward(ws: ws)
                 _ = generator.synthesisBackward(tape: tape, gradImage: grad, needNoise: true)
             }
-            let fwdMs = fwd * 1000 / Double(b), stepMs = step * 1000 / Double(b)
-            let fwdG = flops.forward * Double(b) / fwd / 1e9
-            let stepG = (flops.forward + flops.backward) * Double(b) / step / 1e9
-            print(String(format: "%-9@ %5d  %10.2f  %11.1f  %8.0f%%  %11.2f  %12.1f  %9.0f%%   cpu ms/img: fwd %.2f step %.2f",
-                         name as NSString, b, fwdMs, fwdG, 100 * fwdG / peak, stepMs, stepG, 100 * stepG / peak,
-                         fwdCPU * 1000 / Double(b), stepCPU * 1000 / Double(b)))
+            let per = 1000 / Double(b)
+            let fwdG = flops.forward * Double(b) / fwd.best / 1e9
+            let stepG = (flops.forward + flops.backward) * Double(b) / step.best / 1e9
+            print(String(format: "%-9@ %5d  %8.2f / %7.2f  %7.1f  %4.0f%%  %8.2f / %7.2f  %7.1f  %4.0f%%   %6.2f / %6.2f",
+                         name as NSString, b, fwd.wall * per, fwd.best * per, fwdG, 100 * fwdG / peak,
+                         step.wall * per, step.best * per, stepG, 100 * stepG / peak, fwd.cpu * per, step.cpu * per))
         }
         print(String(format: "%@: %.3f GFLOP forward, %.3f GFLOP backward (ws + noise) per image", name as NSString,
                      flops.forward / 1e9, flops.backward / 1e9))
@@ -74,7 +76,7 @@ public func runGeneratorBench(arguments: [String]) {
 /// GEMM FLOPs per image of the synthesis network as we compute it: affines, the 3×3 convolutions
 /// (up-sampling ones as stride-2 transposed convolutions on the low-resolution input), ToRGB.
 /// The backward w.r.t. ws and noise repeats every GEMM once (input and style gradients).
-func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
+fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
     var f = 0.0
     for res in c.blockResolutions {
         let out = Double(c.channels(at: res)), hw = Double(res * res)
@@ -92,38 +94,33 @@ func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double)
 /// Median wall time and median process CPU time (user + system, all threads) of `body` over `n`
 /// runs. On a shared machine the CPU time shows the work done when wall time is inflated by
 /// other processes.
-func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+/// Median wall time, best wall time and median CPU time of `n` runs of `body`.
+func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
     var t = [Double](), c = [Double]()
     for _ in 0..<n {
-        let c0 = processCPUSeconds()
+        let c0 = processCPUSecondsNow()
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        c.append(processCPUSeconds() - c0)
+        c.append(processCPUSecondsNow() - c0)
     }
-    return (t.sorted()[t.count / 2], c.sorted()[c.count / 2])
+    return (t.sorted()[t.count / 2], t.min()!, c.sorted()[c.count / 2])
 }
 
-func processCPUSeconds() -> Double {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
-}
-
-/// Best-of-5 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use
+/// Best-of-10 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use
 /// (wall clock, and per CPU-second).
-func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
+fileprivate func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
     let n = 1024
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
     var best = Double.infinity, bestCPU = Double.infinity
-    for _ in 0..<5 {
-        let c0 = processCPUSeconds()
+    for _ in 0..<10 {
+        let c0 = processCPUSecondsNow()
         let start = DispatchTime.now().uptimeNanoseconds
         sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        bestCPU = min(bestCPU, processCPUSeconds() - c0)
+        bestCPU = min(bestCPU, processCPUSecondsNow() - c0)
     }
     let f = 2 * Double(n * n * n)
     return (f / best / 1e9, f / bestCPU / 1e9)

@@ -21,8 +21,10 @@ let commands: [BenchCommand] = [
                  run: { runGemmBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "conv", summary: "conv2d forward / backward-input / backward-weight GFLOP/s at StyleGAN shapes",
                  run: { runConvBench(arguments: $0) }, inAll: true),
-    // BenchCommand(name: "generator", summary: "StyleGAN2 synthesis forward / step",
-    //              run: { runGeneratorBench(arguments: $0) }, inAll: true),   // GeneratorBench.swift
+    BenchCommand(name: "generator", summary: "StyleGAN2 synthesis forward / step per image (GeneratorBench.swift)",
+                 run: { runGeneratorBench(arguments: $0) }, inAll: true),
+    BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
+                 run: { runInversionBench(arguments: $0) }, inAll: false),
 ]
 
 func printUsage() {

@@ -18,15 +18,29 @@ public struct EditRecipe: Codable, Sendable {
         public var direction: String
         public var strength: Float
         public var layers: String?
+        public init(direction: String, strength: Float, layers: String? = nil) {
+            self.direction = direction; self.strength = strength; self.layers = layers
+        }
     }
     public var name: String
     public var description: String?
     public var steps: [Step]
 
+    public init(name: String, description: String? = nil, steps: [Step]) {
+        self.name = name; self.description = description; self.steps = steps
+    }
+
     public static func load(path: String) throws -> EditRecipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw EditingError("\(path): cannot read recipe") }
-        do { return try JSONDecoder().decode(EditRecipe.self, from: data) }
+        let recipe: EditRecipe
+        do { recipe = try JSONDecoder().decode(EditRecipe.self, from: data) }
         catch { throw EditingError("\(path): not a valid edit recipe (\(error))") }
+        guard !recipe.steps.isEmpty else { throw EditingError("\(path): recipe '\(recipe.name)' has no steps") }
+        for (i, step) in recipe.steps.enumerated() {
+            guard step.strength.isFinite else { throw EditingError("\(path): step \(i) has a non-finite strength") }
+            guard !step.direction.isEmpty else { throw EditingError("\(path): step \(i) names no direction") }
+        }
+        return recipe
     }
 }
 
@@ -40,7 +54,7 @@ public func parseDirectionReference(_ ref: String) -> (path: String, entry: Stri
 
 /// Parses an inclusive ws range `a-b` (or `a`) into a half-open range within `0..<numWs`.
 public func parseWsRange(_ text: String, numWs: Int) throws -> Range<Int> {
-    let parts = text.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard let first = parts.first, let a = first, parts.allSatisfy({ $0 != nil }) else {
         throw EditingError("layer range '\(text)' is not of the form a-b")
     }

@@ -58,16 +58,3 @@ func randomShifts(count: Int, jitter: Int, rng: inout SplitMix64) -> [ImageShift
         ImageShift(dy: Int(rng.next() % UInt64(2 * jitter + 1)) - jitter, dx: Int(rng.next() % UInt64(2 * jitter + 1)) - jitter)
     }
 }
-
-/// SplitMix64 (Steele et al. 2014): a small, fast, seedable generator for augmentation draws.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -47,17 +47,24 @@ public enum Parallel {
     }
 
     private static let blasLock = NSLock()
+    nonisolated(unsafe) private static var singleThreadedDepth = 0
+    nonisolated(unsafe) private static var savedBLASThreads: Int32 = 0
 
     /// Runs `body` with OpenBLAS limited to one thread (for GEMMs issued from our own parallel
-    /// loops), restoring the previous setting afterwards.
+    /// loops). Sections may overlap across threads: the first to enter saves OpenBLAS's thread
+    /// count and the last to leave restores it, so no section runs with the pool re-enabled.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
         blasLock.lock()
-        let previous = openblas_get_num_threads()
-        openblas_set_num_threads(1)
+        if singleThreadedDepth == 0 {
+            savedBLASThreads = openblas_get_num_threads()
+            openblas_set_num_threads(1)
+        }
+        singleThreadedDepth += 1
         blasLock.unlock()
         defer {
             blasLock.lock()
-            openblas_set_num_threads(previous)
+            singleThreadedDepth -= 1
+            if singleThreadedDepth == 0 { openblas_set_num_threads(savedBLASThreads) }
             blasLock.unlock()
         }
         return try body()

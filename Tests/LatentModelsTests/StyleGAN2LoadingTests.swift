@@ -144,6 +144,41 @@ final class StyleGAN2LoadingTests: XCTestCase {
         XCTAssertEqual(g.synthesisBackward(tape: tapeNone, gradImage: constImg).noise?.maps.count, 0)
     }
 
+    func testValidationNamesTheArgument() throws {
+        let g = try StyleGAN2Generator(path: tiny32URL().path)
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message { try g.validate(z: Tensor.zeros([2, 63])) }.hasPrefix("z:"))
+        XCTAssertTrue(message { try g.validate(ws: Tensor.zeros([1, 7, 128])) }.contains("[N, 8, 128]"))
+        XCTAssertTrue(message { try g.validate(ws: Tensor(shape: [1, 8, 128], repeating: .nan)) }.contains("NaN"))
+        XCTAssertEqual(message { try g.validate(ws: Tensor.zeros([1, 8, 128])) }, "")
+        XCTAssertTrue(message { try g.validate(noise: NoiseMaps(["b64.conv0": Tensor.zeros([64, 64])]), batch: 1) }
+                        .hasPrefix("noise[b64.conv0]: unknown layer"))
+        XCTAssertTrue(message { try g.validate(noise: NoiseMaps(["b8.conv0": Tensor.zeros([2, 8, 8])]), batch: 3) }
+                        .contains("[8, 8] or [3, 8, 8]"))
+        XCTAssertEqual(message { try g.validate(noise: g.constNoise, batch: 5) }, "")
+        let (_, tape) = g.synthesisForward(ws: Tensor.zeros([1, 8, 128]))
+        XCTAssertTrue(message { try g.validate(gradImage: Tensor.zeros([1, 3, 16, 16]), tape: tape) }.hasPrefix("gradImage:"))
+    }
+
+    /// Pooled buffers come back when a tape is dropped, are reused, and can be released.
+    func testCachedMemoryIsReusedAndReleasable() throws {
+        let g = try StyleGAN2Generator(path: tiny32URL().path)
+        let ws = Tensor.zeros([2, g.numWs, g.wDim])
+        let first: Tensor
+        do {
+            let (img, tape) = g.synthesisForward(ws: ws)
+            _ = g.synthesisBackward(tape: tape, gradImage: img)
+            first = img
+        }
+        XCTAssertGreaterThan(StyleGAN2Generator.cachedMemoryBytes, 0)
+        XCTAssertEqual(g.synthesis(ws: ws), first)       // reused buffers give identical results
+        StyleGAN2Generator.releaseCachedMemory()
+        XCTAssertEqual(StyleGAN2Generator.cachedMemoryBytes, 0)
+        XCTAssertEqual(g.synthesis(ws: ws), first)
+    }
+
     func testTruncationAndMixing() throws {
         let g = try StyleGAN2Generator(path: tiny32URL().path)
         let z = Tensor.concatenate([zFromSeed(0, zDim: g.zDim), zFromSeed(3, zDim: g.zDim)])

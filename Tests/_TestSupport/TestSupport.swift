@@ -61,17 +61,11 @@ public func numericalGradient(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -
     return g
 }
 
-/// Deterministic pseudo-random numbers for tests (SplitMix64), so failures reproduce.
+/// Deterministic pseudo-random numbers for tests (`SplitMix64`), so failures reproduce.
 public struct TestRNG {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var generator: SplitMix64
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
+    public mutating func next() -> UInt64 { generator.next() }
     /// Uniform in [lo, hi).
     public mutating func uniform(_ lo: Double = -1, _ hi: Double = 1) -> Double {
         lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)

@@ -5,22 +5,29 @@ import LatentFormats
 /// A set of named latent directions in W, stored as one safetensors file with provenance.
 ///
 /// File layout: tensor `directions` `[K, wDim]` (unit vectors), tensor `scales` `[K]`
-/// (eigenvalue, σ or boundary accuracy — see `scaleMeaning`), optional tensor `mean` `[wDim]`,
+/// (eigenvalue, σ or boundary accuracy — see `scale_meaning`), optional tensor `mean` `[wDim]`,
 /// and metadata: `format` = `latentlab-directions`, `names` (JSON list), `method`,
 /// `generator` (fingerprint of the weights they were found for), `space` (`w`),
-/// `layers` (default ws rows `a-b` to apply them to), `samples`, `seed`, `label_source`,
-/// `held_out_accuracy` (JSON list, InterFaceGAN), `scale_meaning`, `created`.
+/// `layers` (default ws rows `a-b` to apply them to), and, where they apply, `samples`, `seed`,
+/// `label_source`, `held_out_accuracy` (JSON list, one per direction), `scale_meaning`.
 public struct DirectionSet: Sendable {
     public var names: [String]
     /// `[K, wDim]` unit directions.
     public var directions: Tensor
+    /// `[K]`: what each direction's scale means is in `info["scale_meaning"]`.
     public var scales: [Float]
+    /// `[wDim]`: the sample mean (GANSpace), if recorded.
     public var mean: Tensor?
     public var method: String
     public var generatorFingerprint: String
     /// Default ws rows (half-open) to apply the directions to.
     public var layers: Range<Int>
+    /// Every other metadata entry (provenance), e.g. `samples`, `seed`, `label_source`.
     public var info: [String: String]
+
+    /// Metadata keys the format itself defines (not stored in `info`).
+    static let reservedKeys = ["format", "names", "method", "generator", "space", "layers"]
+    static let formatTag = "latentlab-directions"
 
     public init(names: [String], directions: Tensor, scales: [Float], mean: Tensor? = nil, method: String,
                 generatorFingerprint: String, layers: Range<Int>, info: [String: String] = [:]) {
@@ -41,38 +48,87 @@ public struct DirectionSet: Sendable {
         throw EditingError("no direction '\(key)' (have: \(names.joined(separator: ", ")))")
     }
 
+    /// Held-out accuracy of each direction's boundary (InterFaceGAN), if recorded.
+    public var heldOutAccuracy: [Double]? {
+        info["held_out_accuracy"].flatMap { try? JSONDecoder().decode([Double].self, from: Data($0.utf8)) }
+    }
+
+    /// The default ws rows as text, `a-b` inclusive.
+    public var layersText: String { "\(layers.lowerBound)-\(layers.upperBound - 1)" }
+
+    /// Checks the invariants `load` relies on (names per row, finite unit rows, shapes).
+    public func validate(source: String = "direction set") throws {
+        guard directions.rank == 2, directions.shape[0] >= 1, directions.shape[1] >= 1 else {
+            throw EditingError("\(source): directions must be [K, wDim] with K, wDim >= 1, got \(directions.shape)")
+        }
+        let k = directions.shape[0], d = directions.shape[1]
+        guard names.count == k else { throw EditingError("\(source): \(names.count) names for \(k) directions") }
+        guard Set(names).count == k else { throw EditingError("\(source): direction names are not unique: \(names)") }
+        guard scales.count == k else { throw EditingError("\(source): \(scales.count) scales for \(k) directions") }
+        guard directions.isFinite else { throw EditingError("\(source): directions hold NaN or infinity") }
+        for i in 0..<k {
+            var s = 0.0
+            for j in 0..<d { s += Double(directions[flat: i * d + j]) * Double(directions[flat: i * d + j]) }
+            guard abs(s.squareRoot() - 1) < 1e-3 else {
+                throw EditingError("\(source): direction \(i) ('\(names[i])') has norm \(s.squareRoot()), expected unit length")
+            }
+        }
+        if let mean, mean.shape != [d] || !mean.isFinite {
+            throw EditingError("\(source): mean must be finite [\(d)], got \(mean.shape)")
+        }
+        guard layers.lowerBound >= 0, !layers.isEmpty else { throw EditingError("\(source): empty layer range \(layers)") }
+    }
+
+    /// Writes the set (atomically) as safetensors with its provenance in the metadata.
     public func save(to path: String) throws {
+        try validate(source: path)
         var meta = info
-        meta["format"] = "latentlab-directions"
-        meta["names"] = String(data: try JSONEncoder().encode(names), encoding: .utf8)!
+        meta["format"] = Self.formatTag
+        meta["names"] = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         meta["method"] = method
         meta["generator"] = generatorFingerprint
         meta["space"] = "w"
-        meta["layers"] = "\(layers.lowerBound)-\(layers.upperBound - 1)"
+        meta["layers"] = layersText
         var tensors: [(name: String, tensor: Tensor)] = [("directions", directions), ("scales", Tensor(shape: [scales.count], data: scales))]
         if let mean { tensors.append(("mean", mean)) }
         try writeSafeTensors(tensors, metadata: meta, to: path)
     }
 
+    /// Reads a direction file, refusing anything that is not one (other safetensors, other
+    /// latent spaces, malformed metadata or tensors) with an error naming the file.
     public static func load(path: String) throws -> DirectionSet {
         let f = try SafeTensorsFile(path: path)
-        guard f.metadata["format"] == "latentlab-directions" else {
+        guard f.metadata["format"] == formatTag else {
             throw EditingError("\(path): not a LatentLab direction file (metadata format is '\(f.metadata["format"] ?? "missing")')")
         }
+        guard let space = f.metadata["space"], space == "w" else {
+            throw EditingError("\(path): directions live in space '\(f.metadata["space"] ?? "missing")'; only 'w' is supported")
+        }
+        guard f.contains("directions") else { throw EditingError("\(path): no 'directions' tensor") }
         let dirs = try f.tensor("directions")
         guard dirs.rank == 2 else { throw EditingError("\(path): directions must be [K, wDim], got \(dirs.shape)") }
-        let names = try f.metadata["names"].flatMap { try JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-            ?? (0..<dirs.shape[0]).map { "\($0)" }
-        guard names.count == dirs.shape[0] else { throw EditingError("\(path): \(names.count) names for \(dirs.shape[0]) directions") }
-        let scales = f.contains("scales") ? try f.tensor("scales").storage : [Float](repeating: 1, count: names.count)
+        let names: [String]
+        if let text = f.metadata["names"] {
+            guard let decoded = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+                throw EditingError("\(path): metadata 'names' is not a JSON list of strings")
+            }
+            names = decoded
+        } else {
+            names = (0..<dirs.shape[0]).map { "\($0)" }
+        }
+        let scales = f.contains("scales") ? try f.tensor("scales").storage : [Float](repeating: 1, count: dirs.shape[0])
         let layerText = f.metadata["layers"] ?? "0-0"
-        let parts = layerText.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] <= parts[1] else { throw EditingError("\(path): bad layers '\(layerText)'") }
+        let parts = layerText.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, a <= b else {
+            throw EditingError("\(path): metadata layers '\(layerText)' is not a range a-b")
+        }
         var info = f.metadata
-        for k in ["format", "names", "method", "generator", "space", "layers"] { info[k] = nil }
-        return DirectionSet(names: names, directions: dirs, scales: scales,
-                            mean: f.contains("mean") ? try f.tensor("mean") : nil,
-                            method: f.metadata["method"] ?? "unknown", generatorFingerprint: f.metadata["generator"] ?? "",
-                            layers: parts[0] ..< parts[1] + 1, info: info)
+        for k in reservedKeys { info[k] = nil }
+        let set = DirectionSet(names: names, directions: dirs, scales: scales,
+                               mean: f.contains("mean") ? try f.tensor("mean") : nil,
+                               method: f.metadata["method"] ?? "unknown", generatorFingerprint: f.metadata["generator"] ?? "",
+                               layers: a ..< b + 1, info: info)
+        try set.validate(source: path)
+        return set
     }
 }

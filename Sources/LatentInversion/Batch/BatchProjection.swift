@@ -13,28 +13,39 @@ public struct BatchProjectionReport: Sendable {
     public var inverted: Int
     /// Images that could not be read or inverted: relative path and reason.
     public var failures: [(image: String, error: String)]
+    /// Stale temporary files of a killed earlier run that were removed.
+    public var removedTemporaryFiles: Int
 }
 
 /// Progress of a batch run: images finished so far out of those pending.
 public struct BatchProgress: Sendable {
     public var done: Int
     public var pending: Int
-    /// Current step inside the running batch, and its mean loss.
+    /// Current step inside the running batch, and its mean loss (NaN between batches).
     public var step: Int
     public var numSteps: Int
     public var loss: Float
 }
 
 /// Inverts every image under `inputDir` (recursive, sorted) that belongs to `shard`, writing
-/// one sub-folder per image under `outputDir` (see `writeInversionOutputs`) and refreshing
-/// `summary.csv` / `summary.json` after every batch.
+/// one sub-folder per image under `outputDir` (see `writeInversionOutputs` and
+/// `outputFolderNames`) and refreshing `summary.csv` / `summary.json` after every batch.
 ///
-/// - Resumable: images whose `metrics.json` exists are skipped; every file is written
-///   atomically and `metrics.json` last, so a run killed at any moment (SIGKILL included)
-///   loses no finished image and leaves no half-written file.
-/// - Failure-isolated: an image that cannot be read (or whose optimisation diverges) gets an
-///   `error.json` and a row in the summary; the run goes on.
-/// - Batched: `batchSize` images are optimised together in one forward/backward.
+/// - Resumable: an image whose folder holds a readable `metrics.json` for that image is skipped;
+///   every file is written atomically and `metrics.json` last, so a run killed at any moment
+///   (SIGKILL included) loses no finished image and leaves no half-written file under a real
+///   name. Hidden temporary files a kill left behind are removed by the next run (all of them in
+///   this shard's image folders; in `outputDir` itself, shared by all shards, those whose writer
+///   is gone, see `removeStaleTemporaryFiles`).
+/// - Failure-isolated: an image that cannot be read, or whose optimisation or output fails,
+///   gets an `error.json` and a `failed` row in the summary; the run goes on. Failed images are
+///   retried by the next run.
+/// - Batched: `batchSize` images are optimised together in one forward/backward; every image's
+///   result is the one it would get alone (see `project`), so batching and sharding do not
+///   change results.
+///
+/// - Throws: `ProjectorError` for a missing input folder or `batchSize` < 1; errors creating
+///   `outputDir` or writing the summary.
 public func runBatchProjection(generator: StyleGAN2Generator,
                                loss: ImageLoss,
                                inputDir: String,
@@ -45,13 +56,16 @@ public func runBatchProjection(generator: StyleGAN2Generator,
                                options: ProjectorOptions = ProjectorOptions(),
                                arguments: [String: String] = [:],
                                progress: ((BatchProgress) -> Void)? = nil) throws -> BatchProjectionReport {
-    precondition(batchSize >= 1, "batchSize must be >= 1")
+    guard batchSize >= 1 else { throw ProjectorError("batchSize must be at least 1, got \(batchSize)") }
     let all = try listImages(root: inputDir)
     let folders = outputFolderNames(for: all)
     let mine = all.filter { shard.contains($0) }
-    let pending = mine.filter { readInversionRecord(dir: outputDir + "/" + folders[$0]!) == nil }
-    var report = BatchProjectionReport(inShard: mine.count, skipped: mine.count - pending.count, inverted: 0, failures: [])
     try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+    var removed = removeStaleTemporaryFiles(in: outputDir, shared: true)
+    for rel in mine { removed += removeStaleTemporaryFiles(in: outputDir + "/" + folders[rel]!, shared: false) }
+    let pending = mine.filter { readInversionRecord(dir: outputDir + "/" + folders[$0]!)?.image != $0 }
+    var report = BatchProjectionReport(inShard: mine.count, skipped: mine.count - pending.count, inverted: 0,
+                                       failures: [], removedTemporaryFiles: removed)
     guard !pending.isEmpty else {
         try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
         return report
@@ -65,17 +79,16 @@ public func runBatchProjection(generator: StyleGAN2Generator,
         while batch.count < batchSize && index < pending.count {
             let rel = pending[index]; index += 1
             do {
-                let loaded = try loadImage(path: inputDir + "/" + rel)
-                let t = try preprocess(loaded.tensor, crop: crop, size: generator.resolution)
-                batch.append((rel, t))
+                batch.append((rel, try loadProjectionTarget(path: inputDir + "/" + rel, resolution: generator.resolution, crop: crop)))
             } catch {
-                try recordFailure(outputDir: outputDir, folder: folders[rel]!, image: rel, error: "\(error)")
                 report.failures.append((rel, "\(error)"))
+                try? recordFailure(outputDir: outputDir, folder: folders[rel]!, image: rel, error: "\(error)")
                 done += 1
             }
         }
         if batch.isEmpty { continue }
         let targets = Tensor.concatenate(batch.map { $0.image.reshaped([1] + $0.image.shape) })
+        var written = Set<String>()
         do {
             let result = try project(generator: generator, targets: targets, loss: loss, statistics: stats,
                                      options: options) { p in
@@ -83,46 +96,96 @@ public func runBatchProjection(generator: StyleGAN2Generator,
                                         loss: p.loss.reduce(0, +) / Float(p.loss.count)))
             }
             let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets,
-                                           finalLoss: result.finalLoss, steps: result.stepsRun,
-                                           secondsPerImage: result.seconds / Double(batch.count))
+                                               finalLoss: result.finalLoss, steps: result.stepsRun,
+                                               secondsPerImage: result.seconds / Double(batch.count))
             for (i, item) in batch.enumerated() {
                 let dir = outputDir + "/" + folders[item.path]!
                 let record = InversionRecord(image: item.path, metrics: metrics[i], generator: generator.fingerprint,
                                              space: options.space.rawValue, arguments: arguments)
-                try writeInversionOutputs(dir: dir, index: i, result: result, target: targets, record: record)
                 try? FileManager.default.removeItem(atPath: dir + "/error.json")
+                try writeInversionOutputs(dir: dir, index: i, result: result, target: targets, record: record)
+                written.insert(item.path)
+                report.inverted += 1
             }
-            report.inverted += batch.count
-        } catch let e as ProjectorError {
-            for item in batch {
-                try recordFailure(outputDir: outputDir, folder: folders[item.path]!, image: item.path, error: e.description)
-                report.failures.append((item.path, e.description))
+        } catch {
+            // The whole batch shares one optimisation: images not yet written fail together.
+            for item in batch where !written.contains(item.path) {
+                report.failures.append((item.path, "\(error)"))
+                try? recordFailure(outputDir: outputDir, folder: folders[item.path]!, image: item.path, error: "\(error)")
             }
         }
         done += batch.count
-        progress?(BatchProgress(done: done, pending: pending.count, step: options.schedule.numSteps, numSteps: options.schedule.numSteps, loss: .nan))
+        progress?(BatchProgress(done: done, pending: pending.count, step: options.schedule.numSteps,
+                                numSteps: options.schedule.numSteps, loss: .nan))
         try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
     }
+    try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
     return report
 }
 
-struct FailureRecord: Codable { var image: String; var error: String }
+/// `error.json` of an image that failed.
+public struct FailureRecord: Codable, Sendable, Equatable {
+    public var image: String
+    public var error: String
+}
 
 func recordFailure(outputDir: String, folder: String, image: String, error: String) throws {
     try writeAtomically(resultJSONEncoder().encode(FailureRecord(image: image, error: error)), to: outputDir + "/" + folder + "/error.json")
 }
 
+/// Removes the hidden temporary files `writeAtomically` leaves when a process dies between
+/// creating and renaming them (`.NAME.tmp-PID-RANDOM`), directly inside `dir`.
+/// - Parameter shared: the folder is shared with other processes (the output root, where every
+///   shard writes its summary): only remove files whose writer is gone, i.e. whose PID is not a
+///   live process on this machine, or that are older than 10 minutes (a live writer renames its
+///   file within milliseconds; on a cluster another host's PID cannot be checked here, and a
+///   summary writer whose temporary file vanishes simply retries). Otherwise remove them all
+///   (an image folder belongs to one shard).
+/// - Returns: how many were removed.
+@discardableResult
+public func removeStaleTemporaryFiles(in dir: String, shared: Bool) -> Int {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return 0 }
+    var removed = 0
+    for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+        let path = dir + "/" + name
+        if shared {
+            let pidText = name[name.range(of: ".tmp-")!.upperBound...].prefix { $0.isNumber }
+            let writerGone = Int32(pidText).map { pid in pid > 0 && kill(pid, 0) != 0 && errno == ESRCH } ?? false
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+            let old = modified.map { Date().timeIntervalSince($0) >= 600 } ?? false
+            guard writerGone || old else { continue }
+        }
+        if (try? FileManager.default.removeItem(atPath: path)) != nil { removed += 1 }
+    }
+    return removed
+}
+
+/// `writeAtomically`, retried: in the shared output root a concurrent shard's clean-up may take
+/// our temporary file away (see `removeStaleTemporaryFiles`).
+func writeSharedFile(_ data: Data, to path: String) throws {
+    var attempt = 0
+    while true {
+        do { return try writeAtomically(data, to: path) } catch {
+            attempt += 1
+            if attempt >= 3 { throw error }
+        }
+    }
+}
+
 /// Rebuilds `summary.csv` and `summary.json` from every image folder under `outputDir`, so
 /// shards writing into one folder each leave a summary of everything finished so far.
+/// Rows: finished images (`ok`, with their metrics), then failed ones (`failed`, with the error);
+/// images not yet attempted are counted in `images` only.
 public func writeBatchSummary(outputDir: String, images: [String], folders: [String: String]) throws {
     var rows: [InversionRecord] = []
     var failures: [FailureRecord] = []
     for rel in images {
-        let dir = outputDir + "/" + folders[rel]!
-        if let r = readInversionRecord(dir: dir) {
+        guard let folder = folders[rel] else { continue }
+        let dir = outputDir + "/" + folder
+        if let r = readInversionRecord(dir: dir), r.image == rel {
             rows.append(r)
         } else if let d = FileManager.default.contents(atPath: dir + "/error.json"),
-                  let f = try? resultJSONDecoder().decode(FailureRecord.self, from: d) {
+                  let f = try? resultJSONDecoder().decode(FailureRecord.self, from: d), f.image == rel {
             failures.append(f)
         }
     }
@@ -138,7 +201,7 @@ public func writeBatchSummary(outputDir: String, images: [String], folders: [Str
     for f in failures {
         csv += [csvField(f.image), "failed", "", "", "", "", "", "", "", "", csvField(f.error)].joined(separator: ",") + "\n"
     }
-    try writeAtomically(Data(csv.utf8), to: outputDir + "/summary.csv")
+    try writeSharedFile(Data(csv.utf8), to: outputDir + "/summary.csv")
 
     func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
     var means: [String: Double] = [:]
@@ -148,12 +211,19 @@ public func writeBatchSummary(outputDir: String, images: [String], folders: [Str
     means["ms_ssim"] = mean(rows.map(\.metrics.msSSIM))
     means["lpips"] = mean(rows.compactMap(\.metrics.lpips))
     means["seconds"] = mean(rows.map(\.metrics.seconds))
-    struct Summary: Encodable {
-        var images: Int; var finished: Int; var failed: Int
-        var means: [String: Double]
-        var results: [InversionRecord]; var failures: [FailureRecord]
-    }
-    try writeAtomically(resultJSONEncoder().encode(Summary(images: images.count, finished: rows.count, failed: failures.count,
-                                           means: means, results: rows, failures: failures)),
+    try writeSharedFile(resultJSONEncoder().encode(BatchSummary(images: images.count, finished: rows.count, failed: failures.count,
+                                                                means: means, results: rows, failures: failures)),
                         to: outputDir + "/summary.json")
+}
+
+/// `summary.json`.
+public struct BatchSummary: Codable, Sendable {
+    /// Images in the whole input folder (all shards).
+    public var images: Int
+    public var finished: Int
+    public var failed: Int
+    /// Means over finished images of `mse`, `psnr` (finite ones), `ssim`, `ms_ssim`, `lpips`, `seconds`.
+    public var means: [String: Double]
+    public var results: [InversionRecord]
+    public var failures: [FailureRecord]
 }

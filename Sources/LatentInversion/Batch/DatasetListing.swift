@@ -39,21 +39,24 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public var index: Int
     public var count: Int
 
-    public static let all = Shard(index: 0, count: 1)
+    public static let all = try! Shard(index: 0, count: 1)
 
-    public init(index: Int, count: Int) {
-        precondition(count >= 1 && index >= 0 && index < count, "shard \(index)/\(count)")
+    /// - Throws: `ProjectorError` unless `0 <= index < count`.
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, index >= 0, index < count else {
+            throw ProjectorError("shard \(index)/\(count): expected 0 <= K < N")
+        }
         self.index = index
         self.count = count
     }
 
     /// Parses `K/N` with `0 <= K < N`.
     public init(parsing text: String) throws {
-        let parts = text.split(separator: "/").map { Int($0) }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
         guard parts.count == 2, let k = parts[0], let n = parts[1], n >= 1, k >= 0, k < n else {
             throw ProjectorError("--shard '\(text)': expected K/N with 0 <= K < N (e.g. 0/4)")
         }
-        self.init(index: k, count: n)
+        try self.init(index: k, count: n)
     }
 
     public func contains(_ relativePath: String) -> Bool {
@@ -73,20 +76,35 @@ public func fnv1a64(_ s: String) -> UInt64 {
 
 /// Output sub-folder names for relative image paths: the path without its extension
 /// (`cats/a.png` → `cats/a`), keeping the extension only where two images would collide
-/// (`a.png` and `a.jpg` → `a_png`, `a_jpg`).
+/// (`a.png` and `a.jpg` → `a_png`, `a_jpg`). Names are unique even in corner cases (`a.png`,
+/// `a.PNG` and `a_png.jpg` together): a remaining clash gets the path's FNV-1a hash appended.
+/// The result depends only on the set of paths, so every shard of a run computes the same names.
 public func outputFolderNames(for paths: [String]) -> [String: String] {
     func stem(_ p: String) -> String {
-        let u = URL(fileURLWithPath: p)
         let dir = (p as NSString).deletingLastPathComponent
-        let s = u.deletingPathExtension().lastPathComponent
+        let s = ((p as NSString).lastPathComponent as NSString).deletingPathExtension
         return dir.isEmpty ? s : dir + "/" + s
     }
+    let unique = Array(Set(paths)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     var counts: [String: Int] = [:]
-    for p in paths { counts[stem(p), default: 0] += 1 }
-    var out: [String: String] = [:]
-    for p in paths {
+    for p in unique { counts[stem(p), default: 0] += 1 }
+    var candidate: [String: String] = [:]
+    for p in unique {
         let s = stem(p)
-        out[p] = counts[s]! > 1 ? s + "_" + URL(fileURLWithPath: p).pathExtension.lowercased() : s
+        candidate[p] = counts[s]! > 1 ? s + "_" + (p as NSString).pathExtension.lowercased() : s
+    }
+    // Folder names compare case-insensitively on some file systems (macOS, Windows shares).
+    var owners: [String: Int] = [:]
+    for p in unique { owners[candidate[p]!.lowercased(), default: 0] += 1 }
+    var out: [String: String] = [:]
+    var taken = Set<String>()
+    for p in unique where owners[candidate[p]!.lowercased()] == 1 {
+        out[p] = candidate[p]!; taken.insert(candidate[p]!.lowercased())
+    }
+    for p in unique where out[p] == nil {
+        var name = candidate[p]! + "_" + String(fnv1a64(p), radix: 16)
+        while taken.contains(name.lowercased()) { name += "_" }
+        out[p] = name; taken.insert(name.lowercased())
     }
     return out
 }

@@ -36,20 +36,33 @@ public struct ProjectionResult: Sendable {
 /// Adam (β = 0.9, 0.999) on w (W or W+) and the noise maps, lr ramp-up over the first 5 % and
 /// cosine ramp-down over the last 25 %, latent noise `w_std · 0.05 · max(0, 1 − t/0.75)²`
 /// added to w at each step, the noise auto-correlation regulariser (weight 1e5) and noise
-/// renormalisation after every step.
+/// renormalisation after every step. The minimised objective per image is
+/// `imageLossScale · loss(G(w + noise), target) + regularizeNoiseWeight · reg(noise maps)`.
 ///
 /// Images are optimised together in one batched forward/backward; because the total loss is a
-/// sum over images and Adam works elementwise, each image follows the same trajectory it would
-/// follow alone (up to float summation order).
+/// sum over images, Adam works elementwise and every image draws its random numbers from its own
+/// stream seeded with `options.seed`, each image follows the trajectory it would follow alone (up
+/// to float summation order in the batched GEMMs). Only `earlyStop` couples the images (it
+/// watches the batch's mean loss).
+///
+/// Differences from the reference, all deliberate: several images per call; W+ as an option;
+/// noise maps either optimised per image or left at the generator's `noise_const` buffers; the
+/// image distance is a pluggable `ImageLoss` (LPIPS-VGG16 in the reference). The returned
+/// reconstruction uses the optimised noise maps (the reference's `proj.png` renders with the
+/// generator's own buffers, discarding them); `latent.npz` stores both.
 ///
 /// - Parameters:
 ///   - generator: the StyleGAN2 generator.
-///   - targets: `[N, C, R, R]` in [-1, 1] at the generator's resolution.
+///   - targets: `[N, C, R, R]` in [-1, 1] at the generator's resolution, N ≥ 1.
 ///   - loss: the image loss (pixel, MS-SSIM, spectral, LPIPS, … or a weighted sum).
 ///   - mask: optional `[N or 1, 1, R, R]` weights in [0, 1]: only masked pixels count.
 ///   - statistics: `w_avg` / `w_std`; estimated from `options.wAvgSamples` z when nil.
-///   - options: schedule and space, see `ProjectorOptions`.
+///   - options: schedule, space, noise handling, see `ProjectorOptions`.
 ///   - progress: called after each step.
+/// - Returns: the final latents `[N, numWs, wDim]`, per-image noise maps and reconstructions.
+/// - Throws: `ProjectorError` for targets of the wrong shape or with NaN/∞, a bad initial latent,
+///   bad statistics or options, or an optimisation whose loss becomes non-finite;
+///   `ImageInputError` from the loss for a bad mask.
 public func project(generator: StyleGAN2Generator,
                     targets: Tensor,
                     loss: ImageLoss,
@@ -58,64 +71,92 @@ public func project(generator: StyleGAN2Generator,
                     options: ProjectorOptions = ProjectorOptions(),
                     progress: ((ProjectionProgress) -> Void)? = nil) throws -> ProjectionResult {
     let start = Date()
-    let n = targets.shape[0], numWs = generator.numWs, wDim = generator.wDim
-    guard targets.rank == 4, targets.shape[1] == generator.config.imgChannels,
-          targets.shape[2] == generator.resolution, targets.shape[3] == generator.resolution else {
-        throw ProjectorError("targets must be [N, \(generator.config.imgChannels), \(generator.resolution), \(generator.resolution)], got \(targets.shape)")
+    let numWs = generator.numWs, wDim = generator.wDim, res = generator.resolution, channels = generator.imgChannels
+    guard targets.rank == 4, targets.shape[0] >= 1, targets.shape[1] == channels, targets.shape[2] == res, targets.shape[3] == res else {
+        throw ProjectorError("targets must be [N, \(channels), \(res), \(res)] with N ≥ 1, got \(targets.shape)")
     }
     guard targets.isFinite else { throw ProjectorError("target images contain NaN or infinity") }
-    let stats = try statistics ?? WStatistics.estimate(generator: generator, samples: options.wAvgSamples)
-    let rows = options.space == .w ? 1 : numWs
+    guard options.imageLossScale > 0, options.imageLossScale.isFinite else {
+        throw ProjectorError("imageLossScale must be positive and finite, got \(options.imageLossScale)")
+    }
+    if let es = options.earlyStop {
+        guard es.patience >= 1, es.minRelativeImprovement.isFinite, es.minRelativeImprovement >= 0 else {
+            throw ProjectorError("earlyStop needs patience ≥ 1 and a finite minRelativeImprovement ≥ 0, got \(es)")
+        }
+    }
+    let n = targets.shape[0]
+    let stats = try (statistics ?? WStatistics.estimate(generator: generator, samples: options.wAvgSamples)).validated(for: generator)
+    let space = options.space
+    let rows = space == .w ? 1 : numWs
 
     // Latent to optimise: [N, rows, wDim].
     var wOpt = try initialLatent(options.initialLatent, wAvg: stats.wAvg, n: n, rows: rows, numWs: numWs, wDim: wDim)
-    var rng = NumpyRandomState(seed: options.seed)
+    // One stream per image, each seeded alike: an image's draws do not depend on its batch.
+    var rngs = [NumpyRandomState](repeating: NumpyRandomState(seed: options.seed), count: n)
 
-    // Per-image noise maps [N, H, W].
-    var noise = NoiseMaps()
-    for name in generator.noiseLayerNames {
-        let shp = generator.noiseShape(layer: name)!
-        let hw = shp[0] * shp[1]
-        switch (options.optimizeNoise, options.noiseInit) {
-        case (true, .random):
-            noise[name] = Tensor(shape: [n] + shp, data: rng.randn(count: n * hw).map(Float.init))
-        default:
-            let c = generator.constNoise[name]!
-            noise[name] = Tensor(shape: [n] + shp, data: Array((0..<n).map { _ in c.storage }.joined()))
-        }
-    }
+    // Noise maps: optimised ones per image [N, H, W]; fixed ones are the shared const buffers.
     let noiseNames = generator.noiseLayerNames
+    let constNoise = generator.constNoise
+    var noise = NoiseMaps()
+    if options.optimizeNoise {
+        for name in noiseNames {
+            let shp = generator.noiseShape(layer: name)!
+            let plane = shp[0] * shp[1]
+            var maps = [Float]()
+            maps.reserveCapacity(n * plane)
+            for i in 0..<n {
+                switch options.noiseInit {
+                case .random: maps += rngs[i].randn(count: plane).map(Float.init)
+                case .const: maps += constNoise[name]!.storage
+                }
+            }
+            noise[name] = Tensor(shape: [n] + shp, data: maps)
+        }
+    } else {
+        noise = constNoise
+    }
 
     let schedule = options.schedule
+    let lossScale = options.imageLossScale
+    let regWeight = Float(schedule.regularizeNoiseWeight)
     var adam = Adam(learningRate: Float(schedule.initialLearningRate), beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
     var lossHistory: [Float] = []
+    lossHistory.reserveCapacity(schedule.numSteps)
     var stepsRun = 0
     var bestSoFar = Float.infinity, bestAtWindowStart = Float.infinity
+    var params: [Tensor] = [], paramGrads: [Tensor] = []
     for step in 0..<schedule.numSteps {
         let wNoiseScale = Float(schedule.latentNoiseScale(step: step, wStd: Double(stats.wStd)))
         let lr = Float(schedule.learningRate(step: step))
 
         var wIn = wOpt
         if wNoiseScale > 0 {
-            let eps = rng.randn(count: wIn.count)
+            let perImage = rows * wDim
             wIn.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] += Float(eps[i]) * wNoiseScale }
+                for i in 0..<n {
+                    let eps = rngs[i].randn(count: perImage)
+                    for k in 0..<perImage { p[i * perImage + k] += Float(eps[k]) * wNoiseScale }
+                }
             }
         }
-        let ws = options.space == .w ? broadcastRows(wIn, to: numWs) : wIn
+        let ws = space == .w ? broadcastRows(wIn, to: numWs) : wIn
         let (image, tape) = generator.synthesisForward(ws: ws, noise: noise)
-        let (imageLoss, gradImage) = try loss.evaluate(reconstruction: image, target: targets, mask: mask)
-        guard imageLoss.allSatisfy({ $0.isFinite }) else {
+        guard image.isFinite else {
+            throw ProjectorError("the generated image became non-finite at step \(step); try a lower learning rate")
+        }
+        var (imageLoss, gradImage) = try loss.evaluate(reconstruction: image, target: targets, mask: mask)
+        guard imageLoss.count == n, gradImage.shape == image.shape, imageLoss.allSatisfy({ $0.isFinite }) else {
             throw ProjectorError("loss became non-finite at step \(step) (\(imageLoss)); try a lower learning rate")
         }
+        if lossScale != 1 { gradImage.withUnsafeMutableBufferPointer { g in for k in 0..<g.count { g[k] *= lossScale } } }
         let grads = generator.synthesisBackward(tape: tape, gradImage: gradImage, needNoise: options.optimizeNoise)
-        let gradW = options.space == .w ? sumRows(grads.ws, rows: numWs) : grads.ws
 
-        var params = [wOpt]
-        var paramGrads = [gradW]
+        params.removeAll(keepingCapacity: true)
+        paramGrads.removeAll(keepingCapacity: true)
+        params.append(wOpt)
+        paramGrads.append(space == .w ? sumRows(grads.ws, rows: numWs) : grads.ws)
         if options.optimizeNoise, let gNoise = grads.noise {
             // The regulariser acts on each image's maps separately (the reference has one image).
-            let weight = Float(schedule.regularizeNoiseWeight)
             for name in noiseNames {
                 var g = gNoise[name]!
                 let maps = noise[name]!
@@ -124,7 +165,7 @@ public func project(generator: StyleGAN2Generator,
                     let (_, rg) = try noiseRegularization(noiseMaps: [maps.row(i)])
                     rg[0].withUnsafeBufferPointer { rp in
                         g.withUnsafeMutableBufferPointer { gp in
-                            for k in 0..<plane { gp[i * plane + k] += weight * rp[k] }
+                            for k in 0..<plane { gp[i * plane + k] += regWeight * rp[k] }
                         }
                     }
                 }
@@ -136,11 +177,15 @@ public func project(generator: StyleGAN2Generator,
         wOpt = params[0]
         if options.optimizeNoise {
             for (j, name) in noiseNames.enumerated() {
-                let maps = params[j + 1]
-                noise[name] = Tensor.concatenate(try (0..<n).map { i in
+                var maps = params[j + 1]
+                let plane = maps.count / n
+                for i in 0..<n {
                     let m = try normalizeNoise(maps.row(i))
-                    return m.reshaped([1] + m.shape)
-                })
+                    maps.withUnsafeMutableBufferPointer { p in
+                        m.withUnsafeBufferPointer { (p.baseAddress! + i * plane).update(from: $0.baseAddress!, count: plane) }
+                    }
+                }
+                noise[name] = maps
             }
         }
         stepsRun = step + 1
@@ -148,7 +193,7 @@ public func project(generator: StyleGAN2Generator,
         lossHistory.append(mean)
         if let progress {
             progress(ProjectionProgress(step: step + 1, numSteps: schedule.numSteps, loss: imageLoss, learningRate: lr,
-                                        ws: options.space == .w ? broadcastRows(wOpt, to: numWs) : wOpt, noise: noise))
+                                        ws: space == .w ? broadcastRows(wOpt, to: numWs) : wOpt, noise: noise))
         }
 
         if let es = options.earlyStop {
@@ -160,10 +205,16 @@ public func project(generator: StyleGAN2Generator,
         }
     }
 
-    let finalWs = options.space == .w ? broadcastRows(wOpt, to: numWs) : wOpt
+    let finalWs = space == .w ? broadcastRows(wOpt, to: numWs) : wOpt
     let reconstruction = generator.synthesis(ws: finalWs, noise: noise)
     let (finalLoss, _) = try loss.evaluate(reconstruction: reconstruction, target: targets, mask: mask)
-    return ProjectionResult(ws: finalWs, noise: noise, reconstruction: reconstruction, lossHistory: lossHistory,
+    // Per-image maps in the result whichever way they were used.
+    var outNoise = NoiseMaps()
+    for name in noiseNames {
+        let m = noise[name]!
+        outNoise[name] = m.rank == 3 ? m : Tensor(shape: [n] + m.shape, data: Array((0..<n).map { _ in m.storage }.joined()))
+    }
+    return ProjectionResult(ws: finalWs, noise: outNoise, reconstruction: reconstruction, lossHistory: lossHistory,
                             finalLoss: finalLoss, stepsRun: stepsRun, seconds: Date().timeIntervalSince(start))
 }
 

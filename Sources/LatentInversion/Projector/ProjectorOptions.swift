@@ -29,21 +29,39 @@ public struct EarlyStop: Sendable, Equatable {
 
 /// Hyper-parameters of optimisation-based inversion: NVIDIA's stylegan2-ada-pytorch
 /// `projector.py` schedule (`schedule`, its keyword defaults) plus the choices the reference
-/// hard-codes (space, noise handling, start point) and an optional early stop.
+/// hard-codes (space, noise handling, start point, the scale of the image distance against the
+/// noise regulariser) and an optional early stop.
 public struct ProjectorOptions: Sendable {
     /// Steps, learning-rate ramps, latent-noise ramp and noise-regulariser weight.
     public var schedule: ProjectorSchedule
+    /// Default `.wPlus`.
     public var space: LatentSpace = .wPlus
-    /// Optimise the per-layer noise maps (with the auto-correlation regulariser).
+    /// Optimise the per-layer noise maps (with the auto-correlation regulariser). Default true.
     public var optimizeNoise: Bool = true
+    /// Start of optimised noise maps. Default `.random` (NVIDIA).
     public var noiseInit: NoiseInit = .random
+    /// The image loss is multiplied by this before the noise regulariser
+    /// (`regularizeNoiseWeight · reg`) is added. Only the balance of the two matters (Adam is
+    /// invariant to a common scale): it decides how much the noise maps may bend to fit the
+    /// target. Default `defaultImageLossScale`.
+    public var imageLossScale: Float = ProjectorOptions.defaultImageLossScale
     /// Projector: `w_avg_samples = 10000` z drawn with `np.random.RandomState(123)`.
     public var wAvgSamples: Int = 10_000
-    /// Seed of the latent noise and random noise-map initialisation: same seed, same result.
+    /// Seed of the latent noise and of the random noise-map initialisation. Every image of a batch
+    /// draws from its own stream seeded with `seed`, so an image's result does not depend on the
+    /// batch it is optimised in: same seed, same result.
     public var seed: UInt32 = 0
-    /// Starting latent: nil = `w_avg`; else `[wDim]`, `[numWs, wDim]` or `[N, numWs, wDim]`.
+    /// Starting latent: nil = `w_avg`; else `[wDim]`, `[numWs, wDim]`, `[1, numWs, wDim]` or
+    /// `[N, numWs, wDim]` (a W+ start is averaged over its rows when optimising in W).
     public var initialLatent: Tensor? = nil
+    /// Stops the whole batch when its mean loss stalls; nil (default) runs every step.
     public var earlyStop: EarlyStop? = nil
+
+    /// NVIDIA's projector compares images scaled to [0, 255] (`(synth + 1) · 255/2`); our losses
+    /// take [-1, 1]. `(255/2)²` turns a pixel MSE on [-1, 1] into the MSE on [0, 255], the
+    /// reference's units, so the 1e5 regulariser weight keeps its meaning (see Bench/inversion.md
+    /// for the measurements behind this default).
+    public static let defaultImageLossScale: Float = 127.5 * 127.5
 
     public init(schedule: ProjectorSchedule) { self.schedule = schedule }
 

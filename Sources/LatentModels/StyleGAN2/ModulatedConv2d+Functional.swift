@@ -18,7 +18,7 @@ public func modulatedConv2d(_ x: Tensor, weight: Tensor, styles: Tensor, noise: 
     let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter)
     precondition(x.rank == 4 && x.shape[1] == op.inChannels, "modulatedConv2d: x must be [N, \(op.inChannels), H, W], got \(x.shape)")
     let n = x.shape[0]
-    var c = op.convolve(x: swapBatchAndChannels(x), styles: styles)   // [O, N, H', W']
+    var c = swapBatchAndChannels(op.convolve(x: FeatureMap(nchw: x), styles: styles).nchw)   // [O, N, H', W']
     let hw = c.shape[2] * c.shape[3], o = op.outChannels
     if demodulate {
         let d = op.demodulationCoefficients(styles: styles)
@@ -45,7 +45,7 @@ public func modulatedConv2dBackward(gradOutput: Tensor, x: Tensor, weight: Tenso
     -> (gradInput: Tensor, gradStyles: Tensor, gradWeight: Tensor) {
     let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter)
     let n = x.shape[0], o = op.outChannels
-    let xc = swapBatchAndChannels(x)
+    let xc = FeatureMap(nchw: x)
     var g = swapBatchAndChannels(gradOutput)    // [O, N, H', W']
     let hw = g.shape[2] * g.shape[3]
     var gradDcoefs = Tensor.zeros([n, o])
@@ -56,17 +56,17 @@ public func modulatedConv2dBackward(gradOutput: Tensor, x: Tensor, weight: Tenso
         for oc in 0..<o { for s in 0..<n {
             let base = (oc * n + s) * hw, dc = dcoefs.storage[s * o + oc]
             var acc: Float = 0
-            for q in 0..<hw { acc += g.storage[base + q] * c.storage[base + q]; g.storage[base + q] *= dc }
+            for q in 0..<hw { acc += g.storage[base + q] * c.pointer[base + q]; g.storage[base + q] *= dc }
             gradDcoefs.storage[s * o + oc] = acc
         } }
     }
-    let back = op.convolveBackward(gradOut: g, x: xc, styles: styles, needWeight: true)
+    let back = op.convolveBackward(gradOut: FeatureMap(nchw: swapBatchAndChannels(g)), x: xc, styles: styles, needWeight: true)
     var gs = back.gradStyles
     var gw = back.gradWeight
     if demodulate {
         op.demodulationBackward(styles: styles, dcoefs: dcoefs, gradDcoefs: gradDcoefs, gradStyles: &gs, gradWeight: &gw)
     }
-    return (swapBatchAndChannels(back.gradX), gs, gw!)
+    return (back.gradX.nchw, gs, gw!)
 }
 
 /// Naive double-precision reference of `modulated_conv2d` in the *fused* formulation, literally:

@@ -39,25 +39,23 @@ extension ModulatedConv2d {
     ///   - x: `[I, N, H, W]` (CNHW).
     ///   - styles: `[N, I]`.
     /// - Returns: `[O, N, H', W']` (CNHW).
-    func convolve(x: Tensor, styles: Tensor) -> Tensor {
+    func convolve(x: FeatureMap, styles: Tensor) -> FeatureMap {
         let i = inChannels
-        precondition(x.rank == 4 && x.shape[0] == i, "modulatedConv2d: input must be [\(i), N, H, W], got \(x.shape)")
-        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        precondition(x.channels == i, "modulatedConv2d: input must be [\(i), N, H, W], got \(x.shape)")
+        let n = x.batch, h = x.height, w = x.width
         precondition(styles.shape == [n, i], "modulatedConv2d: styles must be [\(n), \(i)], got \(styles.shape)")
         let (oh, ow) = outputSize(height: h, width: w)
-        return uninitializedTensor([outChannels, n, oh, ow]) { op in
-            x.withUnsafeBufferPointer { px in
-                styles.withUnsafeBufferPointer { ps in
-                    Parallel.withSingleThreadedBLAS {
-                        if up == 1 {
-                            forwardSame(px.baseAddress!, ps.baseAddress!, batch: n, height: h, width: w, op)
-                        } else {
-                            forwardUp(px.baseAddress!, ps.baseAddress!, batch: n, height: h, width: w, op)
-                        }
-                    }
+        let out = FeatureMap(shape: [outChannels, n, oh, ow])
+        styles.withUnsafeBufferPointer { ps in
+            Parallel.withSingleThreadedBLAS {
+                if up == 1 {
+                    forwardSame(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
+                } else {
+                    forwardUp(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
                 }
             }
         }
+        return out
     }
 
     /// Stride-1 convolution: row chunks of the output, each im2col → GEMM in its own tile; or, for
@@ -72,7 +70,7 @@ extension ModulatedConv2d {
         weight.withUnsafeBufferPointer { pw in
             let wp = pw.baseAddress!
             if chunks >= 2 * threads {
-                Parallel.forEach(chunks) { c in
+                Parallel.forEachDynamic(chunks) { c in
                     let r0 = c * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
                     withScratch(k * cols) { buf in
                         im2colRows(x, s, batch: n, height: h, width: w, rows: r0..<r1, buf)
@@ -96,29 +94,47 @@ extension ModulatedConv2d {
 
     /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
     /// of the modulated input (stride 1, zero padding), row stride `rows.count · W`.
+    ///
+    /// The source rows a segment needs are scaled by the style once into a small buffer; the
+    /// k² tap rows are then plain copies (`memmove`, vectorised by the C library).
     func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
                     rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
         let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
-        for c in channels ?? 0..<inChannels {
-            for ky in 0..<k {
-                for kx in 0..<k {
-                    let row = cols + (c * kk + ky * k + kx) * ld
-                    let shift = kx - pad
-                    let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
-                    for r in rows {
-                        let nn = r / h, oy = r % h
-                        let sc: Float = s.map { $0[nn * inChannels + c] } ?? 1
-                        let iy = oy + ky - pad
-                        let dst = row + (r - rows.lowerBound) * w
-                        if iy < 0 || iy >= h {
-                            dst.initialize(repeating: 0, count: w)
-                            continue
-                        }
-                        let srow = x + (c * n + nn) * hw + iy * w + shift
-                        for ox in 0..<lo { dst[ox] = 0 }
-                        for ox in lo..<hi { dst[ox] = srow[ox] * sc }
-                        for ox in hi..<w { dst[ox] = 0 }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (min(rows.count, h) + k) * w) { tb in
+            let tmp = tb.baseAddress!
+            for c in channels ?? 0..<inChannels {
+                var r = rows.lowerBound
+                while r < rows.upperBound {
+                    // One image's run of output rows [oy0, oy1).
+                    let nn = r / h, oy0 = r % h
+                    let rEnd = min(rows.upperBound, (nn + 1) * h), oy1 = oy0 + (rEnd - r)
+                    let iyLo = max(0, oy0 - pad), iyHi = min(h, oy1 - 1 - pad + k)
+                    let plane = x + (c * n + nn) * hw
+                    var srcRows = plane + iyLo * w
+                    if let s {
+                        let sc = s[nn * inChannels + c]
+                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
+                        srcRows = UnsafePointer(tmp)
                     }
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
+                            let shift = kx - pad
+                            let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
+                            for oy in oy0..<oy1 {
+                                let iy = oy + ky - pad
+                                let dst = row + (oy - oy0) * w
+                                if iy < 0 || iy >= h {
+                                    dst.initialize(repeating: 0, count: w)
+                                    continue
+                                }
+                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
+                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
+                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
+                            }
+                        }
+                    }
+                    r = rEnd
                 }
             }
         }
@@ -141,22 +157,29 @@ extension ModulatedConv2d {
                            _ out: UnsafeMutablePointer<Float>) {
         let i = inChannels, kk = kernelSize * kernelSize, hw = h * w, ncol = n * hw
         let plan = firPlan(height: h, width: w)
+        let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: plan)
         let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
+        let scratch = max(plan.height * plan.width, PolyphaseUpsample.scratchCount(height: h, width: w))
         withScratch(i * ncol) { xs in
             modulate(x, s, batch: n, pixels: hw, xs)
             weightUpT.withUnsafeBufferPointer { pw in
-                Parallel.forEach(tiling.count) { t in
+                Parallel.forEachDynamic(tiling.count) { t in
                     let (imgs, units) = tiling.tile(t)
                     let rows = units.count * kk, cols = imgs.count * hw
-                    withScratch(rows * cols + plan.height * plan.width) { tb in
+                    withScratch(rows * cols + scratch) { tb in
                         sgemm(m: rows, n: cols, k: i, a: pw.baseAddress! + units.lowerBound * kk * i,
                               b: xs + imgs.lowerBound * hw, ldb: ncol, c: tb)
                         let u = tb + rows * cols
                         for o in units {
                             for nn in imgs {
-                                scatterTaps(tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw, ld: cols,
-                                            height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
-                                plan.run(u, planes: 1, out + (o * n + nn) * plan.outHeight * plan.outWidth, parallel: false)
+                                let taps = tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw
+                                let dst = out + (o * n + nn) * plan.outHeight * plan.outWidth
+                                if let poly {
+                                    poly.forward(taps, ld: cols, height: h, width: w, dst, scratch: u)
+                                } else {
+                                    scatterTaps(taps, ld: cols, height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
+                                    plan.run(u, planes: 1, dst, parallel: false)
+                                }
                             }
                         }
                     }
@@ -192,27 +215,22 @@ extension ModulatedConv2d {
     ///   - x: the forward input `[I, N, H, W]`; styles `[N, I]`.
     ///   - needWeight: also return `∂L/∂weight` `[O, I, k, k]`.
     /// - Returns: `gradX` `[I, N, H, W]`, `gradStyles` `[N, I]`, optional `gradWeight`.
-    func convolveBackward(gradOut: Tensor, x: Tensor, styles: Tensor, needWeight: Bool)
-        -> (gradX: Tensor, gradStyles: Tensor, gradWeight: Tensor?) {
-        let i = inChannels, n = x.shape[1], h = x.shape[2], w = x.shape[3]
+    func convolveBackward(gradOut: FeatureMap, x: FeatureMap, styles: Tensor, needWeight: Bool)
+        -> (gradX: FeatureMap, gradStyles: Tensor, gradWeight: Tensor?) {
+        let i = inChannels, n = x.batch, h = x.height, w = x.width
         var gs = Tensor.zeros([n, i])
         var gw: Tensor? = nil
-        let gx = uninitializedTensor([i, n, h, w]) { gxp in
-            gradOut.withUnsafeBufferPointer { pg in
-                x.withUnsafeBufferPointer { px in
-                    styles.withUnsafeBufferPointer { ps in
-                        gs.withUnsafeMutableBufferPointer { pgs in
-                            Parallel.withSingleThreadedBLAS {
-                                let gp = pg.baseAddress!, xp = px.baseAddress!, sp = ps.baseAddress!, gsp = pgs.baseAddress!
-                                if up == 1 {
-                                    backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gxp, gradS: gsp)
-                                    if needWeight { gw = weightGradientSame(gp, x: xp, s: sp, batch: n, height: h, width: w) }
-                                } else {
-                                    gw = backwardUp(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gxp, gradS: gsp,
-                                                    needWeight: needWeight)
-                                }
-                            }
-                        }
+        let gx = FeatureMap(shape: x.shape)
+        styles.withUnsafeBufferPointer { ps in
+            gs.withUnsafeMutableBufferPointer { pgs in
+                Parallel.withSingleThreadedBLAS {
+                    let gp = gradOut.pointer, xp = x.pointer, sp = ps.baseAddress!, gsp = pgs.baseAddress!
+                    if up == 1 {
+                        backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        if needWeight { gw = weightGradientSame(gp, x: xp, s: sp, batch: n, height: h, width: w) }
+                    } else {
+                        gw = backwardUp(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp,
+                                        needWeight: needWeight)
                     }
                 }
             }
@@ -229,7 +247,7 @@ extension ModulatedConv2d {
         let k = kernelSize, kk = k * k, K = inChannels * kk, hw = h * w, ncol = n * hw, pad = padding, o = outChannels
         let tiling = GemmTiling(batch: n, pixels: hw, units: inChannels, unitRows: kk)
         weight.withUnsafeBufferPointer { pw in
-            Parallel.forEach(tiling.count) { t in
+            Parallel.forEachDynamic(tiling.count) { t in
                 let (imgs, units) = tiling.tile(t)
                 let rows = units.count * kk, cols = imgs.count * hw
                 withScratch(rows * cols + hw) { buf in
@@ -298,13 +316,19 @@ extension ModulatedConv2d {
                             batch n: Int, height h: Int, width w: Int,
                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
         let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w, ncol = n * hw
-        let plan = firPlan(height: h, width: w).backwardPlan(filter: filter!, gain: Float(up * up))
+        let forwardPlan = firPlan(height: h, width: w)
+        let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
+        let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
         return withScratch(o * kk * ncol) { gt in
             Parallel.forRanges(o * n, minChunk: 1) { range in
-                withScratch(uh * uw) { u in
+                withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
                     for pn in range {
                         let oc = pn / n, nn = pn % n
+                        if let poly {
+                            poly.backward(g + pn * ghw, height: h, width: w, gt + (oc * kk) * ncol + nn * hw, ld: ncol, scratch: u)
+                            continue
+                        }
                         plan.run(g + pn * ghw, planes: 1, u, parallel: false)
                         for ky in 0..<k {
                             for kx in 0..<k {
@@ -321,7 +345,7 @@ extension ModulatedConv2d {
             }
             let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
             weightUpT.withUnsafeBufferPointer { pw in
-                Parallel.forEach(tiling.count) { t in
+                Parallel.forEachDynamic(tiling.count) { t in
                     let (imgs, units) = tiling.tile(t)
                     let cols = imgs.count * hw
                     withScratch(units.count * cols) { gxs in

@@ -31,6 +31,22 @@ final class ScratchPool: @unchecked Sendable {
         return (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
     }
 
+    /// Frees every pooled buffer (buffers in use are unaffected and return later).
+    func drain() {
+        lock.lock()
+        let all = free
+        free.removeAll()
+        pooledBytes = 0
+        lock.unlock()
+        for b in all { b.pointer.deallocate() }
+    }
+
+    /// Bytes currently pooled (idle).
+    var idleBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return pooledBytes
+    }
+
     func give(_ b: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
         lock.lock()
         if pooledBytes + b.capacity * 4 <= Self.maxPooledBytes {
@@ -50,14 +66,4 @@ func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -
     let b = ScratchPool.shared.take(count)
     defer { ScratchPool.shared.give(b) }
     return try body(b.pointer)
-}
-
-/// A tensor whose storage is allocated without zero-filling; `fill` must write every element.
-func uninitializedTensor(_ shape: [Int], _ fill: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
-    let n = shape.reduce(1, *)
-    let data = [Float](unsafeUninitializedCapacity: n) { buf, initialized in
-        if n > 0 { fill(buf.baseAddress!) }
-        initialized = n
-    }
-    return Tensor(shape: shape, data: data)
 }

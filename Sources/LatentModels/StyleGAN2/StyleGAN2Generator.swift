@@ -35,8 +35,11 @@ public struct StyleGAN2Generator: Sendable {
     ///   - truncationPsi: default 1 (none): `w = w_avg + ψ (w − w_avg)`.
     ///   - truncationCutoff: truncate only the first `cutoff` rows of ws (nil = all).
     /// - Returns: `[N, numWs, wDim]`.
+    ///
+    /// Shapes are preconditions (use `validate(z:)` on outside data to get a thrown error instead).
     public func mapping(z: Tensor, truncationPsi: Float = 1, truncationCutoff: Int? = nil) -> Tensor {
-        mappingNetwork(z: z, truncationPsi: truncationPsi, truncationCutoff: truncationCutoff)
+        require { try validate(z: z, requireFinite: false) }
+        return mappingNetwork(z: z, truncationPsi: truncationPsi, truncationCutoff: truncationCutoff)
     }
 
     /// `mapping` then `synthesis` (reference `G(z, None, truncation_psi, noise_mode)`).
@@ -73,17 +76,27 @@ public struct StyleGAN2Generator: Sendable {
     ///   - noise: explicit maps overriding the mode per layer (`[H, W]` or `[N, H, W]`).
     /// - Returns: `[N, imgChannels, R, R]`.
     public func synthesis(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> Tensor {
-        synthesisForward(ws: ws, noiseMode: noiseMode, noise: noise).image
+        require { try validate(ws: ws, requireFinite: false) }
+        if let noise { require { try validate(noise: noise, batch: ws.shape[0], requireFinite: false) } }
+        let (resolved, _) = resolveNoise(batch: ws.shape[0], mode: noiseMode, explicit: noise)
+        let caches = Parallel.withSingleThreadedBLAS {
+            synthesisNetwork.forward(ws: ws, noise: resolved, keepCaches: false)
+        }
+        return caches.last!.img.nchw
     }
 
     /// The differentiable forward: the image and a tape of what the backward needs.
+    ///
+    /// Shapes are preconditions (use `validate(ws:)` / `validate(noise:batch:)` on outside data to
+    /// get a thrown error instead).
     public func synthesisForward(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> (image: Tensor, tape: SynthesisTape) {
-        precondition(ws.rank == 3 && ws.shape[1] == numWs && ws.shape[2] == wDim,
-                     "synthesis: ws must be [N, \(numWs), \(wDim)], got \(ws.shape)")
+        require { try validate(ws: ws, requireFinite: false) }
         let n = ws.shape[0]
+        if let noise { require { try validate(noise: noise, batch: n, requireFinite: false) } }
         let (resolved, layout) = resolveNoise(batch: n, mode: noiseMode, explicit: noise)
-        let caches = synthesisNetwork.forward(ws: ws, noise: resolved)
-        let image = swapBatchAndChannels(caches.last!.img)
+        // Every GEMM here runs inside our own parallel loops: keep OpenBLAS's pool out of the way.
+        let caches = Parallel.withSingleThreadedBLAS { synthesisNetwork.forward(ws: ws, noise: resolved) }
+        let image = caches.last!.img.nchw
         return (image, SynthesisTape(ws: ws, image: image, caches: caches, noiseLayout: layout))
     }
 
@@ -95,10 +108,11 @@ public struct StyleGAN2Generator: Sendable {
     ///   - needWeights: return parameter gradients (default false; costs one more GEMM per layer).
     public func synthesisBackward(tape: SynthesisTape, gradImage: Tensor, needNoise: Bool = true,
                                   needWeights: Bool = false) -> SynthesisGradients {
-        precondition(gradImage.shape == tape.image.shape,
-                     "synthesisBackward: gradImage must be \(tape.image.shape), got \(gradImage.shape)")
-        let g = synthesisNetwork.backward(ws: tape.ws, caches: tape.caches, gradImage: swapBatchAndChannels(gradImage),
-                                          needNoise: needNoise, needWeights: needWeights)
+        require { try validate(gradImage: gradImage, tape: tape) }
+        let g = Parallel.withSingleThreadedBLAS {
+            synthesisNetwork.backward(ws: tape.ws, caches: tape.caches, gradImage: FeatureMap(nchw: gradImage),
+                                      needNoise: needNoise, needWeights: needWeights)
+        }
         var noise: NoiseMaps? = nil
         if needNoise {
             var maps = NoiseMaps()
@@ -119,6 +133,13 @@ public struct StyleGAN2Generator: Sendable {
         return SynthesisGradients(ws: g.ws, noise: noise, weights: needWeights ? g.parameters : nil)
     }
 
+    /// Returns the idle scratch and feature-map buffers that synthesis keeps for reuse (up to
+    /// 512 MB) to the system. Buffers still held by live tapes are returned when those are dropped.
+    public static func releaseCachedMemory() { ScratchPool.shared.drain() }
+
+    /// Bytes of idle buffers currently kept for reuse.
+    public static var cachedMemoryBytes: Int { ScratchPool.shared.idleBytes }
+
     // MARK: Noise
 
     /// Official names of the noise-carrying layers in forward order (`"b4.conv1"`, `"b8.conv0"`, …).
@@ -136,12 +157,6 @@ public struct StyleGAN2Generator: Sendable {
 
     func resolveNoise(batch n: Int, mode: NoiseMode, explicit: NoiseMaps?)
         -> ([String: ResolvedNoise], [String: SynthesisTape.NoiseLayout]) {
-        if let explicit {
-            let known = Set(noiseLayerNames)
-            for name in explicit.maps.keys {
-                precondition(known.contains(name), "synthesis: unknown noise layer '\(name)' (known: \(noiseLayerNames.joined(separator: ", ")))")
-            }
-        }
         var rng: NumpyRandomState? = nil
         if case .random(let seed) = mode { rng = NumpyRandomState(seed: UInt32(truncatingIfNeeded: seed ^ (seed >> 32))) }
         var resolved = [String: ResolvedNoise](), layout = [String: SynthesisTape.NoiseLayout]()

@@ -18,27 +18,30 @@ struct SynthesisBlock: Sendable {
         var conv1: SynthesisLayer.Cache
         var torgb: ToRGBLayer.Cache
         /// Block outputs, CNHW.
-        var x: Tensor
-        var img: Tensor
+        var x: FeatureMap
+        var img: FeatureMap
     }
 
-    /// `upsample2d(img, f)`: up 2, padding (2, 1, 2, 1), gain 4.
-    var imgUpPadding: Upfirdn2dPadding { (2, 1, 2, 1) }
+    /// `upsample2d(img, f)` from the previous resolution: up 2, padding (2, 1, 2, 1), gain 4.
+    var imgUpsample: Upfirdn2dPlan {
+        Upfirdn2dPlan(height: resolution / 2, width: resolution / 2, filter: resampleFilter, up: 2,
+                      padding: (2, 1, 2, 1), gain: 4)
+    }
 
     /// - Parameters:
     ///   - x: `[Cin, N, R/2, R/2]` (nil for the first block); `img`: `[3, N, R/2, R/2]` or nil.
-    ///   - w: this block's rows of ws, each `[N, wDim]`, indexed by `wIndex`.
-    func forward(x: Tensor?, img: Tensor?, batch n: Int, w: (Int) -> Tensor,
+    ///   - w: rows of ws, each `[N, wDim]`, by index.
+    func forward(x: FeatureMap?, img: FeatureMap?, batch n: Int, w: (Int) -> Tensor,
                  noise: (SynthesisLayer) -> ResolvedNoise) -> Cache {
-        var h: Tensor
+        var h: FeatureMap
         var c0: SynthesisLayer.Cache? = nil
         if let const {
-            // const.unsqueeze(0).repeat([N, 1, 1, 1]) in CNHW: each channel plane repeated N times.
+            // const.unsqueeze(0).repeat([N, 1, 1, 1]): each channel plane repeated N times.
             let c = const.shape[0], hw = const.shape[1] * const.shape[2]
-            h = Tensor.zeros([c, n, const.shape[1], const.shape[2]])
-            for ch in 0..<c { for s in 0..<n { for q in 0..<hw {
-                h.storage[(ch * n + s) * hw + q] = const.storage[ch * hw + q]
-            } } }
+            h = FeatureMap(shape: [c, n, const.shape[1], const.shape[2]])
+            const.withUnsafeBufferPointer { src in
+                for ch in 0..<c { for s in 0..<n { (h.pointer + (ch * n + s) * hw).update(from: src.baseAddress! + ch * hw, count: hw) } }
+            }
         } else {
             guard let x, let conv0 else { preconditionFailure("SynthesisBlock b\(resolution): missing input") }
             let r = conv0.forward(x: x, w: w(conv0.wIndex), noise: noise(conv0))
@@ -46,19 +49,20 @@ struct SynthesisBlock: Sendable {
         }
         let (h1, c1) = conv1.forward(x: h, w: w(conv1.wIndex), noise: noise(conv1))
         let (y, crgb) = torgb.forward(x: h1, w: w(torgb.wIndex))
-        var out = y
         if let img {
-            let up = upfirdn2d(img, filter: resampleFilter, up: 2, padding: imgUpPadding, gain: 4)
-            for q in 0..<out.count { out.storage[q] = up.storage[q] + y.storage[q] }
+            let up = FeatureMap(shape: y.shape)
+            imgUpsample.run(img.pointer, planes: img.channels * n, up.pointer)
+            up.add(y)
+            return Cache(conv0: c0, conv1: c1, torgb: crgb, x: h1, img: up)
         }
-        return Cache(conv0: c0, conv1: c1, torgb: crgb, x: h1, img: out)
+        return Cache(conv0: c0, conv1: c1, torgb: crgb, x: h1, img: y)
     }
 
     struct Gradients {
         /// `∂L/∂x` of the block input (nil for the first block).
-        var x: Tensor?
+        var x: FeatureMap?
         /// `∂L/∂img` of the incoming skip image (nil for the first block).
-        var img: Tensor?
+        var img: FeatureMap?
         /// `(wIndex, ∂w [N, wDim])` per layer.
         var w: [(Int, Tensor)]
         /// Per-sample noise gradients `[N·R·R]` by layer name.
@@ -69,17 +73,18 @@ struct SynthesisBlock: Sendable {
     /// - Parameters:
     ///   - gradX: `∂L/∂x` of the block output from the next block (nil for the last block).
     ///   - gradImg: `∂L/∂img` of the block's output image.
-    func backward(gradX: Tensor?, gradImg: Tensor, cache: Cache, batch n: Int, w: (Int) -> Tensor,
+    func backward(gradX: FeatureMap?, gradImg: FeatureMap, cache: Cache, batch n: Int, w: (Int) -> Tensor,
                   needNoise: Bool, needWeights: Bool) -> Gradients {
         var grads = Gradients(x: nil, img: nil, w: [], noise: [:], parameters: [:])
         let rgb = torgb.backward(gradOut: gradImg, cache: cache.torgb, w: w(torgb.wIndex), needWeights: needWeights)
         grads.w.append((torgb.wIndex, rgb.w))
         var gx = rgb.x
-        if let gradX { for q in 0..<gx.count { gx.storage[q] += gradX.storage[q] } }
+        if let gradX { gx.add(gradX) }
         if const == nil {
-            let hIn = resolution / 2
-            grads.img = upfirdn2dBackward(gradOutput: gradImg, inputHeight: hIn, inputWidth: hIn, filter: resampleFilter,
-                                          up: 2, padding: imgUpPadding, gain: 4)
+            let plan = imgUpsample.backwardPlan(filter: resampleFilter, gain: 4)
+            let gi = FeatureMap(shape: [gradImg.channels, n, resolution / 2, resolution / 2])
+            plan.run(gradImg.pointer, planes: gradImg.channels * n, gi.pointer)
+            grads.img = gi
         }
         for layer in [conv1, conv0].compactMap({ $0 }) {
             let lc = layer.name == conv1.name ? cache.conv1 : cache.conv0!
@@ -95,7 +100,7 @@ struct SynthesisBlock: Sendable {
             let c = const.shape[0], hw = const.shape[1] * const.shape[2]
             var gc = Tensor.zeros(const.shape)
             for ch in 0..<c { for s in 0..<n { for q in 0..<hw {
-                gc.storage[ch * hw + q] += gx.storage[(ch * n + s) * hw + q]
+                gc.storage[ch * hw + q] += gx.pointer[(ch * n + s) * hw + q]
             } } }
             grads.parameters["synthesis.b\(resolution).const"] = gc
         }

@@ -22,44 +22,41 @@ struct SynthesisLayer: Sendable {
 
     /// What the backward needs.
     struct Cache: Sendable {
-        var x: Tensor          // [I, N, H, W]
+        var x: FeatureMap      // [I, N, H, W]
         var styles: Tensor     // [N, I]
         var dcoefs: Tensor     // [N, O]
-        var conv: Tensor       // [O, N, R, R], before demodulation
+        var conv: FeatureMap   // [O, N, R, R], before demodulation
         var noise: ResolvedNoise
     }
 
     /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]` (this layer's row of ws).
     /// - Returns: `[O, N, R, R]` and the cache.
-    func forward(x: Tensor, w: Tensor, noise: ResolvedNoise) -> (Tensor, Cache) {
+    func forward(x: FeatureMap, w: Tensor, noise: ResolvedNoise) -> (FeatureMap, Cache) {
         let styles = affine(w)
         let dcoefs = conv.demodulationCoefficients(styles: styles)
         let c = conv.convolve(x: x, styles: styles)
-        let o = conv.outChannels, n = x.shape[1], hw = resolution * resolution
+        let o = conv.outChannels, n = x.batch, hw = resolution * resolution
         let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
         // out = clamp(lrelu((c·dcoefs + noise·strength) + bias)·gain), in the reference's order.
-        let out = uninitializedTensor(c.shape) { op in
-            c.withUnsafeBufferPointer { pc in
-                dcoefs.withUnsafeBufferPointer { pd in
-                    bias.withUnsafeBufferPointer { pb in
-                        noise.withUnsafePointer { pz in
-                            let cp = pc.baseAddress!, dp = pd.baseAddress!, bp = pb.baseAddress!
-                            Parallel.forEach(o * n, minChunk: max(1, 16384 / hw)) { on in
-                                let oc = on / n, nn = on % n
-                                let dc = dp[nn * o + oc], b = bp[oc]
-                                let crow = cp + on * hw, orow = op + on * hw
-                                if let pz {
-                                    let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
-                                    for q in 0..<hw {
-                                        let v = (crow[q] * dc + z[q] * strength) + b
-                                        orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                                    }
-                                } else {
-                                    for q in 0..<hw {
-                                        let v = crow[q] * dc + b
-                                        orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                                    }
-                                }
+        let out = FeatureMap(shape: c.shape)
+        dcoefs.withUnsafeBufferPointer { pd in
+            bias.withUnsafeBufferPointer { pb in
+                noise.withUnsafePointer { pz in
+                    let cp = c.pointer, op = out.pointer, dp = pd.baseAddress!, bp = pb.baseAddress!
+                    Parallel.forEach(o * n, minChunk: max(1, 16384 / hw)) { on in
+                        let oc = on / n, nn = on % n
+                        let dc = dp[nn * o + oc], b = bp[oc]
+                        let crow = cp + on * hw, orow = op + on * hw
+                        if let pz {
+                            let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
+                            for q in 0..<hw {
+                                let v = (crow[q] * dc + z[q] * strength) + b
+                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+                            }
+                        } else {
+                            for q in 0..<hw {
+                                let v = crow[q] * dc + b
+                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
                             }
                         }
                     }
@@ -70,88 +67,82 @@ struct SynthesisLayer: Sendable {
     }
 
     struct Gradients {
-        var x: Tensor              // [I, N, H, W]
+        var x: FeatureMap          // [I, N, H, W]
         var w: Tensor              // [N, wDim]
         /// `[N·R·R]` per sample (nil without noise or when not needed).
         var noise: [Float]?
         var parameters: [String: Tensor]?
     }
 
-    /// Backward given `∂L/∂out` `[O, N, R, R]`.
-    /// Backward given `∂L/∂out` `[O, N, R, R]`.
-    func backward(gradOut: Tensor, cache: Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
-        let o = conv.outChannels, n = gradOut.shape[1], hw = resolution * resolution
+    /// Backward given `∂L/∂out` `[O, N, R, R]`, which it consumes (overwrites).
+    func backward(gradOut g: FeatureMap, cache: Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
+        let o = conv.outChannels, n = g.batch, hw = resolution * resolution
         let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
-        var g = gradOut            // becomes ∂v, then ∂conv
         var gradBias = [Float](repeating: 0, count: o)
         var gradDcoefs = Tensor.zeros([n, o])
         let hasNoise = !cache.noise.isNone
         let wantNoiseSums = hasNoise && (needNoise || needWeights)
-        var noiseSums = wantNoiseSums ? [Float](repeating: 0, count: n * hw) : []   // Σ_o ∂v
-        g.withUnsafeMutableBufferPointer { pg in
-            cache.conv.withUnsafeBufferPointer { pc in
-                cache.dcoefs.withUnsafeBufferPointer { pd in
-                    bias.withUnsafeBufferPointer { pb in
-                        gradDcoefs.withUnsafeMutableBufferPointer { pgd in
-                            gradBias.withUnsafeMutableBufferPointer { pgb in
-                                cache.noise.withUnsafePointer { pz in
-                                    let gp = pg.baseAddress!, cp = pc.baseAddress!, dp = pd.baseAddress!
-                                    let bp = pb.baseAddress!, gdp = pgd.baseAddress!, gbp = pgb.baseAddress!
-                                    // ∂v = ∂out · gain · lrelu'(v) (0 where clamped); per (o, n):
-                                    // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs.
-                                    Parallel.forEach(o, minChunk: max(1, 16384 / (n * hw))) { oc in
-                                        var sb: Float = 0
-                                        let b = bp[oc], slopeNeg = gain * alpha
-                                        for nn in 0..<n {
-                                            let dc = dp[nn * o + oc]
-                                            let off = (oc * n + nn) * hw
-                                            let grow = gp + off, crow = cp + off
-                                            if let pz {
-                                                let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
-                                                for q in 0..<hw {
-                                                    let v = (crow[q] * dc + z[q] * strength) + b
-                                                    grow[q] *= v > 0 ? gain : slopeNeg
-                                                }
-                                                if clamp.isFinite {
-                                                    for q in 0..<hw {
-                                                        let v = (crow[q] * dc + z[q] * strength) + b
-                                                        if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
-                                                    }
-                                                }
-                                            } else {
-                                                for q in 0..<hw {
-                                                    let v = crow[q] * dc + b
-                                                    grow[q] *= v > 0 ? gain : slopeNeg
-                                                }
-                                                if clamp.isFinite {
-                                                    for q in 0..<hw {
-                                                        let v = crow[q] * dc + b
-                                                        if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
-                                                    }
-                                                }
-                                            }
-                                            sb += vSum(grow, hw)
-                                            gdp[nn * o + oc] = vDot(grow, crow, hw)
+        var noiseSums = [Float](repeating: 0, count: wantNoiseSums ? n * hw : 1)   // Σ_o ∂v
+        cache.dcoefs.withUnsafeBufferPointer { pd in
+            bias.withUnsafeBufferPointer { pb in
+                gradDcoefs.withUnsafeMutableBufferPointer { pgd in
+                    gradBias.withUnsafeMutableBufferPointer { pgb in
+                        cache.noise.withUnsafePointer { pz in
+                            let gp = g.pointer, cp = cache.conv.pointer, dp = pd.baseAddress!
+                            let bp = pb.baseAddress!, gdp = pgd.baseAddress!, gbp = pgb.baseAddress!
+                            // ∂v = ∂out · gain · lrelu'(v) (0 where clamped); per (o, n):
+                            // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs.
+                            Parallel.forEach(o, minChunk: max(1, 16384 / (n * hw))) { oc in
+                                var sb: Float = 0
+                                let b = bp[oc], slopeNeg = gain * alpha
+                                for nn in 0..<n {
+                                    let dc = dp[nn * o + oc]
+                                    let off = (oc * n + nn) * hw
+                                    let grow = gp + off, crow = cp + off
+                                    if let pz {
+                                        let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
+                                        for q in 0..<hw {
+                                            let v = (crow[q] * dc + z[q] * strength) + b
+                                            grow[q] *= v > 0 ? gain : slopeNeg
                                         }
-                                        gbp[oc] = sb
-                                    }
-                                    // Σ_o ∂v per pixel (noise gradient), then ∂conv = ∂v · dcoefs.
-                                    noiseSums.withUnsafeMutableBufferPointer { pns in
-                                        let nsp = pns.baseAddress
-                                        Parallel.forRanges(n * hw, minChunk: 256) { range in
-                                            for oc in 0..<o {
-                                                let base = gp + oc * n * hw
-                                                if wantNoiseSums {
-                                                    for q in range { nsp![q] += base[q] }
-                                                }
-                                                var q = range.lowerBound
-                                                while q < range.upperBound {
-                                                    let nn = q / hw, end = Swift.min(range.upperBound, (nn + 1) * hw)
-                                                    let dc = dp[nn * o + oc]
-                                                    for t in q..<end { base[t] *= dc }
-                                                    q = end
-                                                }
+                                        if clamp.isFinite {
+                                            for q in 0..<hw {
+                                                let v = (crow[q] * dc + z[q] * strength) + b
+                                                if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
                                             }
+                                        }
+                                    } else {
+                                        for q in 0..<hw {
+                                            let v = crow[q] * dc + b
+                                            grow[q] *= v > 0 ? gain : slopeNeg
+                                        }
+                                        if clamp.isFinite {
+                                            for q in 0..<hw {
+                                                let v = crow[q] * dc + b
+                                                if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
+                                            }
+                                        }
+                                    }
+                                    sb += vSum(grow, hw)
+                                    gdp[nn * o + oc] = vDot(grow, crow, hw)
+                                }
+                                gbp[oc] = sb
+                            }
+                            // Σ_o ∂v per pixel (noise gradient), then ∂conv = ∂v · dcoefs, in place.
+                            noiseSums.withUnsafeMutableBufferPointer { pns in
+                                let nsp = pns.baseAddress!
+                                Parallel.forRanges(n * hw, minChunk: 256) { range in
+                                    for oc in 0..<o {
+                                        let base = gp + oc * n * hw
+                                        if wantNoiseSums {
+                                            for q in range { nsp[q] += base[q] }
+                                        }
+                                        var q = range.lowerBound
+                                        while q < range.upperBound {
+                                            let nn = q / hw, end = Swift.min(range.upperBound, (nn + 1) * hw)
+                                            let dc = dp[nn * o + oc]
+                                            for t in q..<end { base[t] *= dc }
+                                            q = end
                                         }
                                     }
                                 }
@@ -185,10 +176,7 @@ struct SynthesisLayer: Sendable {
             p[prefix + ".noise_strength"] = Tensor(shape: [], data: [Float(gStrength)])
             params = p
         }
-        var gNoise: [Float]? = nil
-        if needNoise && hasNoise {
-            gNoise = noiseSums.map { $0 * strength }
-        }
+        let gNoise: [Float]? = needNoise && hasNoise ? noiseSums.map { $0 * strength } : nil
         return Gradients(x: back.gradX, w: gwIn, noise: gNoise, parameters: params)
     }
 }

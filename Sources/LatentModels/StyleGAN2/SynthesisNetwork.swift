@@ -20,15 +20,18 @@ struct SynthesisNetwork: Sendable {
         return r
     }
 
-    func forward(ws: Tensor, noise: [String: ResolvedNoise]) -> [SynthesisBlock.Cache] {
+    /// - Parameter keepCaches: keep every block's cache for the backward (a tape); false keeps
+    ///   only the last block's, releasing each block's buffers to the pool as soon as possible.
+    func forward(ws: Tensor, noise: [String: ResolvedNoise], keepCaches: Bool = true) -> [SynthesisBlock.Cache] {
         let n = ws.shape[0]
         var rows = [Int: Tensor]()
         for i in 0..<numWs { rows[i] = Self.wRow(ws, i) }
         var caches = [SynthesisBlock.Cache]()
-        var x: Tensor? = nil, img: Tensor? = nil
+        var x: FeatureMap? = nil, img: FeatureMap? = nil
         for block in blocks {
             let c = block.forward(x: x, img: img, batch: n, w: { rows[$0]! }, noise: { noise[$0.name] ?? .none })
             x = c.x; img = c.img
+            if !keepCaches { caches.removeAll() }
             caches.append(c)
         }
         return caches
@@ -41,14 +44,14 @@ struct SynthesisNetwork: Sendable {
     }
 
     /// - Parameter gradImage: `∂L/∂img` in CNHW `[3, N, R, R]`.
-    func backward(ws: Tensor, caches: [SynthesisBlock.Cache], gradImage: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
+    func backward(ws: Tensor, caches: [SynthesisBlock.Cache], gradImage: FeatureMap, needNoise: Bool, needWeights: Bool) -> Gradients {
         let n = ws.shape[0]
         var rows = [Int: Tensor]()
         for i in 0..<numWs { rows[i] = Self.wRow(ws, i) }
         var gws = Tensor.zeros(ws.shape)
         var noise = [String: [Float]]()
         var params = [String: Tensor]()
-        var gx: Tensor? = nil
+        var gx: FeatureMap? = nil
         var gimg = gradImage
         for (block, cache) in zip(blocks, caches).reversed() {
             let g = block.backward(gradX: gx, gradImg: gimg, cache: cache, batch: n, w: { rows[$0]! },
@@ -100,9 +103,9 @@ public struct SynthesisTape: Sendable {
     public var blockActivations: [String: Tensor] {
         var d = [String: Tensor]()
         for c in caches {
-            let res = c.x.shape[2]
-            d["act.b\(res).x"] = swapBatchAndChannels(c.x)
-            d["act.b\(res).img"] = swapBatchAndChannels(c.img)
+            let res = c.x.height
+            d["act.b\(res).x"] = c.x.nchw
+            d["act.b\(res).img"] = c.img.nchw
         }
         return d
     }

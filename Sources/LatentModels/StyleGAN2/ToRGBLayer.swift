@@ -15,40 +15,57 @@ struct ToRGBLayer: Sendable {
     let convClamp: Float?
 
     struct Cache: Sendable {
-        var x: Tensor          // [I, N, H, W]
+        var x: FeatureMap      // [I, N, H, W]
         var styles: Tensor     // [N, I], after weight_gain
-        var conv: Tensor       // [C, N, H, W], before bias
+        var conv: FeatureMap   // [C, N, H, W], before bias
     }
 
     /// The affine output before `weight_gain` (what the reference's `self.affine(w)` returns).
     func rawStyles(w: Tensor) -> Tensor { affine(w) }
 
     /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]`. - Returns: `[C, N, H, W]`.
-    func forward(x: Tensor, w: Tensor) -> (Tensor, Cache) {
+    func forward(x: FeatureMap, w: Tensor) -> (FeatureMap, Cache) {
         var styles = affine(w)
         styles.storage = styles.storage.map { $0 * weightGain }
         let c = conv.convolve(x: x, styles: styles)
-        let y = biasAct(c, bias: bias, activation: .linear, clamp: convClamp, dim: 0)
+        let y = FeatureMap(shape: c.shape)
+        let plane = c.batch * c.height * c.width, clamp = convClamp ?? .infinity
+        for ch in 0..<c.channels {
+            let b = bias.storage[ch], src = c.pointer + ch * plane, dst = y.pointer + ch * plane
+            for q in 0..<plane { dst[q] = Swift.min(Swift.max(src[q] + b, -clamp), clamp) }
+        }
         return (y, Cache(x: x, styles: styles, conv: c))
     }
 
     struct Gradients {
-        var x: Tensor
+        var x: FeatureMap
         var w: Tensor
         var parameters: [String: Tensor]?
     }
 
-    func backward(gradOut: Tensor, cache: Cache, w: Tensor, needWeights: Bool) -> Gradients {
-        let (gc, gb) = biasActBackward(gradOutput: gradOut, x: cache.conv, bias: bias, activation: .linear,
-                                       clamp: convClamp, dim: 0)
-        let back = conv.convolveBackward(gradOut: gc, x: cache.x, styles: cache.styles, needWeight: needWeights)
+    /// Backward given `∂L/∂y` (not modified).
+    func backward(gradOut: FeatureMap, cache: Cache, w: Tensor, needWeights: Bool) -> Gradients {
+        let c = cache.conv, plane = c.batch * c.height * c.width
+        var g = gradOut
+        if let clamp = convClamp {
+            // Zero where the clamp was active (a copy: the caller still needs ∂L/∂y for the skip path).
+            g = FeatureMap(shape: gradOut.shape)
+            for ch in 0..<c.channels {
+                let b = bias.storage[ch], off = ch * plane
+                for q in 0..<plane {
+                    g.pointer[off + q] = Swift.abs(c.pointer[off + q] + b) > clamp ? 0 : gradOut.pointer[off + q]
+                }
+            }
+        }
+        let back = conv.convolveBackward(gradOut: g, x: cache.x, styles: cache.styles, needWeight: needWeights)
         var gs = back.gradStyles
         gs.storage = gs.storage.map { $0 * weightGain }
         let (gw, gA, gAb) = affine.linearBackward(gradOut: gs, x: w, needParameters: needWeights)
         var params: [String: Tensor]? = nil
         if needWeights {
             let prefix = "synthesis." + name
-            params = [prefix + ".weight": back.gradWeight!, prefix + ".bias": gb!,
+            let gb = (0..<c.channels).map { vSum(g.pointer + $0 * plane, plane) }
+            params = [prefix + ".weight": back.gradWeight!, prefix + ".bias": Tensor(shape: [c.channels], data: gb),
                       prefix + ".affine.weight": gA!, prefix + ".affine.bias": gAb!]
         }
         return Gradients(x: back.gradX, w: gw, parameters: params)

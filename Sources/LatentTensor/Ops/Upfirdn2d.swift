@@ -82,7 +82,7 @@ public struct Upfirdn2dPlan: Sendable {
     /// When the kernel is an outer product `column ⊗ row` (as every `setupFilter` of a 1-D
     /// list is), its factors: the `up = down = 1` path then filters rows then columns,
     /// 8 instead of 16 multiply-adds per pixel for a 4×4 kernel.
-    let separable: (column: [Float], row: [Float])?
+    public let separable: (column: [Float], row: [Float])?
 
     /// - Parameters: as `upfirdn2d`, for `height × width` planes.
     public init(height: Int, width: Int, filter: Tensor, up: Int = 1, down: Int = 1,

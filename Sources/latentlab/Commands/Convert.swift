@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LatentFormats
+import LatentTensor
 import LatentModels
 
 /// `latentlab convert SNAPSHOT.pkl OUT.safetensors`: NVIDIA training snapshots to safetensors,
@@ -9,20 +10,38 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert an NVIDIA StyleGAN2 training snapshot (.pkl) to safetensors.",
         discussion: """
-        The snapshot is read by a restricted unpickler that knows only the opcodes and globals these files use;
-        anything else is refused and nothing in the file is executed. The architecture config goes into the
-        safetensors metadata ('config'), so the result loads with --network.
+        The snapshot is read by a restricted unpickler that knows only the opcodes and globals these files use; \
+        anything else is refused and nothing in the file is executed. The architecture config goes into the \
+        safetensors metadata ('config'), so the result loads with --network. The converted generator is \
+        built and checked before anything is written; the output is written atomically.
         """)
 
     @Argument(help: "NVIDIA snapshot (network-snapshot-*.pkl).") var snapshot: String
     @Argument(help: "Output .safetensors file.") var out: String
     @Option(help: "Which network to convert: G_ema (default) or G.") var network: String = "G_ema"
 
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("the output path is empty") }
+        if URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: snapshot).standardizedFileURL {
+            throw ValidationError("the output would overwrite the snapshot \(snapshot)")
+        }
+    }
+
     func run() throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
+            throw CommandFailure("\(out): is a folder; give the output .safetensors file name")
+        }
+        // A missing file or a folder gets the same one-line error as in `inspect`.
+        _ = try sniffFileKind(path: snapshot)
         let (tensors, metadata) = try convertSnapshot(path: snapshot, network: network)
-        try writeSafeTensors(tensors, metadata: metadata, to: out)
-        // Loading the result proves it is a complete generator before we report success.
-        let g = try StyleGAN2Generator(path: out)
-        print("wrote \(out): \(tensors.count) tensors, \(g.resolution)×\(g.resolution), numWs \(g.numWs), fingerprint \(g.fingerprint)")
+        // Building the generator proves the tensor set is complete and consistent with the config
+        // before a file exists that --network would later refuse.
+        let config = try StyleGAN2Config(json: metadata["config"] ?? "", source: snapshot)
+        var parameters: [String: Tensor] = [:]
+        for (name, t) in tensors { parameters[name] = t }
+        let g = try StyleGAN2Generator(config: config, parameters: parameters, source: "\(snapshot) [\(network)]")
+        do { try writeSafeTensors(tensors, metadata: metadata, to: out) } catch { throw CommandFailure(error, context: out) }
+        print("wrote \(out): \(network), \(tensors.count) tensors, \(g.resolution)×\(g.resolution), z \(g.zDim), w \(g.wDim), numWs \(g.numWs), fingerprint \(g.fingerprint)")
     }
 }

@@ -21,16 +21,17 @@ struct Invert: ParsableCommand {
     @Argument(help: "Image to invert (PNG or JPEG, any size).") var image: String
     @Option(help: "Optional mask image: only its bright pixels count in the loss.") var mask: String?
     @Option(help: "Output folder.") var out: String
-    @Flag(name: .customLong("save-progress"), help: "Also write progress.png: reconstructions along the optimisation.") var saveProgress = false
+    @Flag(name: .customLong("save-progress"),
+          help: "Also write DIR/progress.png: a strip of the target, then the reconstruction after the first step and after every eighth of the steps.")
+    var saveProgress = false
 
     func run() throws {
         let G = try net.loadGenerator()
         let crop = try cropOption.mode()
-        let loaded = try loadImage(path: image)
-        let target = try preprocess(loaded.tensor, crop: crop, size: G.resolution)
+        let target = try loadProjectionTarget(path: image, resolution: G.resolution, crop: crop)
         var maskTensor: Tensor? = nil
         if let mask {
-            let m = try preprocess(try loadImage(path: mask).tensor, crop: crop, size: G.resolution)
+            let m = try loadProjectionTarget(path: mask, resolution: G.resolution, crop: crop)
             // Mask weight = mean channel brightness mapped from [-1, 1] to [0, 1].
             let r = G.resolution
             var w = Tensor.zeros([1, 1, r, r])
@@ -39,25 +40,30 @@ struct Invert: ParsableCommand {
         }
         let options = try solver.projectorOptions(generator: G)
         let loss = try losses.makeLoss()
-        let bar = ProgressBar(total: options.schedule.numSteps, label: "invert")
-        var frames: [Tensor] = []
-        let frameSteps = Set((1...8).map { options.schedule.numSteps * $0 / 8 })
+        let numSteps = options.schedule.numSteps
+        let bar = ProgressBar(total: numSteps, label: "invert")
+        var frames: [Int: Tensor] = [:]
+        let frameSteps = Set([1] + (1...8).map { max(1, numSteps * $0 / 8) })
         let targets = target.reshaped([1] + target.shape)
         let result = try project(generator: G, targets: targets, loss: loss, mask: maskTensor, options: options) { p in
             bar.update(p.step, detail: String(format: "loss %.5f", p.loss[0]))
             if saveProgress && frameSteps.contains(p.step) {
-                frames.append(G.synthesis(ws: p.ws, noise: p.noise).row(0))
+                frames[p.step] = G.synthesis(ws: p.ws, noise: p.noise).row(0)
             }
         }
         let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets,
-                                       finalLoss: result.finalLoss, steps: result.stepsRun, secondsPerImage: result.seconds)
+                                           finalLoss: result.finalLoss, steps: result.stepsRun, secondsPerImage: result.seconds)
         var args = solver.record.merging(losses.record) { a, _ in a }
         args["command"] = "invert"; args["image"] = image; args["network"] = net.networkName
-        args["crop"] = cropOption.crop; args["mask"] = mask ?? ""
+        args["crop"] = cropOption.crop; args["mask"] = mask ?? ""; args["save_progress"] = "\(saveProgress)"
         let record = InversionRecord(image: image, metrics: metrics[0], generator: G.fingerprint,
                                      space: options.space.rawValue, arguments: args)
         if saveProgress {
-            try saveImage(imageGrid([target] + frames, columns: frames.count + 1), to: out + "/progress.png")
+            // An early stop ends the strip with the final reconstruction.
+            frames[result.stepsRun] = result.reconstruction.row(0)
+            let strip = [target] + frames.keys.sorted().map { frames[$0]! }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try saveImage(try imageGrid(strip, columns: strip.count, padding: 1), to: out + "/progress.png")
         }
         try writeInversionOutputs(dir: out, index: 0, result: result, target: targets, record: record)
         let m = metrics[0]

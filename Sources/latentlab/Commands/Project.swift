@@ -43,7 +43,8 @@ struct Project: ParsableCommand {
             let detail = p.loss.isFinite ? String(format: "images, batch step %d/%d loss %.5f", p.step, p.numSteps, p.loss) : "images"
             bar!.update(p.done, detail: detail)
         }
-        print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed → \(out)/summary.csv")
+        let cleaned = report.removedTemporaryFiles > 0 ? ", \(report.removedTemporaryFiles) stale temporary files of a killed run removed" : ""
+        print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv")
         for f in report.failures { printError("failed: \(f.image): \(f.error)") }
         if !report.failures.isEmpty { throw ExitCode(2) }
     }

@@ -1,33 +1,57 @@
 import ArgumentParser
 import Foundation
 
-/// Parses NVIDIA-style integer lists: `0,1,4-6` → [0, 1, 4, 5, 6].
-func parseIntList(_ text: String) throws -> [Int] {
+/// The most numbers one list may expand to: `0-4000000000` must be an error, not an attempt to
+/// allocate 32 GB.
+let maxListCount = 1_000_000
+
+/// Parses NVIDIA-style integer lists: `0,1,4-6` → [0, 1, 4, 5, 6] (order and repeats kept, as
+/// gen_images.py's `parse_range`). Spaces around numbers are allowed.
+/// - Parameter name: the option, for messages (e.g. `--seeds`).
+/// - Throws: `ValidationError` (a malformed command line) for text that is not numbers and
+///   ascending ranges, an empty list, or more than `maxListCount` numbers.
+func parseIntList(_ text: String, name: String? = nil) throws -> [Int] {
+    let label = name.map { "\($0) " } ?? ""
     var out: [Int] = []
     for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-        let bounds = part.split(separator: "-", maxSplits: 1).map(String.init)
-        if bounds.count == 2, let a = Int(bounds[0]), let b = Int(bounds[1]), a <= b {
+        // A leading '-' would be a negative number, not a range: split after the first character.
+        let bounds = part.dropFirst().split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            .enumerated().map { i, s in (i == 0 ? String(part.prefix(1)) + s : String(s)).trimmingCharacters(in: .whitespaces) }
+        if bounds.count == 2, let a = Int(bounds[0]), let b = Int(bounds[1]) {
+            guard a <= b else {
+                throw ValidationError("\(label)'\(text)': range \(part) runs backwards; write \(b)-\(a)")
+            }
+            let span = b.subtractingReportingOverflow(a)
+            guard !span.overflow, span.partialValue < maxListCount - out.count else {
+                throw ValidationError("\(label)'\(text)': more than \(maxListCount) numbers")
+            }
             out += Array(a...b)
         } else if bounds.count == 1, let a = Int(bounds[0]) {
             out.append(a)
         } else {
-            throw ValidationError("cannot parse '\(part)' in '\(text)': expected numbers and ranges like 0,3-5")
+            throw ValidationError("\(label)cannot parse '\(part)' in '\(text)': expected numbers and ranges like 0,3-5")
         }
+        guard out.count <= maxListCount else { throw ValidationError("\(label)'\(text)': more than \(maxListCount) numbers") }
     }
-    guard !out.isEmpty else { throw ValidationError("empty list '\(text)'") }
+    guard !out.isEmpty else { throw ValidationError("\(label)empty list '\(text)'") }
     return out
 }
 
 /// Parses an inclusive layer range `a-b` (or a single index `a`) into a half-open range.
+/// - Throws: `ValidationError` for text that is not `a-b` / `a`, and for a range outside
+///   `0...numWs-1` (pass `Int.max` to check only the syntax).
 func parseLayerRange(_ text: String, numWs: Int) throws -> Range<Int> {
-    let parts = text.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        .map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard let a = parts.first ?? nil, parts.allSatisfy({ $0 != nil }) else {
-        throw ValidationError("layer range '\(text)' is not of the form a-b")
+        throw ValidationError("layer range '\(text)' is not of the form a-b (0-based, inclusive)")
     }
     let b = parts.count == 2 ? parts[1]! : a
-    guard a >= 0, b >= a, b < numWs else {
-        throw ValidationError("layer range '\(text)' must lie within 0-\(numWs - 1)")
+    guard a >= 0, b >= a else {
+        throw ValidationError("layer range '\(text)' must be ascending and non-negative")
+    }
+    guard b < numWs else {
+        throw ValidationError("layer range '\(text)' must lie within 0-\(numWs - 1) (this generator has \(numWs) ws)")
     }
     return a ..< b + 1
 }
-

@@ -13,6 +13,9 @@ struct SolverOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Optimise the noise maps (with the auto-correlation regulariser).") var noise: Bool = true
     @Option(name: .customLong("noise-init"), help: "Noise maps start as: random (NVIDIA) or const (the model's buffers).") var noiseInit: String = "random"
     @Option(name: .customLong("noise-reg"), help: "Noise regulariser weight.") var noiseReg: Float = 1e5
+    @Option(name: .customLong("image-loss-scale"),
+            help: "Factor on the image loss against the noise regulariser (default (255/2)²: the loss in NVIDIA's [0, 255] units).")
+    var imageLossScale: Float = ProjectorOptions.defaultImageLossScale
     @Option(help: "Random seed (latent noise, noise-map init).") var seed: Int = 0
     @Option(name: .customLong("init-latent"), help: "Start from this latent (.npz with 'w', or .npy) instead of w_avg.") var initLatent: String?
     @Option(name: .customLong("early-stop"), help: "Stop when the loss improves < 0.1 % over this many steps.") var earlyStop: Int?
@@ -26,6 +29,8 @@ struct SolverOptions: ParsableArguments {
         guard seed >= 0 && seed <= Int(UInt32.max) else { throw ValidationError("--seed must be in 0...4294967295") }
         if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be >= 1") }
         guard wAvgSamples >= 2 else { throw ValidationError("--w-avg-samples must be >= 2") }
+        guard noiseReg >= 0, noiseReg.isFinite else { throw ValidationError("--noise-reg must be a non-negative number") }
+        guard imageLossScale > 0, imageLossScale.isFinite else { throw ValidationError("--image-loss-scale must be positive") }
     }
 
     func projectorOptions(generator G: StyleGAN2Generator) throws -> ProjectorOptions {
@@ -36,6 +41,7 @@ struct SolverOptions: ParsableArguments {
         o.noiseInit = NoiseInit(rawValue: noiseInit)!
         o.seed = UInt32(seed)
         o.wAvgSamples = wAvgSamples
+        o.imageLossScale = imageLossScale
         o.earlyStop = earlyStop.map { EarlyStop(patience: $0) }
         if let path = initLatent {
             let arrays = try readLatentArrays(path: path)
@@ -47,7 +53,7 @@ struct SolverOptions: ParsableArguments {
 
     var record: [String: String] {
         ["steps": "\(steps)", "lr": "\(lr)", "space": space, "noise": "\(noise)", "noise_init": noiseInit,
-         "noise_reg": "\(noiseReg)", "seed": "\(seed)", "init_latent": initLatent ?? "",
+         "noise_reg": "\(noiseReg)", "image_loss_scale": "\(imageLossScale)", "seed": "\(seed)", "init_latent": initLatent ?? "",
          "early_stop": earlyStop.map(String.init) ?? "", "w_avg_samples": "\(wAvgSamples)"]
     }
 }
