@@ -33,6 +33,11 @@ public struct TextGuidedEditOptions: Sendable {
     /// the images the mapping network produces and so is harder to turn into an adversarial
     /// pattern for CLIP.
     public var space: LatentSpace = .wPlus
+    /// Confines each offset to the span of these rows `[K, wDim]` (e.g. the leading GANSpace
+    /// components of W, `latentlab directions discover --method ganspace`); nil = any offset.
+    /// The principal directions of the mapped w carry the generator's factors of variation, so
+    /// an edit inside their span changes what the scene shows rather than adding a pattern.
+    public var subspace: Tensor? = nil
     /// ws rows that may move (half-open); nil = all rows. Earlier rows steer shape and layout,
     /// later rows colour and texture.
     public var layers: Range<Int>? = nil

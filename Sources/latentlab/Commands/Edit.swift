@@ -22,7 +22,8 @@ struct Edit: ParsableCommand {
         1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds
         --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also
         scores K randomly shifted views per step (up to --jitter pixels), so the edit cannot hide in CLIP's patch
-        grid. Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
+        grid. --subspace Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of
+        that file (edits along the generator's factors instead of arbitrary patterns). Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
         Writes latent.npz, edited.png, original.png, before_after.png and edit.json (arguments, CLIP scores before
         and after, loss terms); with a `project` output folder as --latent-in, one sub-folder per latent.
         """)
@@ -162,6 +163,8 @@ struct TextEditOptions: ParsableArguments {
     @Option(name: .customLong("text-from"), help: "Directional text edit: what the image shows now (with --text-to).") var textFrom: String?
     @Option(name: .customLong("text-to"), help: "Directional text edit: what it should show (with --text-from).") var textTo: String?
     @Option(help: "Text edit: w+ (each row of --layers moves on its own) or w (one offset added to all of them).") var space: String = "w+"
+    @Option(help: "Text edit: confine the offsets to the span of directions FILE[:count] (e.g. GANSpace components).")
+    var subspace: String?
     @Option(name: .customLong("lambda-l2"), help: "Weight λ of ‖w − w₀‖² (StyleCLIP l2_lambda).") var lambdaL2: Float = 0.008
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Text edit: Adam steps.") var steps: Int = 100
     @Option(help: "Text edit: peak learning rate.") var lr: Float = 0.1
@@ -213,7 +216,7 @@ struct TextEditOptions: ParsableArguments {
 
     var record: [String: Any] {
         ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "space": space, "lambda_l2": lambdaL2, "steps": steps,
-         "lr": lr, "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
+         "lr": lr, "subspace": subspace ?? "", "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
          "clip_model": clipModel ?? "default:clip-scenes64"]
     }
 }
@@ -232,6 +235,19 @@ extension Edit {
         options.learningRate = o.lr
         options.lambdaL2 = o.lambdaL2
         options.space = LatentSpace(rawValue: o.space)!
+        if let sub = o.subspace {
+            let (file, entry) = parseDirectionReference(sub)
+            let set = try DirectionSet.load(path: file)
+            guard set.wDim == G.wDim else { throw ValidationError("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
+            warnIfForeign(set, G)
+            let count = try entry.map { e -> Int in
+                guard let k = Int(e), k >= 1, k <= set.count else {
+                    throw ValidationError("--subspace \(sub): count must be 1-\(set.count)")
+                }
+                return k
+            } ?? set.count
+            options.subspace = set.directions.slice(0 ..< count)
+        }
         options.layers = try layers.map { try parseWsRange($0, numWs: G.numWs) }
         options.maskPixelWeight = o.maskWeight
         options.augmentations = o.augment
