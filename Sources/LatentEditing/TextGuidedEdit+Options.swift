@@ -1,4 +1,5 @@
 import LatentTensor
+import LatentInversion
 
 /// What a text-guided edit steers the image towards (features are CLIP's unnormalised
 /// `encode_text` outputs; only their directions matter).
@@ -27,6 +28,16 @@ public struct TextGuidedEditOptions: Sendable {
     public var lrRampdownLength: Double = 0.25
     /// λ of `λ · Σ (w − w₀)²` over the optimised rows (StyleCLIP `l2_lambda`). Default 0.008.
     public var lambdaL2: Float = 0.008
+    /// `.wPlus`: every row in `layers` moves on its own (StyleCLIP). `.w`: one offset δ `[wDim]`
+    /// per latent is added to all rows in `layers` (`w₀ + δ`), an edit in W that stays closer to
+    /// the images the mapping network produces and so is harder to turn into an adversarial
+    /// pattern for CLIP.
+    public var space: LatentSpace = .wPlus
+    /// Confines each offset to the span of these rows `[K, wDim]` (e.g. the leading GANSpace
+    /// components of W, `latentlab directions discover --method ganspace`); nil = any offset.
+    /// The principal directions of the mapped w carry the generator's factors of variation, so
+    /// an edit inside their span changes what the scene shows rather than adding a pattern.
+    public var subspace: Tensor? = nil
     /// ws rows that may move (half-open); nil = all rows. Earlier rows steer shape and layout,
     /// later rows colour and texture.
     public var layers: Range<Int>? = nil

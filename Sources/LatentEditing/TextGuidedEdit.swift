@@ -6,7 +6,9 @@ import LatentInversion
 /// Text-guided latent editing: StyleCLIP's latent optimisation (Patashnik et al. 2021,
 /// `optimization/run_optimization.py`, edit mode) on the CPU.
 ///
-/// Adam on the ws rows in `options.layers` (the others stay exactly w₀) minimises
+/// Adam on offsets to the ws rows in `options.layers` (the others stay exactly w₀), one per row
+/// or one shared (`options.space`), optionally confined to a subspace (`options.subspace`),
+/// minimises
 /// `TextGuidedEditObjective`: `1 − cos(CLIP(G(w)), text)` (or the directional
 /// `1 − cos(CLIP(G(w)) − CLIP(G(w₀)), to − from)`) `+ λ Σ (w − w₀)²`, plus with a mask a pixel
 /// term that keeps `G(w)` equal to `G(w₀)` outside it. The learning rate follows StyleCLIP's
@@ -43,13 +45,20 @@ public func textGuidedEdit(generator: StyleGAN2Generator, clip: CLIPModel, ws: T
     let schedule = try ProjectorSchedule(numSteps: max(options.steps, 1), initialLearningRate: Double(options.learningRate),
                                          lrRampdownLength: options.lrRampdownLength, lrRampupLength: options.lrRampupLength)
 
-    var rows = wsRows(ws, layers)
+    if let basis = options.subspace {
+        guard basis.rank == 2, basis.shape[0] > 0, basis.shape[1] == generator.wDim, basis.isFinite else {
+            throw EditingError("text-guided edit: subspace must be a finite [K, \(generator.wDim)] basis, got \(basis.shape)")
+        }
+    }
+    let map = EditParametrization(layers: layers, shared: options.space == .w, basis: options.subspace,
+                                  numWs: numWs, wDim: generator.wDim)
+    var param = map.zeroParameters(batch: ws.shape[0])
     var adam = Adam(learningRate: options.learningRate)
     var rng = SplitMix64(seed: options.seed)
     var lossHistory: [Float] = [], clipHistory: [Float] = []
     let n = ws.shape[0]
     for step in 0..<options.steps {
-        let current = replacingWsRows(ws, rows, layers)
+        let current = map.latent(initial: ws, parameters: param)
         let views = [ImageShift.identity] + randomShifts(count: options.augmentations, jitter: options.jitter, rng: &rng)
         let e = try objective.evaluate(ws: current, views: views)
         let total = e.loss.total
@@ -59,41 +68,15 @@ public func textGuidedEdit(generator: StyleGAN2Generator, clip: CLIPModel, ws: T
         lossHistory.append(total.reduce(0, +) / Float(n))
         clipHistory.append(e.loss.clip.reduce(0, +) / Float(n))
         let lr = Float(schedule.learningRate(step: step))
-        var params = [rows]
-        adam.step(&params, grads: [wsRows(e.gradWs, layers)], learningRate: lr)
-        rows = params[0]
+        var params = [param]
+        adam.step(&params, grads: [map.gradient(e.gradWs)], learningRate: lr)
+        param = params[0]
         progress?(TextGuidedEditProgress(step: step + 1, numSteps: options.steps, loss: total, clipLoss: e.loss.clip, learningRate: lr))
     }
-    let finalWs = replacingWsRows(ws, rows, layers)
+    let finalWs = map.latent(initial: ws, parameters: param)
     let final = try objective.evaluate(ws: finalWs, needGradient: false)
     return TextGuidedEditResult(ws: finalWs, image: final.image, initialImage: objective.initialImage,
                                 imageFeatures: final.features, initialImageFeatures: objective.initialFeatures,
                                 lossHistory: lossHistory, clipLossHistory: clipHistory, finalLoss: final.loss,
                                 seconds: Date().timeIntervalSince(start))
-}
-
-/// `ws[:, layers, :]` as `[N, layers.count, wDim]`.
-func wsRows(_ ws: Tensor, _ layers: Range<Int>) -> Tensor {
-    let n = ws.shape[0], numWs = ws.shape[1], d = ws.shape[2]
-    var out = Tensor.zeros([n, layers.count, d])
-    for i in 0..<n {
-        for (k, r) in layers.enumerated() {
-            out.storage.replaceSubrange((i * layers.count + k) * d ..< (i * layers.count + k + 1) * d,
-                                        with: ws.storage[(i * numWs + r) * d ..< (i * numWs + r + 1) * d])
-        }
-    }
-    return out
-}
-
-/// `ws` with `ws[:, layers, :] = rows`.
-func replacingWsRows(_ ws: Tensor, _ rows: Tensor, _ layers: Range<Int>) -> Tensor {
-    let n = ws.shape[0], numWs = ws.shape[1], d = ws.shape[2]
-    var out = ws
-    for i in 0..<n {
-        for (k, r) in layers.enumerated() {
-            out.storage.replaceSubrange((i * numWs + r) * d ..< (i * numWs + r + 1) * d,
-                                        with: rows.storage[(i * layers.count + k) * d ..< (i * layers.count + k + 1) * d])
-        }
-    }
-    return out
 }

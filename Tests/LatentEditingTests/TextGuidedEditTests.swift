@@ -3,6 +3,7 @@ import XCTest
 import LatentTensor
 import LatentModels
 import LatentEditing
+import LatentInversion
 import _TestSupport
 
 /// Behaviour of `textGuidedEdit` on the tiny32 generator with a tiny random CLIP: the objective
@@ -73,6 +74,19 @@ final class TextGuidedEditTests: XCTestCase {
                 XCTAssertEqual(moved, (2..<5).contains(r), "latent \(i) row \(r)")
             }
         }
+        // In W, the rows of the range move by one shared offset per latent.
+        options.space = .w
+        let shared = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: w0, target: .text(text), options: options)
+        for i in 0..<2 {
+            let offset = (0..<d).map { shared.ws[i, 2, $0] - w0[i, 2, $0] }
+            XCTAssertGreaterThan(offset.map(abs).max()!, 1e-3, "latent \(i) moved")
+            for r in 0..<numWs {
+                for j in 0..<d {
+                    let delta = shared.ws[i, r, j] - w0[i, r, j]
+                    if (2..<5).contains(r) { XCTAssertEqual(delta, offset[j], accuracy: 1e-5) } else { XCTAssertEqual(delta, 0) }
+                }
+            }
+        }
     }
 
     func testMaskKeepsThePixelsOutsideIt() throws {
@@ -127,6 +141,61 @@ final class TextGuidedEditTests: XCTestCase {
         XCTAssertThrowsError(try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, target: .text(text), options: options))
         let badNoise = NoiseMaps(["b8.conv9": Tensor.zeros([8, 8])])
         XCTAssertThrowsError(try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, noise: badNoise, target: .text(text)))
+    }
+
+    func testSubspaceConfinesTheOffsets() throws {
+        let fx = try TextEditFixture.make()
+        var rng = TestRNG(seed: 56)
+        let text = rng.tensor([1, fx.clip.config.embedDim])
+        let basis = rng.tensor([3, fx.G.wDim])   // not orthonormal: the chain rule needs no such thing
+        var options = TextGuidedEditOptions()
+        options.steps = 20
+        options.learningRate = 0.05
+        options.subspace = basis
+        let result = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, target: .text(text), options: options)
+        XCTAssertGreaterThan(Self.cosine(result.imageFeatures, text), Self.cosine(result.initialImageFeatures, text))
+        // Each row's offset is a combination of the 3 basis rows: least squares leaves no residual.
+        let b = basis.doubles, d = fx.G.wDim
+        for r in 0..<fx.G.numWs {
+            let offset = (0..<d).map { Double(result.ws[0, r, $0] - fx.w0[0, r, $0]) }
+            var gram = [[Double]](repeating: [Double](repeating: 0, count: 3), count: 3), rhs = [Double](repeating: 0, count: 3)
+            for i in 0..<3 {
+                for j in 0..<3 { gram[i][j] = (0..<d).reduce(0) { $0 + b[i * d + $1] * b[j * d + $1] } }
+                rhs[i] = (0..<d).reduce(0) { $0 + b[i * d + $1] * offset[$1] }
+            }
+            let c = Self.solve3(gram, rhs)
+            let residual = (0..<d).map { j in offset[j] - (0..<3).reduce(0) { $0 + c[$1] * b[$1 * d + j] } }
+            let norm = offset.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            XCTAssertGreaterThan(norm, 1e-3, "row \(r) moved")
+            XCTAssertLessThan(residual.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-4 * max(norm, 1), "row \(r) leaves the subspace")
+        }
+        options.subspace = Tensor.zeros([2, fx.G.wDim + 1])
+        XCTAssertThrowsError(try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, target: .text(text), options: options))
+    }
+
+    func testParametrizationGradientIsTheAdjoint() {
+        var rng = TestRNG(seed: 57)
+        let numWs = 7, wDim = 11, n = 2
+        for (shared, basis) in [(false, nil), (true, nil), (false, rng.tensor([3, wDim])), (true, rng.tensor([4, wDim]))] as [(Bool, Tensor?)] {
+            let map = EditParametrization(layers: 2 ..< 6, shared: shared, basis: basis, numWs: numWs, wDim: wDim)
+            let p = rng.tensor([n, map.rows, map.width]), g = rng.tensor([n, numWs, wDim])
+            let w0 = rng.tensor([n, numWs, wDim])
+            let applied = map.latent(initial: w0, parameters: p) - w0   // the linear part A·P
+            let lhs = zip(applied.doubles, g.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            let rhs = zip(p.doubles, map.gradient(g).doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "<AP, g> = <P, Aᵀg> (shared \(shared), basis \(basis?.shape ?? []))")
+            for r in [0, 1, 6] { for j in 0..<wDim { XCTAssertEqual(applied[1, r, j], 0, accuracy: 1e-6) } }
+        }
+    }
+
+    /// Solves a 3×3 system by Cramer's rule.
+    static func solve3(_ a: [[Double]], _ b: [Double]) -> [Double] {
+        func det(_ m: [[Double]]) -> Double {
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        }
+        let d = det(a)
+        return (0..<3).map { k in det(a.enumerated().map { i, row in row.enumerated().map { j, v in j == k ? b[i] : v } }) / d }
     }
 
     // MARK: Augmentation views

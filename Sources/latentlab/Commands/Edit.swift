@@ -5,6 +5,7 @@ import LatentFormats
 import LatentImageIO
 import LatentModels
 import LatentEditing
+import LatentInversion
 
 /// `latentlab edit`: move an inverted latent along a direction, by a recipe, or by text.
 struct Edit: ParsableCommand {
@@ -16,12 +17,13 @@ struct Edit: ParsableCommand {
         --latent-in pointing at a `project` output folder, to every latent in it.
 
         --text "a red cube" optimises W+ (StyleCLIP latent optimisation) to minimise 1 − cos(CLIP(G(w)), CLIP(text))
-        + λ‖w − w₀‖² over the ws rows of --layers (default all), with Adam for --steps at --lr (ramped as NVIDIA's
+        + λ‖w − w₀‖² over the ws rows of --layers (default all; --space w moves them by one shared offset), with Adam for --steps at --lr (ramped as NVIDIA's
         projector). --text-from "a sphere" --text-to "a cube" uses the directional loss
         1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds
         --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also
         scores K randomly shifted views per step (up to --jitter pixels), so the edit cannot hide in CLIP's patch
-        grid. Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
+        grid. --subspace Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of
+        that file (edits along the generator's factors instead of arbitrary patterns). Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
         Writes latent.npz, edited.png, original.png, before_after.png and edit.json (arguments, CLIP scores before
         and after, loss terms); with a `project` output folder as --latent-in, one sub-folder per latent.
         """)
@@ -160,6 +162,9 @@ struct TextEditOptions: ParsableArguments {
     @Option(help: "Text-guided edit: the text the image should match.") var text: String?
     @Option(name: .customLong("text-from"), help: "Directional text edit: what the image shows now (with --text-to).") var textFrom: String?
     @Option(name: .customLong("text-to"), help: "Directional text edit: what it should show (with --text-from).") var textTo: String?
+    @Option(help: "Text edit: w+ (each row of --layers moves on its own) or w (one offset added to all of them).") var space: String = "w+"
+    @Option(help: "Text edit: confine the offsets to the span of directions FILE[:count] (e.g. GANSpace components).")
+    var subspace: String?
     @Option(name: .customLong("lambda-l2"), help: "Weight λ of ‖w − w₀‖² (StyleCLIP l2_lambda).") var lambdaL2: Float = 0.008
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Text edit: Adam steps.") var steps: Int = 100
     @Option(help: "Text edit: peak learning rate.") var lr: Float = 0.1
@@ -180,6 +185,7 @@ struct TextEditOptions: ParsableArguments {
         if text != nil && (textFrom != nil || textTo != nil) { throw ValidationError("give --text or --text-from/--text-to, not both") }
         if text == nil && (textFrom == nil || textTo == nil) { throw ValidationError("--text-from and --text-to go together") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
+        guard LatentSpace(rawValue: space) != nil else { throw ValidationError("--space must be w or w+") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard lambdaL2 >= 0, lambdaL2.isFinite else { throw ValidationError("--lambda-l2 must be ≥ 0") }
         guard maskWeight >= 0, maskWeight.isFinite else { throw ValidationError("--mask-weight must be ≥ 0") }
@@ -209,8 +215,8 @@ struct TextEditOptions: ParsableArguments {
     }
 
     var record: [String: Any] {
-        ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "lambda_l2": lambdaL2, "steps": steps,
-         "lr": lr, "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
+        ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "space": space, "lambda_l2": lambdaL2, "steps": steps,
+         "lr": lr, "subspace": subspace ?? "", "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
          "clip_model": clipModel ?? "default:clip-scenes64"]
     }
 }
@@ -228,6 +234,20 @@ extension Edit {
         options.steps = o.steps
         options.learningRate = o.lr
         options.lambdaL2 = o.lambdaL2
+        options.space = LatentSpace(rawValue: o.space)!
+        if let sub = o.subspace {
+            let (file, entry) = parseDirectionReference(sub)
+            let set = try DirectionSet.load(path: file)
+            guard set.wDim == G.wDim else { throw ValidationError("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
+            warnIfForeign(set, G)
+            let count = try entry.map { e -> Int in
+                guard let k = Int(e), k >= 1, k <= set.count else {
+                    throw ValidationError("--subspace \(sub): count must be 1-\(set.count)")
+                }
+                return k
+            } ?? set.count
+            options.subspace = set.directions.slice(0 ..< count)
+        }
         options.layers = try layers.map { try parseWsRange($0, numWs: G.numWs) }
         options.maskPixelWeight = o.maskWeight
         options.augmentations = o.augment
