@@ -59,7 +59,7 @@ enum BatchFixtures {
         let dir = Bundle.module.bundleURL.deletingLastPathComponent()
         let path = dir.appendingPathComponent("latentlab").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw XCTSkip("latentlab binary not found at \(path); run `swift build -c release` first")
+            throw MissingTestInput("latentlab binary not found at \(path); run `swift build -c release` first")
         }
         return path
     }

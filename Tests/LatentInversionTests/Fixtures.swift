@@ -21,7 +21,7 @@ enum Fixtures {
     /// A file in the test bundle's `Resources/`.
     static func resource(_ name: String) throws -> URL {
         guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources") else {
-            throw XCTSkip("test resource \(name) missing from the bundle")
+            throw MissingTestInput("test resource \(name) missing from the bundle")
         }
         return url
     }
@@ -34,4 +34,10 @@ enum Fixtures {
         }
         return dict
     }
+}
+
+/// A test input that must exist (resource or built binary); its absence fails the test.
+struct MissingTestInput: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
