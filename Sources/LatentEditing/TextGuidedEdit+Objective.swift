@@ -109,49 +109,47 @@ public struct TextGuidedEditObjective: Sendable {
 
     /// Evaluates the objective at `ws` `[N, numWs, wDim]`, scoring each image in the given views
     /// (`[.identity]` = the image as it is; the CLIP loss is the mean over views).
-    public func evaluate(ws: Tensor, views: [ImageShift] = [.identity], needGradient: Bool = true) throws -> Evaluation {
+    public func evaluate(ws: Tensor, views: [ImageView] = [.identity], needGradient: Bool = true) throws -> Evaluation {
         guard ws.shape == initialWs.shape else {
             throw EditingError("text-guided edit: ws must have the shape of w₀ \(initialWs.shape), got \(ws.shape)")
         }
         guard !views.isEmpty else { throw EditingError("text-guided edit: at least one view is needed") }
-        let n = ws.shape[0], v = views.count, d = clip.config.embedDim
-        let (image, tape) = generator.synthesisForward(ws: ws, noise: noise)
-        let viewed = v == 1 && views[0] == .identity ? image : Tensor.concatenate(views.map { shiftImages(image, by: $0) })
-        let (features, clipTape) = try clip.encodeImageWithGradient(imagesInMinusOneOne: viewed)
-        // Directional reference: the original image in the same views.
-        var reference: Tensor? = nil
-        if directional {
-            reference = v == 1 && views[0] == .identity ? initialFeatures
-                : try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: Tensor.concatenate(views.map { shiftImages(initialImage, by: $0) })))
+        let n = ws.shape[0], v = views.count, d = clip.config.embedDim, r = generator.resolution
+        for view in views {
+            if let c = view.crop, !(c.top >= 0 && c.left >= 0 && c.size > 0 && c.top + c.size <= r && c.left + c.size <= r) {
+                throw EditingError("text-guided edit: view crop \(c) lies outside the \(r)×\(r) image")
+            }
         }
-
+        let (image, tape) = generator.synthesisForward(ws: ws, noise: noise)
         var clipLoss = [Float](repeating: 0, count: n)
-        var gradFeatures = Tensor.zeros([v * n, d])
-        for k in 0..<v {
+        var gradImage = Tensor.zeros(image.shape)
+        var firstFeatures = initialFeatures
+        for (k, view) in views.enumerated() {
+            // One CLIP pass per view: views may differ in size (CLIP's preprocessing resizes them).
+            let (features, clipTape) = try clip.encodeImageWithGradient(imagesInMinusOneOne: view == .identity ? image : applyView(image, view))
+            if k == 0 { firstFeatures = features }
+            // Directional reference: the original image in the same view.
+            let reference: Tensor? = !directional ? nil : view == .identity ? initialFeatures
+                : try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: applyView(initialImage, view)))
+            var gradFeatures = Tensor.zeros([n, d])
             for i in 0..<n {
-                let row = k * n + i
-                var a = (0..<d).map { Double(features[row, $0]) }
-                if let reference { for j in 0..<d { a[j] -= Double(reference[row, j]) } }
+                var a = (0..<d).map { Double(features[i, $0]) }
+                if let reference { for j in 0..<d { a[j] -= Double(reference[i, j]) } }
                 let t = targetUnit[i]
                 let s2 = a.reduce(0) { $0 + $1 * $1 } + epsilon[i] * epsilon[i]
                 let s = s2.squareRoot()
                 let cos = zip(a, t).reduce(0) { $0 + $1.0 * $1.1 } / s
                 clipLoss[i] += Float((1 - cos) / Double(v))
                 // ∂(1 − cos)/∂a = −(t / s − cos · a / s²), averaged over views.
-                for j in 0..<d { gradFeatures[row, j] = Float(-(t[j] / s - cos * a[j] / s2) / Double(v)) }
+                for j in 0..<d { gradFeatures[i, j] = Float(-(t[j] / s - cos * a[j] / s2) / Double(v)) }
+            }
+            if needGradient {
+                let g = try clip.backwardImage(tape: clipTape, gradFeatures: gradFeatures)
+                gradImage += view == .identity ? g : applyViewBackward(g, view, height: r, width: r)
             }
         }
 
         var pixelLoss = [Float](repeating: 0, count: n)
-        var gradImage = Tensor.zeros(image.shape)
-        if needGradient {
-            let gradViewed = try clip.backwardImage(tape: clipTape, gradFeatures: gradFeatures)
-            if v == 1 {
-                gradImage = shiftImagesBackward(gradViewed, by: views[0])
-            } else {
-                for k in 0..<v { gradImage += shiftImagesBackward(gradViewed.slice(k * n ..< (k + 1) * n), by: views[k]) }
-            }
-        }
         if let mask, maskPixelWeight > 0 {
             let c = image.shape[1], hw = image.shape[2] * image.shape[3]
             let scale = Double(maskPixelWeight) / Double(c * hw)
@@ -184,7 +182,7 @@ public struct TextGuidedEditObjective: Sendable {
             l2[i] = Float(Double(lambdaL2) * acc)
         }
         return Evaluation(loss: TextGuidedEditLoss(clip: clipLoss, l2: l2, pixel: pixelLoss), gradWs: gradWs,
-                          image: image, features: features.slice(0 ..< n))
+                          image: image, features: firstFeatures)
     }
 
     static func checkNoise(_ noise: NoiseMaps, generator G: StyleGAN2Generator, batch n: Int) throws {

@@ -11,6 +11,9 @@ public enum TextGuidedEditTarget: Sendable {
     /// The directional CLIP loss (StyleGAN-NADA, Gal et al. 2022):
     /// `clipLoss = 1 − cos(CLIP(G(w)) − CLIP(G(w₀)), to − from)`: the image must move the way the
     /// text moves ("a sphere" → "a cube") rather than match the target caption as a whole.
+    /// The loss only sees the angle of the change, not its size: with λ or a mask pulling back,
+    /// a vanishingly small change in the right direction is already optimal, and without them
+    /// nothing bounds the change (see `Bench/clip-edit.md`); `.text` is the robust choice.
     /// - Parameters: `from`, `to`: `[1, embedDim]` or `[N, embedDim]`.
     case direction(from: Tensor, to: Tensor)
 }
@@ -47,13 +50,18 @@ public struct TextGuidedEditOptions: Sendable {
     public var mask: Tensor? = nil
     /// Weight of the masked pixel term. Default 10.
     public var maskPixelWeight: Float = 10
-    /// Randomly shifted copies of each image that CLIP scores per step besides the image itself
-    /// (0 = the image only; the CLIP loss is the mean over the views). Scoring jittered views keeps the optimisation from exploiting CLIP's exact patch
-    /// grid (an adversarial solution) instead of changing what the image shows.
+    /// Random views of each image that CLIP scores per step besides the image itself (0 = the
+    /// image only; the CLIP loss is the mean over the views). Scoring jittered, mirrored and
+    /// cropped views keeps the optimisation from exploiting CLIP's exact patch grid (an
+    /// adversarial pattern) instead of changing what the image shows.
     public var augmentations: Int = 0
-    /// Largest shift of an augmented view, in pixels of the generator's image (edge pixels are
-    /// repeated). Default 4.
+    /// Largest shift of a view, in pixels of the generator's image (edge pixels are repeated). Default 4.
     public var jitter: Int = 4
+    /// Mirror each view left–right with probability ½. Default false.
+    public var flips: Bool = false
+    /// Smallest side of a view's random square crop as a fraction of the image (1 = no crops);
+    /// CLIP's preprocessing resizes crops to its resolution. Default 1.
+    public var minCrop: Double = 1
     /// Seed of the augmentation shifts: same seed, same result.
     public var seed: UInt64 = 0
 

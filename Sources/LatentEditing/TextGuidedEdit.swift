@@ -34,6 +34,9 @@ public func textGuidedEdit(generator: StyleGAN2Generator, clip: CLIPModel, ws: T
     guard options.augmentations >= 0, options.jitter >= 0 else {
         throw EditingError("text-guided edit: augmentations and jitter must be ≥ 0")
     }
+    guard options.minCrop > 0, options.minCrop <= 1 else {
+        throw EditingError("text-guided edit: minCrop must be in (0, 1], got \(options.minCrop)")
+    }
     let objective = try TextGuidedEditObjective(generator: generator, clip: clip, initialWs: ws, noise: noise, target: target,
                                                 lambdaL2: options.lambdaL2, mask: options.mask,
                                                 maskPixelWeight: options.maskPixelWeight)
@@ -59,7 +62,9 @@ public func textGuidedEdit(generator: StyleGAN2Generator, clip: CLIPModel, ws: T
     let n = ws.shape[0]
     for step in 0..<options.steps {
         let current = map.latent(initial: ws, parameters: param)
-        let views = [ImageShift.identity] + randomShifts(count: options.augmentations, jitter: options.jitter, rng: &rng)
+        let views = [ImageView.identity] + randomViews(count: options.augmentations, resolution: generator.resolution,
+                                                       jitter: options.jitter, flips: options.flips,
+                                                       minCrop: options.minCrop, rng: &rng)
         let e = try objective.evaluate(ws: current, views: views)
         let total = e.loss.total
         guard total.allSatisfy({ $0.isFinite }), e.gradWs.isFinite else {

@@ -12,14 +12,16 @@ final class TextGuidedEditGradientTests: XCTestCase {
     func testObjectiveAndGradientMatchReferenceWithAllTerms() throws {
         let fx = try TextEditFixture.make()
         var rng = TestRNG(seed: 41)
-        // Directional loss + L2 + mask + two views (one shifted), at a point away from w₀ so
-        // every term is active and the directional cosine is well defined.
+        // Directional loss + L2 + mask + two views (one shifted, mirrored and cropped to 24×24,
+        // which CLIP's preprocessing resizes back to 32), at a point away from w₀ so every term
+        // is active and the directional cosine is well defined.
         let from = rng.tensor([1, fx.clip.config.embedDim]), to = rng.tensor([1, fx.clip.config.embedDim])
         let mask = TextEditFixture.leftHalfMask(fx.G.resolution)
         let objective = try TextGuidedEditObjective(generator: fx.G, clip: fx.clip, initialWs: fx.w0, noise: nil,
                                                     target: .direction(from: from, to: to), lambdaL2: 0.05, mask: mask,
                                                     maskPixelWeight: 3)
-        let views = [ImageShift.identity, ImageShift(dy: 2, dx: -3)]
+        let views = [ImageView.identity,
+                     ImageView(shift: ImageShift(dy: 2, dx: -3), flip: true, crop: ImageCrop(top: 3, left: 5, size: 24))]
         try checkGradient(fx, objective, views: views, reference: { ws in
             fx.referenceLoss(ws: ws, views: views, directional: (from.doubles, to.doubles), text: nil,
                              lambdaL2: 0.05, mask: mask.doubles, maskWeight: 3)
@@ -40,7 +42,7 @@ final class TextGuidedEditGradientTests: XCTestCase {
 
     /// Loss at a perturbed point vs the reference; gradient entries in several ws rows vs
     /// central differences (h = 1e-4 in Double).
-    func checkGradient(_ fx: TextEditFixture, _ objective: TextGuidedEditObjective, views: [ImageShift],
+    func checkGradient(_ fx: TextEditFixture, _ objective: TextGuidedEditObjective, views: [ImageView],
                        reference: ([Double]) -> Double, file: StaticString = #filePath, line: UInt = #line) throws {
         var rng = TestRNG(seed: 43)
         let ws = fx.w0 + rng.tensor(fx.w0.shape, -0.3, 0.3)
@@ -118,17 +120,34 @@ struct TextEditFixture {
         Tensor(shape: [1, 1, r, r]) { i in i % r < r / 2 ? 1 : 0 }
     }
 
-    /// CLIP features (Double) of `[3, R, R]` images in [-1, 1], shifted, normalised, then the
-    /// reference tower.
-    func referenceFeatures(_ image: [Double], view: ImageShift) -> [Double] {
-        let r = G.resolution
+    /// CLIP features (Double) of a `[3, R, R]` image in [-1, 1] seen through `view` (shift with
+    /// repeated edges, mirror, crop), resized back to R with bicubic weights, normalised, then
+    /// the reference tower.
+    func referenceFeatures(_ image: [Double], view: ImageView) -> [Double] {
+        let r = G.resolution, c0 = view.crop ?? ImageCrop(top: 0, left: 0, size: r), s = c0.size
+        var cropped = [Double](repeating: 0, count: 3 * s * s)
+        for c in 0..<3 {
+            for y in 0..<s {
+                for x in 0..<s {
+                    let vy = y + c0.top, vx0 = x + c0.left
+                    let vx = view.flip ? r - 1 - vx0 : vx0
+                    let sy = min(max(vy - view.shift.dy, 0), r - 1), sx = min(max(vx - view.shift.dx, 0), r - 1)
+                    cropped[(c * s + y) * s + x] = image[(c * r + sy) * r + sx]
+                }
+            }
+        }
+        let w = s == r ? nil : ResizeWeights(inputSize: s, outputSize: r, method: .bicubic).dense
         var x = [Double](repeating: 0, count: 3 * r * r)
         for c in 0..<3 {
             for y in 0..<r {
                 for xx in 0..<r {
-                    let sy = min(max(y - view.dy, 0), r - 1), sx = min(max(xx - view.dx, 0), r - 1)
-                    let v = (image[(c * r + sy) * r + sx] + 1) / 2
-                    x[(c * r + y) * r + xx] = (v - Double(CLIPModel.imageMean[c])) / Double(CLIPModel.imageStd[c])
+                    var v = 0.0
+                    if let w {
+                        for iy in 0..<s { for ix in 0..<s { v += Double(w[y, iy]) * Double(w[xx, ix]) * cropped[(c * s + iy) * s + ix] } }
+                    } else {
+                        v = cropped[(c * r + y) * r + xx]
+                    }
+                    x[(c * r + y) * r + xx] = ((v + 1) / 2 - Double(CLIPModel.imageMean[c])) / Double(CLIPModel.imageStd[c])
                 }
             }
         }
@@ -141,7 +160,7 @@ struct TextEditFixture {
     }
 
     /// The objective of `TextGuidedEditObjective` for one latent, in Double from the formulas.
-    func referenceLoss(ws: [Double], views: [ImageShift], directional: ([Double], [Double])?, text: [Double]?,
+    func referenceLoss(ws: [Double], views: [ImageView], directional: ([Double], [Double])?, text: [Double]?,
                        lambdaL2: Double, mask: [Double]?, maskWeight: Double) -> Double {
         let img = referenceImage(ws), img0 = referenceImage0
         let t = directional.map { d in zip(d.1, d.0).map { $0 - $1 } } ?? text!

@@ -35,6 +35,8 @@ final class TextGuidedEditTests: XCTestCase {
                     atol: 1e-5, rtol: 1e-5)
         // Same options, same result (deterministic, seeded views).
         options.augmentations = 2
+        options.flips = true
+        options.minCrop = 0.7
         let a = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, target: .text(text), options: options)
         let b = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: fx.w0, target: .text(text), options: options)
         XCTAssertEqual(a.ws, b.ws)
@@ -216,6 +218,31 @@ final class TextGuidedEditTests: XCTestCase {
             let lhs = zip(shifted.doubles, y.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             let rhs = zip(x.doubles, shiftImagesBackward(y, by: s).doubles).reduce(0) { $0 + $1.0 * $1.1 }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "<Sx, y> = <x, Sᵀy> for \(s)")
+        }
+    }
+
+    func testViewsMatchNaiveAndAreAdjoint() {
+        var rng = TestRNG(seed: 58)
+        let x = rng.tensor([2, 3, 11, 11])
+        let views = [ImageView(shift: ImageShift(dy: 1, dx: -2), flip: true, crop: ImageCrop(top: 2, left: 3, size: 7)),
+                     ImageView(flip: true), ImageView(crop: ImageCrop(top: 0, left: 4, size: 7)), .identity]
+        for view in views {
+            let v = applyView(x, view)
+            let s = view.crop?.size ?? 11, top = view.crop?.top ?? 0, left = view.crop?.left ?? 0
+            XCTAssertEqual(v.shape, [2, 3, s, s])
+            for p in 0..<6 {
+                for r in 0..<s {
+                    for c in 0..<s {
+                        let fx = view.flip ? 10 - (c + left) : c + left
+                        let sy = min(max(r + top - view.shift.dy, 0), 10), sx = min(max(fx - view.shift.dx, 0), 10)
+                        XCTAssertEqual(v.storage[(p * s + r) * s + c], x.storage[(p * 11 + sy) * 11 + sx])
+                    }
+                }
+            }
+            let y = rng.tensor(v.shape)
+            let lhs = zip(v.doubles, y.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            let rhs = zip(x.doubles, applyViewBackward(y, view, height: 11, width: 11).doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "<Vx, y> = <x, Vᵀy> for \(view)")
         }
     }
 }

@@ -21,8 +21,8 @@ struct Edit: ParsableCommand {
         projector). --text-from "a sphere" --text-to "a cube" uses the directional loss
         1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds
         --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also
-        scores K randomly shifted views per step (up to --jitter pixels), so the edit cannot hide in CLIP's patch
-        grid. --subspace Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of
+        scores K random views per step (shifted up to --jitter pixels, mirrored with --flips, cropped to at least
+        --min-crop of the image), so the edit cannot hide in CLIP's patch grid. --subspace Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of
         that file (edits along the generator's factors instead of arbitrary patterns). Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
         Writes latent.npz, edited.png, original.png, before_after.png and edit.json (arguments, CLIP scores before
         and after, loss terms); with a `project` output folder as --latent-in, one sub-folder per latent.
@@ -173,6 +173,9 @@ struct TextEditOptions: ParsableArguments {
     @Option(name: .customLong("mask-weight"), help: "Text edit: weight of the pixel term outside the mask.") var maskWeight: Float = 10
     @Option(help: "Text edit: randomly shifted views CLIP also scores each step.") var augment: Int = 0
     @Option(help: "Text edit: largest shift of an augmented view, in pixels.") var jitter: Int = 4
+    @Flag(help: "Text edit: mirror augmented views left–right at random.") var flips = false
+    @Option(name: .customLong("min-crop"), help: "Text edit: smallest random square crop of an augmented view, as a fraction of the image (1 = none).")
+    var minCrop: Double = 1
     @Option(help: "Text edit: seed of the augmentation shifts.") var seed: Int = 0
     @Option(help: "Text edit: latents optimised together (folder input).") var batch: Int = 8
     @Option(name: .customLong("clip-model"), help: "CLIP checkpoint (.safetensors, OpenAI key names). Default: the embedded clip-scenes64.")
@@ -190,6 +193,7 @@ struct TextEditOptions: ParsableArguments {
         guard lambdaL2 >= 0, lambdaL2.isFinite else { throw ValidationError("--lambda-l2 must be ≥ 0") }
         guard maskWeight >= 0, maskWeight.isFinite else { throw ValidationError("--mask-weight must be ≥ 0") }
         guard augment >= 0, jitter >= 0 else { throw ValidationError("--augment and --jitter must be ≥ 0") }
+        guard minCrop > 0, minCrop <= 1 else { throw ValidationError("--min-crop must be in (0, 1]") }
         guard seed >= 0 else { throw ValidationError("--seed must be ≥ 0") }
         guard batch >= 1 else { throw ValidationError("--batch must be positive") }
     }
@@ -216,7 +220,7 @@ struct TextEditOptions: ParsableArguments {
 
     var record: [String: Any] {
         ["text": text ?? "", "text_from": textFrom ?? "", "text_to": textTo ?? "", "space": space, "lambda_l2": lambdaL2, "steps": steps,
-         "lr": lr, "subspace": subspace ?? "", "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "seed": seed,
+         "lr": lr, "subspace": subspace ?? "", "mask": mask ?? "", "mask_weight": maskWeight, "augment": augment, "jitter": jitter, "flips": flips, "min_crop": minCrop, "seed": seed,
          "clip_model": clipModel ?? "default:clip-scenes64"]
     }
 }
@@ -252,6 +256,8 @@ extension Edit {
         options.maskPixelWeight = o.maskWeight
         options.augmentations = o.augment
         options.jitter = o.jitter
+        options.flips = o.flips
+        options.minCrop = o.minCrop
         options.seed = UInt64(o.seed)
         let range = options.layers ?? 0 ..< G.numWs
 
