@@ -7,7 +7,7 @@ import LatentInversion
 ///
 ///     LatentBench inversion quality [--images 000,003,007,011,015,020|all] [--steps 500]
 ///                                   [--configs w+noise,w+,wnoise,w] [--loss-scale S] [--noise-init random|const]
-///                                   [--lr 0.1] [--noise-reg 1e5] [--seed 0] [--batch N] [--scenes DIR]
+///                                   [--lr 0.2] [--noise-reg 1e5] [--seed 0] [--batch N] [--scenes DIR]
 ///     LatentBench inversion speed   [--batches 1,8] [--steps 30] [--invert-steps 500,1000]
 ///                                   [--project-images 8] [--project-steps 500] [--skip-project]
 ///
@@ -99,10 +99,10 @@ func runInversionQuality(_ a: BenchArguments) throws {
     let stats = try WStatistics.estimate(generator: G)
     let batch = max(1, a.int("batch", names.count))
     print(String(format: "%d scenes from %@, %d steps, image loss scale %g, noise init %@, lr %g, noise reg %g, seed %d, batch %d",
-                 names.count, dir, steps, lossScale, a.string("noise-init", "default"), a.double("lr", 0.1),
+                 names.count, dir, steps, lossScale, a.string("noise-init", "default"), a.double("lr", ProjectorOptions.defaultInitialLearningRate),
                  a.double("noise-reg", 1e5), a.int("seed", 0), batch))
     for config in configs {
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: a.double("lr", 0.1),
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: a.double("lr", ProjectorOptions.defaultInitialLearningRate),
                                                                        regularizeNoiseWeight: a.double("noise-reg", 1e5)))
         options.space = config.space
         options.optimizeNoise = config.optimizeNoise
@@ -180,6 +180,43 @@ func runInversionSpeed(_ a: BenchArguments) throws {
         }
     }
 
+    // Where a step's time goes besides the generator: each piece of the projector's step on its
+    // own, at the sizes of a W+ step with optimised noise (median of 30, process CPU ms per step).
+    print("step pieces besides synthesis forward/backward (CPU ms per step, whole batch):")
+    print("batch  latent noise  pixel L2 loss  noise reg (per image)  Adam  noise renorm  total")
+    for b in batches {
+        let z = Tensor.concatenate((0..<b).map { zFromSeed(UInt32(100 + $0), zDim: G.zDim) })
+        let image = G.generate(z: z)
+        let target = G.generate(z: z, truncationPsi: 0.5)
+        var rng = NumpyRandomState(seed: 1)
+        var maps = NoiseMaps()
+        for name in G.noiseLayerNames {
+            let shp = G.noiseShape(layer: name)!
+            maps[name] = Tensor(shape: [b] + shp, data: rng.randn(count: b * shp[0] * shp[1]).map(Float.init))
+        }
+        var ws = G.mapping(z: z)
+        let count = ws.count
+        let latent = measure(30) {
+            var r = NumpyRandomState(seed: 2)
+            let eps = r.randn(count: count)
+            ws.withUnsafeMutableBufferPointer { p in for k in 0..<count { p[k] += Float(eps[k]) * 1e-3 } }
+        }.cpu
+        let pixel = measure(30) { _ = try? PixelL2Loss().evaluate(reconstruction: image, target: target) }.cpu
+        let reg = measure(30) {
+            for name in G.noiseLayerNames { for i in 0..<b { _ = try? noiseRegularization(noiseMaps: [maps[name]!.row(i)]) } }
+        }.cpu
+        var params = [ws] + G.noiseLayerNames.map { maps[$0]! }
+        let grads = params
+        var adam = Adam(learningRate: 0.1)
+        let adamTime = measure(30) { adam.step(&params, grads: grads, learningRate: 1e-6) }.cpu
+        let renorm = measure(30) {
+            for name in G.noiseLayerNames { for i in 0..<b { _ = try? normalizeNoise(maps[name]!.row(i)) } }
+        }.cpu
+        let parts = [latent, pixel, reg, adamTime, renorm].map { $0 * 1000 }
+        print(String(format: "%5d  %12.3f  %13.3f  %21.3f  %4.3f  %12.3f  %5.3f", b, parts[0], parts[1], parts[2], parts[3], parts[4],
+                     parts.reduce(0, +)))
+    }
+
     // `invert`: one image, default options (W+, noise optimised), W statistics included as the CLI does.
     let dir = try scenesDirectory(a.values["scenes"])
     let target = try loadProjectionTarget(path: dir + "/scene_000.png", resolution: G.resolution)
@@ -187,7 +224,7 @@ func runInversionSpeed(_ a: BenchArguments) throws {
         WStatistics.clearCache()
         c0 = processCPUSecondsNow(); t0 = Date()
         let s = try WStatistics.estimate(generator: G)
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n))
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
         let r = try project(generator: G, targets: target.reshaped([1] + target.shape), loss: PixelL2Loss(), statistics: s, options: options)
         _ = try ImageMetrics.msSSIM(r.reconstruction, target.reshaped([1] + target.shape))
@@ -207,7 +244,7 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     }
     for b in [1, 8] {
         let out = tmp + "/out\(b)"
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps))
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
         WStatistics.clearCache()
         c0 = processCPUSecondsNow(); t0 = Date()
