@@ -9,7 +9,7 @@ import LatentInversion
 ///                                   [--configs w+noise,w+,wnoise,w] [--loss-scale S] [--noise-init random|const]
 ///                                   [--lr 0.2] [--noise-reg 1e5] [--seed 0] [--batch N] [--scenes DIR]
 ///     LatentBench inversion speed   [--batches 1,8] [--steps 30] [--invert-steps 500,1000]
-///                                   [--project-images 8] [--project-steps 500] [--skip-project]
+///                                   [--project-images 8] [--project-steps 500] [--skip-invert] [--skip-project]
 ///
 /// `quality` inverts the reference scenes (64×64, no resize) with pixel L2 and prints each image's
 /// PSNR (float, on [0, 1]) and the mean per configuration, for comparison with
@@ -230,7 +230,7 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     // first run (later runs read them from the disk cache).
     let dir = try scenesDirectory(a.values["scenes"])
     let target = try loadProjectionTarget(path: dir + "/scene_000.png", resolution: G.resolution)
-    for n in a.ints("invert-steps", [500, 1000]) {
+    for n in a.flag("skip-invert") ? [] : a.ints("invert-steps", [500, 1000]) {
         WStatistics.clearCache()
         c0 = processCPUSecondsNow(); t0 = Date()
         let s = try WStatistics.estimate(generator: G, cacheDirectory: nil)
