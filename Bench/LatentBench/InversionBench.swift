@@ -7,9 +7,9 @@ import LatentInversion
 ///
 ///     LatentBench inversion quality [--images 000,003,007,011,015,020|all] [--steps 500]
 ///                                   [--configs w+noise,w+,wnoise,w] [--loss-scale S] [--noise-init random|const]
-///                                   [--lr 0.1] [--noise-reg 1e5] [--seed 0] [--batch N] [--scenes DIR]
+///                                   [--lr 0.2] [--noise-reg 1e5] [--seed 0] [--batch N] [--scenes DIR]
 ///     LatentBench inversion speed   [--batches 1,8] [--steps 30] [--invert-steps 500,1000]
-///                                   [--project-images 8] [--project-steps 500] [--skip-project]
+///                                   [--project-images 8] [--project-steps 500] [--skip-invert] [--skip-project]
 ///
 /// `quality` inverts the reference scenes (64×64, no resize) with pixel L2 and prints each image's
 /// PSNR (float, on [0, 1]) and the mean per configuration, for comparison with
@@ -99,10 +99,10 @@ func runInversionQuality(_ a: BenchArguments) throws {
     let stats = try WStatistics.estimate(generator: G)
     let batch = max(1, a.int("batch", names.count))
     print(String(format: "%d scenes from %@, %d steps, image loss scale %g, noise init %@, lr %g, noise reg %g, seed %d, batch %d",
-                 names.count, dir, steps, lossScale, a.string("noise-init", "default"), a.double("lr", 0.1),
+                 names.count, dir, steps, lossScale, a.string("noise-init", "default"), a.double("lr", ProjectorOptions.defaultInitialLearningRate),
                  a.double("noise-reg", 1e5), a.int("seed", 0), batch))
     for config in configs {
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: a.double("lr", 0.1),
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: a.double("lr", ProjectorOptions.defaultInitialLearningRate),
                                                                        regularizeNoiseWeight: a.double("noise-reg", 1e5)))
         options.space = config.space
         options.optimizeNoise = config.optimizeNoise
@@ -138,11 +138,20 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     let steps = a.int("steps", 30)
     print("default generator scenes64: \(G.resolution)×\(G.resolution), numWs \(G.numWs), wDim \(G.wDim); threads \(Parallel.threadCount)")
 
-    // W statistics: 10 000 mapped z, once per run (cached per generator afterwards).
+    // W statistics: 10 000 mapped z; then the same read back from the disk cache.
     WStatistics.clearCache()
     var c0 = processCPUSecondsNow(), t0 = Date()
-    let stats = try WStatistics.estimate(generator: G)
-    print(String(format: "W statistics (10 000 z): %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSecondsNow() - c0))
+    let stats = try WStatistics.estimate(generator: G, cacheDirectory: nil)
+    print(String(format: "W statistics (10 000 z) computed: %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSecondsNow() - c0))
+    let cacheDir = NSTemporaryDirectory() + "latentbench-wstats-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: cacheDir) }
+    WStatistics.clearCache()
+    _ = try WStatistics.estimate(generator: G, cacheDirectory: cacheDir)
+    WStatistics.clearCache()
+    c0 = processCPUSecondsNow(); t0 = Date()
+    let cached = try WStatistics.estimate(generator: G, cacheDirectory: cacheDir)
+    print(String(format: "W statistics from the disk cache: %.4f s wall, %.4f s CPU (identical: %@)", Date().timeIntervalSince(t0),
+                 processCPUSecondsNow() - c0, cached == stats ? "yes" : "NO"))
 
     // One projector step against one generator forward + backward at the same batch and noise layout.
     print("batch  space  noise   gen fwd+bwd ms/img (cpu)   projector step ms/img (cpu)   step / gen")
@@ -180,14 +189,52 @@ func runInversionSpeed(_ a: BenchArguments) throws {
         }
     }
 
-    // `invert`: one image, default options (W+, noise optimised), W statistics included as the CLI does.
+    // Where a step's time goes besides the generator: each piece of the projector's step on its
+    // own, at the sizes of a W+ step with optimised noise (median of 30, process CPU ms per step).
+    print("step pieces besides synthesis forward/backward (CPU ms per step, whole batch):")
+    print("batch  latent noise  pixel L2 loss  noise reg (per image)  Adam  noise renorm  total")
+    for b in batches {
+        let z = Tensor.concatenate((0..<b).map { zFromSeed(UInt32(100 + $0), zDim: G.zDim) })
+        let image = G.generate(z: z)
+        let target = G.generate(z: z, truncationPsi: 0.5)
+        var rng = NumpyRandomState(seed: 1)
+        var maps = NoiseMaps()
+        for name in G.noiseLayerNames {
+            let shp = G.noiseShape(layer: name)!
+            maps[name] = Tensor(shape: [b] + shp, data: rng.randn(count: b * shp[0] * shp[1]).map(Float.init))
+        }
+        var ws = G.mapping(z: z)
+        let count = ws.count
+        let latent = measure(30) {
+            var r = NumpyRandomState(seed: 2)
+            let eps = r.randn(count: count)
+            ws.withUnsafeMutableBufferPointer { p in for k in 0..<count { p[k] += Float(eps[k]) * 1e-3 } }
+        }.cpu
+        let pixel = measure(30) { _ = try? PixelL2Loss().evaluate(reconstruction: image, target: target) }.cpu
+        let reg = measure(30) {
+            for name in G.noiseLayerNames { for i in 0..<b { _ = try? noiseRegularization(noiseMaps: [maps[name]!.row(i)]) } }
+        }.cpu
+        var params = [ws] + G.noiseLayerNames.map { maps[$0]! }
+        let grads = params
+        var adam = Adam(learningRate: 0.1)
+        let adamTime = measure(30) { adam.step(&params, grads: grads, learningRate: 1e-6) }.cpu
+        let renorm = measure(30) {
+            for name in G.noiseLayerNames { for i in 0..<b { _ = try? normalizeNoise(maps[name]!.row(i)) } }
+        }.cpu
+        let parts = [latent, pixel, reg, adamTime, renorm].map { $0 * 1000 }
+        print(String(format: "%5d  %12.3f  %13.3f  %21.3f  %4.3f  %12.3f  %5.3f", b, parts[0], parts[1], parts[2], parts[3], parts[4],
+                     parts.reduce(0, +)))
+    }
+
+    // `invert`: one image, default options (W+, noise optimised), W statistics computed as on a
+    // first run (later runs read them from the disk cache).
     let dir = try scenesDirectory(a.values["scenes"])
     let target = try loadProjectionTarget(path: dir + "/scene_000.png", resolution: G.resolution)
-    for n in a.ints("invert-steps", [500, 1000]) {
+    for n in a.flag("skip-invert") ? [] : a.ints("invert-steps", [500, 1000]) {
         WStatistics.clearCache()
         c0 = processCPUSecondsNow(); t0 = Date()
-        let s = try WStatistics.estimate(generator: G)
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n))
+        let s = try WStatistics.estimate(generator: G, cacheDirectory: nil)
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
         let r = try project(generator: G, targets: target.reshaped([1] + target.shape), loss: PixelL2Loss(), statistics: s, options: options)
         _ = try ImageMetrics.msSSIM(r.reconstruction, target.reshaped([1] + target.shape))
@@ -197,6 +244,7 @@ func runInversionSpeed(_ a: BenchArguments) throws {
 
     // `project`: images per minute at batch 1 and 8 on copies of the scenes, all outputs written.
     guard !a.flag("skip-project") else { return }
+    setenv("LATENTLAB_CACHE", "off", 1)   // each run computes its W statistics, as a first run does
     let count = a.int("project-images", 8), pSteps = a.int("project-steps", 500)
     let tmp = NSTemporaryDirectory() + "latentbench-project-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: tmp) }
@@ -207,9 +255,9 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     }
     for b in [1, 8] {
         let out = tmp + "/out\(b)"
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps))
+        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
-        WStatistics.clearCache()
+        WStatistics.clearCache()   // the run below estimates them (or reads the disk cache) itself
         c0 = processCPUSecondsNow(); t0 = Date()
         let report = try runBatchProjection(generator: G, loss: PixelL2Loss(), inputDir: tmp + "/in", outputDir: out,
                                             batchSize: b, options: options)

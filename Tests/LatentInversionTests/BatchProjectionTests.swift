@@ -70,7 +70,7 @@ enum BatchFixtures {
         p.executableURL = URL(fileURLWithPath: try cliBinary())
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        env["LATENTLAB_THREADS"] = "1"; env["OPENBLAS_NUM_THREADS"] = "1"
+        env["LATENTLAB_THREADS"] = "1"; env["OPENBLAS_NUM_THREADS"] = "1"; env["LATENTLAB_CACHE"] = "off"
         p.environment = env
         _ = FileManager.default.createFile(atPath: logDir + "/stdout.txt", contents: nil)
         _ = FileManager.default.createFile(atPath: logDir + "/stderr.txt", contents: nil)

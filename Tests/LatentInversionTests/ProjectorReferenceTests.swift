@@ -17,8 +17,10 @@ enum TinyProjector {
     static func load() throws -> (generator: StyleGAN2Generator, stats: WStatistics) {
         lock.lock(); defer { lock.unlock() }
         if let c = cached { return c }
+        // Tests keep nothing in the user's cache (runBatchProjection estimates with the default).
+        setenv("LATENTLAB_CACHE", "off", 1)
         let G = try StyleGAN2Generator(path: try Fixtures.resource("tiny32_weights.safetensors").path)
-        let stats = try WStatistics.estimate(generator: G, samples: 1000)
+        let stats = try WStatistics.estimate(generator: G, samples: 1000, cacheDirectory: nil)
         cached = (G, stats)
         return (G, stats)
     }

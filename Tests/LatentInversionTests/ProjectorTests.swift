@@ -245,4 +245,37 @@ final class ProjectorTests: XCTestCase {
         let b = try project(generator: G, targets: scrambled, loss: PixelL2Loss(), mask: mask, statistics: stats, options: options)
         XCTAssertEqual(a.ws, b.ws)
     }
+
+    /// W statistics as projector.py computes them (z from RandomState(123), first ws row, mean and
+    /// root summed variance), across the 1000-sample chunks; cached in memory and on disk, the
+    /// cached value identical to the computed one.
+    func testWStatisticsEstimateAndCache() throws {
+        let (G, _) = try TinyProjector.load()
+        let samples = 2500
+        var rng = NumpyRandomState(seed: 123)
+        let z = Tensor(shape: [samples, G.zDim], data: rng.randn(count: samples * G.zDim).map(Float.init))
+        let ws = G.mapping(z: z)
+        var mean = [Double](repeating: 0, count: G.wDim)
+        for i in 0..<samples { for j in 0..<G.wDim { mean[j] += Double(ws[i, 0, j]) / Double(samples) } }
+        var ss = 0.0
+        for i in 0..<samples { for j in 0..<G.wDim { let d = Double(ws[i, 0, j]) - mean[j]; ss += d * d } }
+        let dir = try BatchFixtures.temporaryFolder("wstats")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        WStatistics.clearCache()
+        let a = try WStatistics.estimate(generator: G, samples: samples, cacheDirectory: dir)
+        assertClose(a.wAvg, Tensor(shape: [G.wDim], data: mean.map(Float.init)), atol: 1e-5, rtol: 1e-5)
+        XCTAssertEqual(Double(a.wStd), (ss / Double(samples)).squareRoot(), accuracy: 1e-5 * Double(a.wStd))
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
+        XCTAssertEqual(files.count, 1)
+        WStatistics.clearCache()
+        XCTAssertEqual(try WStatistics.estimate(generator: G, samples: samples, cacheDirectory: dir), a, "from disk, bit for bit")
+        try Data("{\"wAvg\": [1, 2], \"wStd\": 3}".utf8).write(to: URL(fileURLWithPath: dir + "/" + files[0]))
+        WStatistics.clearCache()
+        XCTAssertEqual(try WStatistics.estimate(generator: G, samples: samples, cacheDirectory: dir), a, "a bad cache file is recomputed")
+        WStatistics.clearCache()
+        XCTAssertEqual(try WStatistics.estimate(generator: G, samples: samples, cacheDirectory: dir), a, "and rewritten")
+        XCTAssertEqual(try WStatistics.estimate(generator: G, samples: samples, seed: 124, cacheDirectory: nil).wAvg.shape, [G.wDim])
+        XCTAssertNotEqual(try WStatistics.estimate(generator: G, samples: samples, seed: 124, cacheDirectory: nil), a)
+        XCTAssertThrowsError(try WStatistics.estimate(generator: G, samples: 1, cacheDirectory: nil))
+    }
 }

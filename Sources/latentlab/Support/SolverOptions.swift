@@ -5,10 +5,12 @@ import LatentImageIO
 import LatentInversion
 import LatentModels
 
-/// Projector options shared by `invert` and `project` (defaults: NVIDIA's projector.py).
+/// Projector options shared by `invert` and `project` (defaults: `ProjectorOptions()`, i.e.
+/// NVIDIA's projector.py schedule with a peak learning rate of 0.2).
 struct SolverOptions: ParsableArguments {
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Optimisation steps.") var steps: Int = 1000
-    @Option(help: "Initial learning rate (ramped up over 5 %, cosine down over the last 25 %).") var lr: Float = 0.1
+    @Option(help: "Peak learning rate (ramped up over 5 %, cosine down over the last 25 %); NVIDIA's projector uses 0.1.")
+    var lr: Double = ProjectorOptions.defaultInitialLearningRate
     @Option(help: "Latent space: w (one w for all layers) or w+ (one per layer).") var space: String = "w+"
     @Flag(inversion: .prefixedNo, help: "Optimise the noise maps (with the auto-correlation regulariser).") var noise: Bool = true
     @Option(name: .customLong("noise-init"), help: "Noise maps start as: random (NVIDIA) or const (the model's buffers).") var noiseInit: String = "random"
@@ -34,7 +36,7 @@ struct SolverOptions: ParsableArguments {
     }
 
     func projectorOptions(generator G: StyleGAN2Generator) throws -> ProjectorOptions {
-        var o = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: Double(lr),
+        var o = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: lr,
                                                                  regularizeNoiseWeight: Double(noiseReg)))
         o.space = LatentSpace(rawValue: space)!
         o.optimizeNoise = noise
