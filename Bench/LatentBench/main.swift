@@ -28,6 +28,8 @@ let commands: [BenchCommand] = [
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
+    BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",
+                 run: { if !runTextEditVerification(arguments: $0) { exit(1) } }, inAll: false),
 ]
 
 func printUsage() {

@@ -49,4 +49,37 @@ final class TextEditCommandTests: XCTestCase {
         let mixed = try ClipCommandTests.run(["edit", "--latent-in", "x.npz", "--text", "a", "--direction", "d.safetensors", "--out", "/tmp/o"])
         XCTAssertNotEqual(mixed.status, 0)
     }
+
+    /// A missing or unusable input found at run time is a one-line error with exit 1 (not the
+    /// usage, exit 64); a strength list may start with a minus sign.
+    func testRunTimeErrorsAndNegativeStrengths() throws {
+        let dir = try ClipCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = try ClipCommandTests.run(["edit", "--latent-in", dir.path + "/nothing.npz", "--text", "a red cube", "--out", dir.path + "/o"])
+        XCTAssertEqual(missing.status, 1, missing.err)
+        XCTAssertTrue(missing.err.contains("no such file or folder"), missing.err)
+        XCTAssertFalse(missing.err.contains("USAGE"), missing.err)
+        let empty = dir.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let none = try ClipCommandTests.run(["edit", "--latent-in", empty, "--text", "a red cube", "--out", dir.path + "/o"])
+        XCTAssertEqual(none.status, 1, none.err)
+        XCTAssertTrue(none.err.contains("no latent.npz"), none.err)
+        let two = dir.appendingPathComponent("two.npz").path
+        try writeNpz(["w": Tensor(shape: [2, 10, 512], repeating: 0.1)], to: two)
+        let many = try ClipCommandTests.run(["edit", "--latent-in", two, "--text", "a red cube", "--out", dir.path + "/o"])
+        XCTAssertEqual(many.status, 1, many.err)
+        XCTAssertTrue(many.err.contains("holds 2 latents"), many.err)
+
+        let latent = dir.appendingPathComponent("latent.npz").path
+        try writeNpz(["w": Tensor(shape: [1, 10, 512]) { Float(cos(Double($0) * 0.11)) * 0.5 }], to: latent)
+        // The shipped SeFa library (Tests/LatentLabCLITests/ → the repository root).
+        let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Latents/sefa.safetensors").path
+        let out = dir.appendingPathComponent("strengths").path
+        let r = try ClipCommandTests.run(["edit", "--latent-in", latent, "--direction", library, "--strength", "-3,0,3", "--out", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        let bad = try ClipCommandTests.run(["edit", "--latent-in", latent, "--direction", library, "--strength", "-3,x", "--out", out])
+        XCTAssertEqual(bad.status, 64, bad.err)
+        XCTAssertTrue(bad.err.contains("bad strength"), bad.err)
+    }
 }

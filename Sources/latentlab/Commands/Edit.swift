@@ -32,7 +32,7 @@ struct Edit: ParsableCommand {
     @Option(name: .customLong("latent-in"), help: "latent.npz (from invert/project), or a project output folder with --recipe or --text.")
     var latentIn: String
     @Option(help: "Direction file and entry: FILE[:name|index].") var direction: String?
-    @Option(help: "Strengths, e.g. -3,-1.5,0,1.5,3.") var strength: String = "1"
+    @Option(parsing: .unconditional, help: "Strengths, e.g. -3,-1.5,0,1.5,3 (a leading minus is fine).") var strength: String = "1"
     @Option(help: "ws rows to edit, a-b (default: the direction file's range; all rows for text edits).") var layers: String?
     @Option(help: "Edit recipe (JSON, see Edits/).") var recipe: String?
     @OptionGroup var textOptions: TextEditOptions
@@ -44,6 +44,15 @@ struct Edit: ParsableCommand {
             throw ValidationError("give exactly one of --direction, --recipe, --text or --text-from/--text-to")
         }
         try textOptions.validate()
+        if direction != nil { _ = try parsedStrengths() }
+    }
+
+    /// `--strength` as numbers (checked in `validate`, so a typo gets the usage, exit 64).
+    func parsedStrengths() throws -> [Float] {
+        try strength.split(separator: ",").map { s -> Float in
+            guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ValidationError("bad strength '\(s)'") }
+            return v
+        }
     }
 
     func run() throws {
@@ -54,12 +63,9 @@ struct Edit: ParsableCommand {
         let set = try DirectionSet.load(path: file)
         warnIfForeign(set, G)
         let i = try entry.map { try set.index(of: $0) } ?? 0
-        guard set.wDim == G.wDim else { throw ValidationError("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
+        guard set.wDim == G.wDim else { throw CommandFailure("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
         let range = try layers.map { try parseWsRange($0, numWs: G.numWs) } ?? set.layers.clamped(to: 0 ..< G.numWs)
-        let strengths = try strength.split(separator: ",").map { s -> Float in
-            guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ValidationError("bad strength '\(s)'") }
-            return v
-        }
+        let strengths = try parsedStrengths()
         let (ws, noise) = try loadInversion(path: latentIn, generator: G)
         var images = [G.synthesis(ws: ws, noise: noise).row(0)]
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -104,7 +110,7 @@ struct Edit: ParsableCommand {
 func findLatentInputs(_ latentIn: String) throws -> [(name: String, path: String)] {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: latentIn, isDirectory: &isDir) else {
-        throw ValidationError("\(latentIn): no such file or folder")
+        throw CommandFailure("\(latentIn): no such file or folder")
     }
     guard isDir.boolValue else { return [("", latentIn)] }
     let base = URL(fileURLWithPath: latentIn)
@@ -115,7 +121,7 @@ func findLatentInputs(_ latentIn: String) throws -> [(name: String, path: String
             found.append(((rel as NSString).deletingLastPathComponent, base.appendingPathComponent(rel).path))
         }
     }
-    guard !found.isEmpty else { throw ValidationError("\(latentIn): no latent.npz files found") }
+    guard !found.isEmpty else { throw CommandFailure("\(latentIn): no latent.npz files found") }
     return found.sorted { $0.0 < $1.0 }
 }
 
@@ -124,13 +130,13 @@ func findLatentInputs(_ latentIn: String) throws -> [(name: String, path: String
 func loadInversion(path: String, generator G: StyleGAN2Generator) throws -> (Tensor, NoiseMaps?) {
     let arrays = try readLatentArrays(path: path)
     let ws = try loadLatentsAsWs(path: path, generator: G, truncationPsi: 1, truncationCutoff: nil)
-    guard ws.shape[0] == 1 else { throw ValidationError("\(path): holds \(ws.shape[0]) latents; edit takes one") }
+    guard ws.shape[0] == 1 else { throw CommandFailure("\(path): holds \(ws.shape[0]) latents; edit takes one") }
     var noise = NoiseMaps()
     var any = false
     for name in G.noiseLayerNames {
         if let m = arrays["noise.\(name)"] {
             guard m.count == G.noiseShape(layer: name)!.reduce(1, *) else {
-                throw ValidationError("\(path): noise.\(name) has shape \(m.shape), expected \(G.noiseShape(layer: name)!)")
+                throw CommandFailure("\(path): noise.\(name) has shape \(m.shape), expected \(G.noiseShape(layer: name)!)")
             }
             noise[name] = m.reshaped([1] + G.noiseShape(layer: name)!)
             any = true
@@ -210,7 +216,7 @@ struct TextEditOptions: ParsableArguments {
         var path = mask
         if FileManager.default.fileExists(atPath: mask, isDirectory: &isDir), isDir.boolValue {
             path = (mask as NSString).appendingPathComponent((name.isEmpty ? "mask" : name) + ".png")
-            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("--mask \(mask): no \(path) for latent '\(name)'") }
+            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("--mask \(mask): no \(path) for latent '\(name)'") }
         }
         let m = try preprocess(try loadImage(path: path).tensor, crop: .center, size: r)
         var w = Tensor.zeros([1, 1, r, r])
@@ -242,11 +248,11 @@ extension Edit {
         if let sub = o.subspace {
             let (file, entry) = parseDirectionReference(sub)
             let set = try DirectionSet.load(path: file)
-            guard set.wDim == G.wDim else { throw ValidationError("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
+            guard set.wDim == G.wDim else { throw CommandFailure("\(file): directions have wDim \(set.wDim), generator \(G.wDim)") }
             warnIfForeign(set, G)
             let count = try entry.map { e -> Int in
                 guard let k = Int(e), k >= 1, k <= set.count else {
-                    throw ValidationError("--subspace \(sub): count must be 1-\(set.count)")
+                    throw CommandFailure("--subspace \(sub): count must be 1-\(set.count)")
                 }
                 return k
             } ?? set.count
