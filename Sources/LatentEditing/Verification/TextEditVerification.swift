@@ -150,7 +150,7 @@ extension VerificationContext {
         while start < cases.count {
             let chunk = Array(start ..< min(start + batch, cases.count))
             let ws = Tensor.concatenate(chunk.map { latents[cases[$0].scene].0 })
-            let noise = stackedNoise(chunk.map { latents[cases[$0].scene].1 })
+            let noise = generator.stackedNoise(chunk.map { latents[cases[$0].scene].1 })
             let to = try clip.encodeText(chunk.map { cases[$0].prompt }, tokenizer: tokenizer)
             let target: TextGuidedEditTarget = directional
                 ? .direction(from: try clip.encodeText(chunk.map { cases[$0].fromPrompt }, tokenizer: tokenizer), to: to) : .text(to)
@@ -270,17 +270,6 @@ extension VerificationContext {
             try saveImage(try imageGrid(rows, columns: 1, padding: 1), to: out + "/examples.png")
             print("\n\(out)/edits.json, \(out)/examples.png (rows: photo, reconstruction, edits in the order of the table's targets)")
         }
-    }
-
-    /// Noise maps of several latents stacked by layer (`nil` = const noise for all).
-    func stackedNoise(_ maps: [NoiseMaps?]) -> NoiseMaps? {
-        guard maps.contains(where: { $0 != nil }) else { return nil }
-        var out = NoiseMaps()
-        for name in generator.noiseLayerNames {
-            let shape = generator.noiseShape(layer: name)!
-            out[name] = Tensor.concatenate(maps.map { ($0?[name] ?? generator.constNoise[name]!).reshaped([1] + shape) })
-        }
-        return out
     }
 }
 

@@ -67,3 +67,19 @@ enum ResolvedNoise {
         }
     }
 }
+
+extension StyleGAN2Generator {
+    /// The noise maps of several latents as one batch: per layer `[N, H, W]`, a latent without a
+    /// map (or without any maps, `nil`) taking the generator's `noise_const` buffer; nil when no
+    /// latent has maps (so the batch renders with const noise as each would alone).
+    /// - Parameter maps: per latent, maps `[H, W]` or `[1, H, W]` by layer.
+    public func stackedNoise(_ maps: [NoiseMaps?]) -> NoiseMaps? {
+        guard maps.contains(where: { $0 != nil }) else { return nil }
+        var out = NoiseMaps()
+        for name in noiseLayerNames {
+            let shape = noiseShape(layer: name)!
+            out[name] = Tensor.concatenate(maps.map { ($0?[name] ?? constNoise[name]!).reshaped([1] + shape) })
+        }
+        return out
+    }
+}

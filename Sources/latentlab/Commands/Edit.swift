@@ -275,7 +275,7 @@ extension Edit {
             let chunk = Array(inputs[start ..< min(start + o.batch, inputs.count)])
             let loaded = try chunk.map { try loadInversion(path: $0.path, generator: G) }
             let ws = Tensor.concatenate(loaded.map(\.0))
-            let noise = stackNoise(loaded.map(\.1), generator: G)
+            let noise = G.stackedNoise(loaded.map(\.1))
             let masks = try chunk.map { try o.loadMask(for: $0.name, resolution: G.resolution) }
             if masks.contains(where: { $0 != nil }) { options.mask = Tensor.concatenate(masks.map { $0! }) }
             let done = start * o.steps
@@ -337,18 +337,6 @@ func textEditScores(before: Tensor, after: Tensor, texts: [String], textFeatures
     return ["cos_from_before": cos(fb, t[0]), "cos_from_after": cos(fa, t[0]),
             "cos_to_before": cos(fb, t[1]), "cos_to_after": cos(fa, t[1]),
             "cos_direction": cos(zip(fa, fb).map { $0 - $1 }, zip(t[1], t[0]).map { $0 - $1 })]
-}
-
-/// One set of `[N, H, W]` noise maps for a batch of latents whose maps are `[1, H, W]` or nil
-/// (nil = the generator's const noise); nil when no latent stores any.
-func stackNoise(_ maps: [NoiseMaps?], generator G: StyleGAN2Generator) -> NoiseMaps? {
-    guard maps.contains(where: { $0 != nil }) else { return nil }
-    var out = NoiseMaps()
-    for name in G.noiseLayerNames {
-        let shape = G.noiseShape(layer: name)!
-        out[name] = Tensor.concatenate(maps.map { $0?[name] ?? G.constNoise[name]!.reshaped([1] + shape) })
-    }
-    return out
 }
 
 /// Writes a JSON object (sorted keys, pretty) atomically.

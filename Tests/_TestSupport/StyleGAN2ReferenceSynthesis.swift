@@ -1,19 +1,19 @@
 import Foundation
 import LatentTensor
 import LatentModels
-import _TestSupport
 
 /// A naive double-precision StyleGAN2 synthesis network written straight from the reference
 /// formulas (`SynthesisLayer`, `ToRGBLayer`, `SynthesisBlock` 'skip', gains applied at run time),
 /// built on `modulatedConv2dReference` and `upfirdn2dReferenceDouble`. Used for fast-vs-reference
-/// comparisons and as the function finite differences are taken of.
-struct ReferenceSynthesis {
-    let config: StyleGAN2Config
+/// comparisons and as the function finite differences are taken of (the generator's tests and
+/// the text-edit gradient tests).
+public struct ReferenceSynthesis {
+    public let config: StyleGAN2Config
     /// Raw parameters by official name.
-    var params: [String: [Double]]
+    public var params: [String: [Double]]
     let filter = setupFilter([1, 3, 3, 1])
 
-    init(config: StyleGAN2Config, parameters: [String: Tensor]) {
+    public init(config: StyleGAN2Config, parameters: [String: Tensor]) {
         self.config = config
         self.params = parameters.mapValues { $0.doubles }
     }
@@ -22,7 +22,7 @@ struct ReferenceSynthesis {
     ///   - ws: flat `[N, numWs, wDim]`.
     ///   - noise: per layer name, flat `[R·R]` (shared) or `[N·R·R]`; a missing layer has no noise.
     /// - Returns: flat `[N, imgChannels, R, R]`.
-    func image(ws: [Double], batch n: Int, noise: [String: [Double]]) -> [Double] {
+    public func image(ws: [Double], batch n: Int, noise: [String: [Double]]) -> [Double] {
         let c = config, numWs = c.numWs, wDim = c.wDim
         func wRow(_ idx: Int) -> [Double] {
             var r = [Double]()
@@ -92,7 +92,7 @@ struct ReferenceSynthesis {
 }
 
 /// A random generator of a tiny config (every term non-trivial: biases, noise strengths, w_avg).
-func tinyRandomGenerator(seed: UInt64, config: StyleGAN2Config) throws -> (StyleGAN2Generator, [String: Tensor]) {
+public func tinyRandomGenerator(seed: UInt64, config: StyleGAN2Config) throws -> (StyleGAN2Generator, [String: Tensor]) {
     var rng = TestRNG(seed: seed)
     var params = [String: Tensor]()
     for (name, shape) in StyleGAN2Generator.expectedShapes(config: config) {
