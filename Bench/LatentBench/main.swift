@@ -38,6 +38,8 @@ func printUsage() {
     for c in commands { print("  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)") }
 }
 
+// Line-buffered output, so progress shows when the output goes to a file or a pipe.
+setvbuf(stdout, nil, _IOLBF, 0)
 let argv = Array(CommandLine.arguments.dropFirst())
 guard let name = argv.first else { printUsage(); exit(0) }
 let rest = Array(argv.dropFirst())

@@ -18,10 +18,11 @@ import LatentInversion
 ///   ("a red sphere", "a purple cube") or `generic` ("a red object", "a cube");
 ///   `--directional 1` uses the directional loss from the current description to the edited one.
 /// - Edit options as `latentlab edit --text`: `--steps`, `--lr`, `--lambda-l2`, `--space w+|w`,
-///   `--layers a-b`, `--augment`, `--jitter`, `--flips 0|1`, `--min-crop`, `--mask box|none`
+///   `--layers a-b`, `--subspace FILE[:K]`, `--augment`, `--jitter`, `--flips 0|1`, `--min-crop`, `--mask box|none`
 ///   (box: the object's box from the factors may change), `--mask-weight`, `--seed`, `--batch`.
 /// - `--colours red,blue,green`, `--shapes sphere,cube`, `--shape-sources targets|all` (edit the
 ///   shape of scenes whose shape is one of `--shapes` (default) or of every scene).
+/// - `--only scene_000,scene_004`: a subset of the scenes.
 /// - `--out DIR`: `edits.json` (every edit's measurements) and `examples.png`.
 ///
 /// Per edit: success = CLIP zero-shot picks the requested class; robust = it still does on the
@@ -68,7 +69,12 @@ struct TextEditCase {
 
 extension VerificationContext {
     func verifyTextEdits() throws {
-        let scenes = try TestScene.loadAll(directory: try args.require("scenes"))
+        var scenes = try TestScene.loadAll(directory: try args.require("scenes"))
+        if let only = args.string("only") {
+            let keep = Set(only.split(separator: ",").map(String.init))
+            scenes = scenes.filter { keep.contains($0.stem) }
+            guard !scenes.isEmpty else { throw EditingError("--only \(only): no such scenes") }
+        }
         let invDir = try args.require("inversions")
         let r = generator.resolution
         guard scenes.allSatisfy({ $0.photo.shape == [3, r, r] }) else { throw EditingError("the scenes must be \(r)×\(r) images") }
@@ -120,6 +126,15 @@ extension VerificationContext {
         options.minCrop = try args.double("min-crop", 1)
         options.maskPixelWeight = Float(try args.double("mask-weight", Double(options.maskPixelWeight)))
         options.seed = UInt64(try args.int("seed", 0))
+        if let sub = args.string("subspace") {
+            let (file, entry) = parseDirectionReference(sub)
+            let set = try DirectionSet.load(path: file)
+            let k = try entry.map { e -> Int in
+                guard let k = Int(e), k >= 1, k <= set.count else { throw EditingError("--subspace \(sub): count must be 1-\(set.count)") }
+                return k
+            } ?? set.count
+            options.subspace = set.directions.slice(0 ..< k)
+        }
         let useMask = (args.string("mask") ?? "none") == "box"
         let directional = try args.int("directional", 0) != 0
         let batch = max(1, try args.int("batch", 8))
@@ -207,7 +222,7 @@ extension VerificationContext {
 
         // Report.
         let n = Double(scenes.count)
-        print("\n\(scenes.count) scenes; \(cases.count) edits; prompts \(scheme)\(directional ? " (directional)" : ""); steps \(options.steps), lr \(options.learningRate), λ \(options.lambdaL2), space \(options.space.rawValue), layers \(args.string("layers") ?? "all"), augment \(options.augmentations)\(options.flips ? " + flips" : "")\(options.minCrop < 1 ? ", crops ≥ \(options.minCrop)" : ""), mask \(useMask ? "box, weight \(options.maskPixelWeight)" : "none")")
+        print("\n\(scenes.count) scenes; \(cases.count) edits; prompts \(scheme)\(directional ? " (directional)" : ""); steps \(options.steps), lr \(options.learningRate), λ \(options.lambdaL2), space \(options.space.rawValue), layers \(args.string("layers") ?? "all")\(args.string("subspace").map { ", subspace " + $0 } ?? ""), augment \(options.augmentations)\(options.flips ? " + flips" : "")\(options.minCrop < 1 ? ", crops ≥ \(options.minCrop)" : ""), mask \(useMask ? "box, weight \(options.maskPixelWeight)" : "none")")
         print(String(format: "zero-shot on the photos: colour %.3f, shape %.3f; on the reconstructions: colour %.3f, shape %.3f; reconstruction PSNR outside the box vs photo %.2f dB",
                      Double(scenes.indices.filter { photoClasses[$0].colour == scenes[$0].colour }.count) / n,
                      Double(scenes.indices.filter { photoClasses[$0].shape == scenes[$0].shapeName }.count) / n,
