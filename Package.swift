@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
-        .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats", "CZlib"],
+        .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats"],
                 resources: [.copy("Resources")]),
         .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
         .target(name: "LatentEditing", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),

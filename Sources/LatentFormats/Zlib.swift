@@ -101,3 +101,42 @@ enum Zlib {
         return out
     }
 }
+
+/// Inflates a gzip (RFC 1952) file's bytes, e.g. OpenAI's `bpe_simple_vocab_16e6.txt.gz`; zlib
+/// checks the header, the CRC-32 and the length in the trailer. `path` names the source in errors.
+/// - Throws: `FormatError` for empty, corrupt or truncated data.
+public func gunzip(_ data: Data, path: String) throws -> Data {
+    var stream = z_stream()
+    // 16 + MAX_WBITS: expect a gzip header and trailer.
+    var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+    guard status == Z_OK else { throw FormatError(path, "zlib inflateInit2 failed (\(status))") }
+    defer { inflateEnd(&stream) }
+    guard !data.isEmpty else { throw FormatError(path, "empty file, expected gzip data") }
+    var output = Data()
+    let chunk = 1 << 18
+    var buffer = [UInt8](repeating: 0, count: chunk)
+    try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+        var consumed = 0
+        repeat {
+            let inN = min(1 << 30, raw.count - consumed)
+            stream.next_in = UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(inN)
+            let produced: Int = buffer.withUnsafeMutableBufferPointer { out in
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(chunk)
+                status = inflate(&stream, Z_NO_FLUSH)
+                return chunk - Int(stream.avail_out)
+            }
+            consumed += inN - Int(stream.avail_in)
+            if status == Z_BUF_ERROR || (status == Z_OK && produced == 0 && consumed == raw.count) {
+                throw FormatError(path, "truncated gzip data")
+            }
+            guard status == Z_OK || status == Z_STREAM_END else {
+                let msg = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+                throw FormatError(path, "corrupt gzip data (\(msg))")
+            }
+            output.append(buffer, count: produced)
+        } while status != Z_STREAM_END
+    }
+    return output
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LatentFormats
 
 /// OpenAI CLIP's byte-level BPE tokenizer (`clip/simple_tokenizer.py` + `clip.tokenize`),
 /// reproducing its token ids exactly.
