@@ -118,7 +118,8 @@ extension VerificationContext {
         options.steps = try args.int("steps", options.steps)
         options.learningRate = Float(try args.double("lr", Double(options.learningRate)))
         options.lambdaL2 = Float(try args.double("lambda-l2", Double(options.lambdaL2)))
-        options.space = LatentSpace(rawValue: args.string("space") ?? "w+") ?? .wPlus
+        guard let space = LatentSpace(rawValue: args.string("space") ?? "w+") else { throw EditingError("--space must be w or w+") }
+        options.space = space
         options.layers = try args.string("layers").map { try parseWsRange($0, numWs: generator.numWs) }
         options.augmentations = try args.int("augment", 0)
         options.jitter = try args.int("jitter", options.jitter)
@@ -135,7 +136,9 @@ extension VerificationContext {
             } ?? set.count
             options.subspace = set.directions.slice(0 ..< k)
         }
-        let useMask = (args.string("mask") ?? "none") == "box"
+        let maskMode = args.string("mask") ?? "none"
+        guard maskMode == "box" || maskMode == "none" else { throw EditingError("--mask must be box or none") }
+        let useMask = maskMode == "box"
         let directional = try args.int("directional", 0) != 0
         let batch = max(1, try args.int("batch", 8))
 
