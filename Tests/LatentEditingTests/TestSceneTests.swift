@@ -2,6 +2,8 @@ import XCTest
 import Foundation
 import LatentTensor
 import LatentImageIO
+import LatentFormats
+import LatentModels
 import LatentEditing
 import _TestSupport
 
@@ -75,5 +77,47 @@ final class TestSceneTests: XCTestCase {
             XCTAssertGreaterThan(pixels.filter { $0 }.count, 10, s.name)
             XCTAssertEqual(TestScene.colourName(hue: meanHue(s.photo, pixels: pixels)), s.colour, s.name)
         }
+    }
+}
+
+/// `runTextEditVerification` end to end on two scenes (two colour edits, one shape edit, a few
+/// steps): it must finish, write a record per edit with every measurement, the edited images and
+/// the example sheet, and refuse bad arguments.
+final class TextEditVerificationRunTests: XCTestCase {
+    func testRunsOnTwoScenes() throws {
+        guard let shared = sharedDirectory() else { return }   // ../shared absent: no scenes
+        let scenes = shared.appendingPathComponent("testdata/scenes").path
+        let dir = NSTemporaryDirectory() + "/latentlab-textedit-verify-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Stand-in inversions: w_avg on every row (any latent of the right shape will do here).
+        let G = try StyleGAN2Generator.loadDefault()
+        let w = Tensor(shape: [1, G.numWs, G.wDim], generator: { G.wAvg[flat: $0 % G.wDim] })
+        for stem in ["scene_000", "scene_004"] {
+            try FileManager.default.createDirectory(atPath: "\(dir)/inv/\(stem)", withIntermediateDirectories: true)
+            try writeNpz(["w": w], to: "\(dir)/inv/\(stem)/latent.npz")
+        }
+        let common = ["--scenes", scenes, "--inversions", dir + "/inv", "--only", "scene_000,scene_004"]
+        XCTAssertTrue(runTextEditVerification(arguments: common + ["--colours", "red", "--shapes", "sphere,cube", "--steps", "3",
+                                                                   "--augment", "1", "--flips", "1", "--min-crop", "0.8",
+                                                                   "--mask", "box", "--out", dir + "/out"]))
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/edits.json"))) as! [String: Any]
+        let edits = record["edits"] as! [[String: Any]]
+        // scene_000: purple sphere → red, → cube; scene_004: cyan cube → red, → sphere.
+        XCTAssertEqual(edits.map { "\($0["scene"]!) \($0["kind"]!) \($0["target"]!)" },
+                       ["scene_000.png colour red", "scene_000.png shape cube", "scene_004.png colour red", "scene_004.png shape sphere"])
+        for e in edits {
+            for key in ["predicted_colour", "predicted_shape", "success", "robust_success", "other_kept", "psnr_outside_box",
+                        "psnr_inside_box", "cos_prompt_before", "cos_prompt_after", "image", "prompt"] {
+                XCTAssertNotNil(e[key], "\(key) missing")
+            }
+            XCTAssertNotNil(e[e["kind"] as! String == "colour" ? "hue_success" : "outline_success"])
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/" + (e["image"] as! String)))
+            XCTAssertTrue((e["psnr_outside_box"] as! Double).isFinite)
+        }
+        XCTAssertEqual(edits[0]["prompt"] as? String, "a red sphere on a purple floor in front of a yellow wall")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/examples.png"))
+        XCTAssertFalse(runTextEditVerification(arguments: common + ["--space", "z"]))
+        XCTAssertFalse(runTextEditVerification(arguments: common + ["--colours", "mauve"]))
+        XCTAssertFalse(runTextEditVerification(arguments: ["--scenes", scenes, "--inversions", dir + "/none"]))
     }
 }
