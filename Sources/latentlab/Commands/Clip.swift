@@ -10,9 +10,9 @@ struct Clip: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "CLIP: tokenize texts, encode texts and images, score image–text similarity.",
         discussion: """
-        Uses the embedded CLIP trained on the default generator's scenes (clip-scenes64) unless --model names another
+        Uses the embedded CLIP trained on the default generator's scenes (clip-scenes64) unless --model names another \
         ViT CLIP checkpoint converted to safetensors with OpenAI's state_dict() key names (fp16 or fp32).
-        Images are read as RGB (alpha composited on white) and go through CLIP's transform (shorter side resized to the
+        Images are read as RGB (alpha composited on white) and go through CLIP's transform (shorter side resized to the \
         model's resolution with antialiased bicubic, centre crop, mean/std normalisation) computed in float.
         """,
         subcommands: [Tokenize.self, EncodeText.self, EncodeImage.self, Score.self])
@@ -94,9 +94,9 @@ struct Clip: ParsableCommand {
             commandName: "score",
             abstract: "Print the image × text similarity table (cosine of the CLIP features).",
             discussion: """
-            One row per image, one column per text: cosine similarity (CLIP's logits divided by exp(logit_scale)).
-            --softmax prints zero-shot probabilities instead (softmax over the texts of exp(logit_scale) · cosine, as
-            CLIP's zero-shot classification). The last column names the best text. --out F.npy also writes the
+            One row per image, one column per text: cosine similarity (CLIP's logits divided by exp(logit_scale)). \
+            --softmax prints zero-shot probabilities instead (softmax over the texts of exp(logit_scale) · cosine, as \
+            CLIP's zero-shot classification). The last column names the best text. --out F.npy also writes the \
             [images, texts] table as float32.
             """)
         @OptionGroup var model: CLIPModelOptions

@@ -49,15 +49,15 @@ struct Directions: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Find directions for a generator and write them to a file with provenance.",
             discussion: """
-            sefa: eigenvectors of the concatenated, column-normalised style (affine) weights of --layers (ToRGB excluded
+            sefa: eigenvectors of the concatenated, column-normalised style (affine) weights of --layers (ToRGB excluded \
             unless --include-torgb); no sampling.
             ganspace: principal components of W from --samples mapped z (RandomState(--seed).randn(samples, zDim)).
-            interfacegan: a logistic-regression hyperplane in W from labelled samples, held-out accuracy reported.
-              Labels from --labels CSV (rows seed,label; label 0/1; z = RandomState(seed).randn(1, zDim)), or from CLIP
-              zero-shot prompts: --positive TEXT --negative TEXT (each repeatable: prompts are ensembled) score --samples
-              images of seeds --seed ..< --seed + samples (const noise); label = positive when the image is closer to the
-              positive prompts (--split zero), or when its score is above the median (--split median, for a biased
-              predictor); the most confident --confident-fraction of each side is kept.
+            interfacegan: a logistic-regression hyperplane in W from labelled samples, held-out accuracy reported. \
+            Labels from --labels CSV (rows seed,label; label 0/1; z = RandomState(seed).randn(1, zDim)), or from CLIP \
+            zero-shot prompts: --positive TEXT --negative TEXT (each repeatable: prompts are ensembled) score --samples \
+            images of seeds --seed ..< --seed + samples (const noise); label = positive when the image is closer to the \
+            positive prompts (--split zero), or when its score is above the median (--split median, for a biased \
+            predictor); the most confident --confident-fraction of each side is kept.
               --condition FILE[:name] (repeatable) projects those directions out (conditional editing).
             Results are reproducible from --seed; provenance is stored in the file's metadata.
             """)

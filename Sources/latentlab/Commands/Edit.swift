@@ -12,19 +12,21 @@ struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Edit latents: linear directions, recipes from Edits/, or text prompts (CLIP-guided).",
         discussion: """
-        --direction FILE[:name|index] --strength s[,s2,…] [--layers a-b] writes one edited latent and image per
-        strength plus strip.png (original first). --recipe Edits/X.json applies a saved edit to one latent, or with
+        --direction FILE[:name|index] --strength s[,s2,…] [--layers a-b] writes one edited latent and image per \
+        strength plus strip.png (original first). --recipe Edits/X.json applies a saved edit to one latent, or with \
         --latent-in pointing at a `project` output folder, to every latent in it.
 
-        --text "a red cube" optimises W+ (StyleCLIP latent optimisation) to minimise 1 − cos(CLIP(G(w)), CLIP(text))
-        + λ‖w − w₀‖² over the ws rows of --layers (default all; --space w moves them by one shared offset), with Adam for --steps at --lr (ramped as NVIDIA's
-        projector). --text-from "a sphere" --text-to "a cube" uses the directional loss
-        1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds
-        --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also
-        scores K random views per step (shifted up to --jitter pixels, mirrored with --flips, cropped to at least
-        --min-crop of the image), so the edit cannot hide in CLIP's patch grid. --subspace Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of
-        that file (edits along the generator's factors instead of arbitrary patterns). Noise maps stay fixed (the latent's stored maps, else the generator's const noise).
-        Writes latent.npz, edited.png, original.png, before_after.png and edit.json (arguments, CLIP scores before
+        --text "a red cube" optimises W+ (StyleCLIP latent optimisation) to minimise 1 − cos(CLIP(G(w)), CLIP(text)) \
+        + λ‖w − w₀‖² over the ws rows of --layers (default all; --space w moves them by one shared offset), with \
+        Adam for --steps at --lr (ramped as NVIDIA's projector). --text-from "a sphere" --text-to "a cube" uses the directional loss \
+        1 − cos(CLIP(G(w)) − CLIP(G(w₀)), CLIP(to) − CLIP(from)) instead. --mask M.png (white = may change) adds \
+        --mask-weight · mean((1 − M)(G(w) − G(w₀))²), which keeps the rest of the image still. --augment K also \
+        scores K random views per step (shifted up to --jitter pixels, mirrored with --flips, cropped to at least \
+        --min-crop of the image), so the edit cannot hide in CLIP's patch grid. --subspace \
+        Latents/ganspace.safetensors:12 keeps the offsets in the span of the first 12 directions of that file \
+        (edits along the generator's factors instead of arbitrary patterns). Noise maps stay fixed (the latent's \
+        stored maps, else the generator's const noise). Settings measured on the test scenes: Bench/clip-edit.md. \
+        Writes latent.npz, edited.png, original.png, before_after.png and edit.json (arguments, CLIP scores before \
         and after, loss terms); with a `project` output folder as --latent-in, one sub-folder per latent.
         """)
 
@@ -177,7 +179,7 @@ struct TextEditOptions: ParsableArguments {
     @Option(help: "Text edit: mask image (white = may change), or a folder of <name>.png masks for a folder of latents.")
     var mask: String?
     @Option(name: .customLong("mask-weight"), help: "Text edit: weight of the pixel term outside the mask.") var maskWeight: Float = 10
-    @Option(help: "Text edit: randomly shifted views CLIP also scores each step.") var augment: Int = 0
+    @Option(help: "Text edit: random views (shifted, --flips, --min-crop) CLIP also scores each step.") var augment: Int = 0
     @Option(help: "Text edit: largest shift of an augmented view, in pixels.") var jitter: Int = 4
     @Flag(help: "Text edit: mirror augmented views left–right at random.") var flips = false
     @Option(name: .customLong("min-crop"), help: "Text edit: smallest random square crop of an augmented view, as a fraction of the image (1 = none).")

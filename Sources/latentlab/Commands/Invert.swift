@@ -10,7 +10,7 @@ struct Invert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Invert one image: optimise a latent (W or W+, plus noise maps) that reproduces it.",
         discussion: """
-        Writes DIR/latent.npz ('w' [1, numWs, wDim] as NVIDIA's projected_w.npz, plus 'noise.<layer>' maps),
+        Writes DIR/latent.npz ('w' [1, numWs, wDim] as NVIDIA's projected_w.npz, plus 'noise.<layer>' maps), \
         DIR/target.png, DIR/reconstruction.png and DIR/metrics.json (MSE, PSNR, SSIM, MS-SSIM, time, arguments).
         """)
 

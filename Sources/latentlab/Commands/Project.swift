@@ -8,9 +8,9 @@ struct Project: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Invert every image under a folder (recursive, sorted): resumable, shardable, failure-isolated.",
         discussion: """
-        One sub-folder per image (latent.npz, target.png, reconstruction.png, metrics.json) plus OUT_DIR/summary.csv
+        One sub-folder per image (latent.npz, target.png, reconstruction.png, metrics.json) plus OUT_DIR/summary.csv \
         and summary.json. A rerun skips finished images; a run killed at any moment loses no finished work.
-        --shard K/N (0 <= K < N) takes a deterministic 1/N of the images (hash of the relative path), so N machines
+        --shard K/N (0 <= K < N) takes a deterministic 1/N of the images (hash of the relative path), so N machines \
         can share a dataset with no coordination. Exit code: 0 all finished, 2 some images failed (see the summary).
         """)
 
