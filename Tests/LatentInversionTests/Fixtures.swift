@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import _TestSupport
 import LatentTensor
 import LatentInversion
 
@@ -30,14 +31,8 @@ enum Fixtures {
     static func metricExpectations() throws -> [String: [Double]] {
         let data = try Data(contentsOf: try resource("metrics_fixtures.json"))
         guard let dict = try JSONSerialization.jsonObject(with: data) as? [String: [Double]] else {
-            throw XCTSkip("metrics_fixtures.json is malformed")
+            throw MissingTestInput("metrics_fixtures.json is malformed (expected an object of name → [numbers])")
         }
         return dict
     }
-}
-
-/// A test input that must exist (resource or built binary); its absence fails the test.
-struct MissingTestInput: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import _TestSupport
 import Foundation
 
 /// What one run of the `latentlab` binary did.
@@ -53,8 +54,7 @@ class CLITestCase: XCTestCase {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         let binary = productsDirectory.appendingPathComponent("latentlab").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            XCTFail("latentlab binary not found at \(binary)")
-            throw XCTSkip("no binary")
+            throw MissingTestInput("latentlab binary not found at \(binary)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import _TestSupport
 import LatentFormats
 import LatentTensor
 
@@ -15,7 +16,7 @@ final class ClipCommandTests: XCTestCase {
             let url = dir.appendingPathComponent("latentlab")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        throw XCTSkip("latentlab executable not found next to the tests (looked in \(candidates.map(\.path)))")
+        throw MissingTestInput("latentlab executable not found next to the tests (looked in \(candidates.map(\.path)))")
     }
 
     /// Runs latentlab; returns (exit status, stdout, stderr).

@@ -79,3 +79,10 @@ public struct TestRNG {
         (0..<n).map { _ in uniform(lo, hi) }
     }
 }
+
+/// A test input that must exist (a resource, a fixture, the built binary): thrown, its absence
+/// fails the test instead of skipping it.
+public struct MissingTestInput: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
