@@ -140,7 +140,7 @@ public func project(generator: StyleGAN2Generator,
                 }
             }
         }
-        let ws = space == .w ? broadcastRows(wIn, to: numWs) : wIn
+        let ws = space == .w ? broadcastToWs(wIn, numWs: numWs) : wIn
         let (image, tape) = generator.synthesisForward(ws: ws, noise: noise)
         guard image.isFinite else {
             throw ProjectorError("the generated image became non-finite at step \(step); try a lower learning rate")
@@ -194,7 +194,7 @@ public func project(generator: StyleGAN2Generator,
         lossHistory.append(mean)
         if let progress {
             progress(ProjectionProgress(step: step + 1, numSteps: schedule.numSteps, loss: imageLoss, learningRate: lr,
-                                        ws: space == .w ? broadcastRows(wOpt, to: numWs) : wOpt, noise: noise))
+                                        ws: space == .w ? broadcastToWs(wOpt, numWs: numWs) : wOpt, noise: noise))
         }
 
         if let es = options.earlyStop {
@@ -206,7 +206,7 @@ public func project(generator: StyleGAN2Generator,
         }
     }
 
-    let finalWs = space == .w ? broadcastRows(wOpt, to: numWs) : wOpt
+    let finalWs = space == .w ? broadcastToWs(wOpt, numWs: numWs) : wOpt
     let reconstruction = generator.synthesis(ws: finalWs, noise: noise)
     let (finalLoss, _) = try loss.evaluate(reconstruction: reconstruction, target: targets, mask: mask)
     // Per-image maps in the result whichever way they were used.
@@ -225,21 +225,7 @@ public struct ProjectorError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// `[N, 1, D]` → `[N, rows, D]` by repetition.
-func broadcastRows(_ x: Tensor, to rows: Int) -> Tensor {
-    let n = x.shape[0], d = x.shape[2]
-    var out = Tensor.zeros([n, rows, d])
-    x.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-            for i in 0..<n { for r in 0..<rows {
-                (dst.baseAddress! + (i * rows + r) * d).update(from: src.baseAddress! + i * d, count: d)
-            } }
-        }
-    }
-    return out
-}
-
-/// Adjoint of `broadcastRows`: `[N, rows, D]` → `[N, 1, D]` by summation.
+/// Adjoint of `broadcastToWs` on `[N, 1, D]`: `[N, rows, D]` → `[N, 1, D]` by summation.
 func sumRows(_ g: Tensor, rows: Int) -> Tensor {
     let n = g.shape[0], d = g.shape[2]
     var out = Tensor.zeros([n, 1, d])
@@ -255,13 +241,13 @@ func sumRows(_ g: Tensor, rows: Int) -> Tensor {
 
 func initialLatent(_ given: Tensor?, wAvg: Tensor, n: Int, rows: Int, numWs: Int, wDim: Int) throws -> Tensor {
     guard let g = given else {
-        return broadcastRows(Tensor(shape: [1, 1, wDim], data: wAvg.storage).reshaped([1, 1, wDim]), to: rows)
+        return broadcastToWs(wAvg.reshaped([1, wDim]), numWs: rows)
             .repeatedBatch(n)
     }
     guard g.isFinite else { throw ProjectorError("initial latent contains NaN or infinity") }
     switch g.shape {
     case [wDim]:
-        return broadcastRows(g.reshaped([1, 1, wDim]), to: rows).repeatedBatch(n)
+        return broadcastToWs(g.reshaped([1, wDim]), numWs: rows).repeatedBatch(n)
     case [numWs, wDim], [1, numWs, wDim]:
         let w = g.reshaped([1, numWs, wDim])
         return (rows == 1 ? w.meanRows() : w).repeatedBatch(n)

@@ -66,25 +66,9 @@ public struct WStatistics: Sendable, Equatable {
 
     /// The estimate itself, uncached.
     static func compute(generator: StyleGAN2Generator, samples: Int, seed: UInt32) throws -> WStatistics {
-        var rng = NumpyRandomState(seed: seed)
-        let zDim = generator.zDim, wDim = generator.wDim, numWs = generator.numWs
-        var firstRows = [Float](repeating: 0, count: samples * wDim)
-        var done = 0
-        while done < samples {
-            let n = min(1000, samples - done)
-            let z = Tensor(shape: [n, zDim], data: rng.randn(count: n * zDim).map(Float.init))
-            // Every ws row equals the first at ψ = 1; the reference keeps `w_samples[:, :1, :]`.
-            let ws = generator.mapping(z: z, truncationPsi: 1)
-            ws.withUnsafeBufferPointer { src in
-                firstRows.withUnsafeMutableBufferPointer { dst in
-                    for i in 0..<n {
-                        (dst.baseAddress! + (done + i) * wDim).update(from: src.baseAddress! + i * numWs * wDim, count: wDim)
-                    }
-                }
-            }
-            done += n
-        }
-        let (avg, std) = try ProjectorSchedule.wStatistics(wSamples: Tensor(shape: [samples, wDim], data: firstRows))
+        // projector.py: z = RandomState(123).randn(10000, zDim); w_samples[:, :1, :] at ψ = 1.
+        let firstRows = mapFirstRows(generator: generator, z: sampleZ(zDim: generator.zDim, samples: samples, seed: seed))
+        let (avg, std) = try ProjectorSchedule.wStatistics(wSamples: firstRows)
         return WStatistics(wAvg: avg, wStd: Float(std))
     }
 

@@ -84,3 +84,18 @@ public func zFromSeed(_ seed: UInt32, zDim: Int) -> Tensor {
     var rs = NumpyRandomState(seed: seed)
     return Tensor(shape: [1, zDim], data: rs.randn(count: zDim).map { Float($0) })
 }
+
+/// `[N, zDim]`: one z per seed, each `RandomState(seed).randn(1, zDim)` as NVIDIA's `--seeds`
+/// (so a `seed,label` CSV and `latentlab generate --seeds` name the same samples).
+public func zFromSeeds(_ seeds: [UInt32], zDim: Int) -> Tensor {
+    var data = [Float]()
+    data.reserveCapacity(seeds.count * zDim)
+    for s in seeds { data += zFromSeed(s, zDim: zDim).storage }
+    return Tensor(shape: [seeds.count, zDim], data: data)
+}
+
+/// `[N, zDim]` standard-normal z drawn in one stream, as `np.random.RandomState(seed).randn(N, zDim)`.
+public func sampleZ(zDim: Int, samples: Int, seed: UInt32) -> Tensor {
+    var rng = NumpyRandomState(seed: seed)
+    return Tensor(shape: [samples, zDim], data: rng.randn(count: samples * zDim).map(Float.init))
+}
