@@ -14,13 +14,6 @@ func nowSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-/// CPU seconds used by the whole process so far (all threads).
-func processCPUSecondsNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 /// Seconds taken by `body`, best of `repeats` runs after one warm-up run.
 func bestTime(repeats: Int, _ body: () -> Void) -> Double { bestTimes(repeats: repeats, body).wall }
 
@@ -31,10 +24,10 @@ func bestTimes(repeats: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) 
     body()
     var wall = Double.infinity, cpu = Double.infinity
     for _ in 0..<max(repeats, 1) {
-        let t0 = nowSeconds(), c0 = processCPUSecondsNow()
+        let t0 = nowSeconds(), c0 = processCPUSeconds()
         body()
         wall = min(wall, nowSeconds() - t0)
-        cpu = min(cpu, processCPUSecondsNow() - c0)
+        cpu = min(cpu, processCPUSeconds() - c0)
     }
     return (wall, cpu)
 }

@@ -98,11 +98,11 @@ fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backw
 func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
     var t = [Double](), c = [Double]()
     for _ in 0..<n {
-        let c0 = processCPUSecondsNow()
+        let c0 = processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        c.append(processCPUSecondsNow() - c0)
+        c.append(processCPUSeconds() - c0)
     }
     return (t.sorted()[t.count / 2], t.min()!, c.sorted()[c.count / 2])
 }
@@ -116,11 +116,11 @@ fileprivate func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
     sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
     var best = Double.infinity, bestCPU = Double.infinity
     for _ in 0..<10 {
-        let c0 = processCPUSecondsNow()
+        let c0 = processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         sgemm(m: n, n: n, k: n, a: a, b: b, c: &c)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        bestCPU = min(bestCPU, processCPUSecondsNow() - c0)
+        bestCPU = min(bestCPU, processCPUSeconds() - c0)
     }
     let f = 2 * Double(n * n * n)
     return (f / best / 1e9, f / bestCPU / 1e9)

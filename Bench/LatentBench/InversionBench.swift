@@ -117,9 +117,9 @@ func runInversionQuality(_ a: BenchArguments) throws {
         while start < names.count {
             let end = min(names.count, start + batch)
             let t = Tensor.concatenate(targets[start..<end].map { $0.reshaped([1] + $0.shape) })
-            let c0 = processCPUSecondsNow()
+            let c0 = processCPUSeconds()
             let r = try project(generator: G, targets: t, loss: PixelL2Loss(), statistics: stats, options: options)
-            cpu += processCPUSecondsNow() - c0
+            cpu += processCPUSeconds() - c0
             seconds += r.seconds
             psnr += try ImageMetrics.psnr(r.reconstruction, t)
             start = end
@@ -140,18 +140,18 @@ func runInversionSpeed(_ a: BenchArguments) throws {
 
     // W statistics: 10 000 mapped z; then the same read back from the disk cache.
     WStatistics.clearCache()
-    var c0 = processCPUSecondsNow(), t0 = Date()
+    var c0 = processCPUSeconds(), t0 = Date()
     let stats = try WStatistics.estimate(generator: G, cacheDirectory: nil)
-    print(String(format: "W statistics (10 000 z) computed: %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSecondsNow() - c0))
+    print(String(format: "W statistics (10 000 z) computed: %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t0), processCPUSeconds() - c0))
     let cacheDir = NSTemporaryDirectory() + "latentbench-wstats-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: cacheDir) }
     WStatistics.clearCache()
     _ = try WStatistics.estimate(generator: G, cacheDirectory: cacheDir)
     WStatistics.clearCache()
-    c0 = processCPUSecondsNow(); t0 = Date()
+    c0 = processCPUSeconds(); t0 = Date()
     let cached = try WStatistics.estimate(generator: G, cacheDirectory: cacheDir)
     print(String(format: "W statistics from the disk cache: %.4f s wall, %.4f s CPU (identical: %@)", Date().timeIntervalSince(t0),
-                 processCPUSecondsNow() - c0, cached == stats ? "yes" : "NO"))
+                 processCPUSeconds() - c0, cached == stats ? "yes" : "NO"))
 
     // One projector step against one generator forward + backward at the same batch and noise layout.
     print("batch  space  noise   gen fwd+bwd ms/img (cpu)   projector step ms/img (cpu)   step / gen")
@@ -176,9 +176,9 @@ func runInversionSpeed(_ a: BenchArguments) throws {
             options.optimizeNoise = optimizeNoise
             // Time the steps only: the first step (allocations) and the final forward and metrics are excluded.
             var stepTimes = [Double](), stepCPU = [Double]()
-            var last = Date(), lastCPU = processCPUSecondsNow()
+            var last = Date(), lastCPU = processCPUSeconds()
             _ = try project(generator: G, targets: targets, loss: PixelL2Loss(), statistics: stats, options: options) { p in
-                let now = Date(), nowCPU = processCPUSecondsNow()
+                let now = Date(), nowCPU = processCPUSeconds()
                 if p.step > 1 { stepTimes.append(now.timeIntervalSince(last)); stepCPU.append(nowCPU - lastCPU) }
                 last = now; lastCPU = nowCPU
             }
@@ -232,14 +232,14 @@ func runInversionSpeed(_ a: BenchArguments) throws {
     let target = try loadProjectionTarget(path: dir + "/scene_000.png", resolution: G.resolution)
     for n in a.flag("skip-invert") ? [] : a.ints("invert-steps", [500, 1000]) {
         WStatistics.clearCache()
-        c0 = processCPUSecondsNow(); t0 = Date()
+        c0 = processCPUSeconds(); t0 = Date()
         let s = try WStatistics.estimate(generator: G, cacheDirectory: nil)
         var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: n, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
         let r = try project(generator: G, targets: target.reshaped([1] + target.shape), loss: PixelL2Loss(), statistics: s, options: options)
         _ = try ImageMetrics.msSSIM(r.reconstruction, target.reshaped([1] + target.shape))
         print(String(format: "invert %4d steps (W+, noise): %.2f s wall, %.2f s CPU per image, PSNR %.2f dB", n,
-                     Date().timeIntervalSince(t0), processCPUSecondsNow() - c0, try ImageMetrics.psnr(r.reconstruction, target.reshaped([1] + target.shape))[0]))
+                     Date().timeIntervalSince(t0), processCPUSeconds() - c0, try ImageMetrics.psnr(r.reconstruction, target.reshaped([1] + target.shape))[0]))
     }
 
     // `project`: images per minute at batch 1 and 8 on copies of the scenes, all outputs written.
@@ -258,10 +258,10 @@ func runInversionSpeed(_ a: BenchArguments) throws {
         var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: pSteps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate))
         options.space = .wPlus
         WStatistics.clearCache()   // the run below estimates them (or reads the disk cache) itself
-        c0 = processCPUSecondsNow(); t0 = Date()
+        c0 = processCPUSeconds(); t0 = Date()
         let report = try runBatchProjection(generator: G, loss: PixelL2Loss(), inputDir: tmp + "/in", outputDir: out,
                                             batchSize: b, options: options)
-        let wall = Date().timeIntervalSince(t0), cpu = processCPUSecondsNow() - c0
+        let wall = Date().timeIntervalSince(t0), cpu = processCPUSeconds() - c0
         print(String(format: "project batch %d: %d images × %d steps in %.1f s wall (%.1f s CPU): %.2f images/min (%.2f per CPU-minute)",
                      b, report.inverted, pSteps, wall, cpu, Double(report.inverted) * 60 / wall, Double(report.inverted) * 60 / cpu))
     }

@@ -2,6 +2,10 @@ import Foundation
 import CImageCodecs
 import LatentTensor
 
+/// One value in [-1, 1] as the 8-bit sample `quantizeToUInt8` stores: `(x · 127.5 + 128)`
+/// clamped to [0, 255] and truncated. `x` must be finite.
+@inlinable public func uint8Sample(_ x: Float) -> UInt8 { UInt8(min(max(x * 127.5 + 128, 0), 255)) }
+
 /// Quantises an image in [-1, 1] to interleaved 8-bit samples (rows top to bottom), as NVIDIA's
 /// scripts do before saving: `(x * 127.5 + 128).clamp(0, 255).to(uint8)` (truncation after the
 /// +128, i.e. round-half-up of `x * 127.5 + 127.5`).
@@ -26,7 +30,7 @@ public func quantizeToUInt8(_ image: Tensor) throws -> (samples: [UInt8], width:
                 for i in 0..<plane {
                     let x = src[ch * plane + i]
                     guard x.isFinite else { bad = ch * plane + i; return }
-                    dst[i * c + ch] = UInt8(min(max(x * 127.5 + 128, 0), 255))
+                    dst[i * c + ch] = uint8Sample(x)
                 }
             }
         }

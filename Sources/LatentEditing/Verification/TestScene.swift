@@ -127,7 +127,7 @@ public func maskedPSNR(_ a: Tensor, _ b: Tensor, pixels: [Bool]) -> Double {
     return 10 * Foundation.log10(1 / max(s / max(n, 1), 1e-12))
 }
 
-/// The image as an 8-bit PNG stores it (`saveImage`'s rounding), back in [-1, 1].
+/// The image as an 8-bit PNG stores it (`saveImage`'s rounding, `uint8Sample`), back in [-1, 1].
 public func quantized8Bit(_ image: Tensor) -> Tensor {
-    image.map { Float(Foundation.floor(Double(min(max($0 * 127.5 + 128, 0), 255)))) / 127.5 - 1 }
+    image.map { Float(uint8Sample($0)) / 127.5 - 1 }
 }

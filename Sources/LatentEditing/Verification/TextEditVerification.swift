@@ -290,10 +290,3 @@ extension VerificationContext {
         }
     }
 }
-
-/// CPU time of the whole process (all threads), seconds.
-func processCPUSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-}
