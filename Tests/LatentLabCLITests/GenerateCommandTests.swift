@@ -226,7 +226,9 @@ final class GenerateCommandTests: CLITestCase {
 
         try runOK(["generate", "--seeds", "0,1", "--trunc", "0", "--out", temp("psi0.npy")])
         let psi0 = try readImages(temp("psi0.npy"))
-        XCTAssertEqual(maxAbsDiff(psi0.row(0), psi0.row(1)), 0)
+        // ψ = 0 maps every seed to w_avg: the same image at two batch positions, equal within float
+        // tolerance (OpenBLAS's FMA kernels may round batch positions differently).
+        XCTAssertLessThanOrEqual(maxAbsDiff(psi0.row(0), psi0.row(1)), 1e-5)
         try runOK(["generate", "--seeds", "0,1", "--out", temp("psi1.npy")])
         XCTAssertGreaterThan(maxAbsDiff(psi0, try readImages(temp("psi1.npy"))), 1e-2)
     }
@@ -270,8 +272,10 @@ final class GenerateCommandTests: CLITestCase {
         try runOK(["generate", "--network", tiny, "--seeds", "2", "--noise-mode", "random", "--out", temp("r2.npy")])
         try runOK(["generate", "--network", tiny, "--seeds", "1,2", "--out", temp("c12.npy")])
         let r12 = try readImages(temp("r12.npy"))
-        XCTAssertEqual(maxAbsDiff(r12, try readImages(temp("r12b.npy"))), 0)
-        XCTAssertEqual(maxAbsDiff(r12.row(1), try readImages(temp("r2.npy")).row(0)), 0)
+        // The same call twice on one machine and thread count is bit-exact; seed 2 alone (batch 1) against
+        // seed 2 at batch position 1 goes through other GEMM shapes: equal within float tolerance.
+        XCTAssertEqual(try readImages(temp("r12b.npy")), r12)
+        XCTAssertLessThanOrEqual(maxAbsDiff(r12.row(1), try readImages(temp("r2.npy")).row(0)), 1e-5)
         XCTAssertGreaterThan(maxAbsDiff(r12, try readImages(temp("c12.npy"))), 1e-2)
     }
 

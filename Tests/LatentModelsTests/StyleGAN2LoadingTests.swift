@@ -124,17 +124,20 @@ final class StyleGAN2LoadingTests: XCTestCase {
         let ws = Tensor.concatenate([w, w])                    // two identical samples
         let constImg = g.synthesis(ws: ws, noiseMode: .const)
         // Explicit maps equal to the buffers reproduce .const exactly, shared or per sample.
-        XCTAssertEqual(g.synthesis(ws: ws, noiseMode: .none, noise: g.constNoise), constImg)
+        // Another code path (explicit maps) with the same GEMM shapes: equal within float tolerance, not
+        // bit-equal, since OpenBLAS's FMA kernels may round edge columns differently.
+        XCTAssertLessThanOrEqual(maxAbsDiff(g.synthesis(ws: ws, noiseMode: .none, noise: g.constNoise), constImg), 1e-5)
         var perSample = NoiseMaps()
         for (k, v) in g.constNoise.maps { perSample[k] = Tensor.concatenate([v.reshaped([1] + v.shape), v.reshaped([1] + v.shape)]) }
-        XCTAssertEqual(g.synthesis(ws: ws, noiseMode: .none, noise: perSample), constImg)
+        XCTAssertLessThanOrEqual(maxAbsDiff(g.synthesis(ws: ws, noiseMode: .none, noise: perSample), constImg), 1e-5)
         // Random noise: deterministic per seed, different per sample, seed and from const.
         let r1 = g.synthesis(ws: ws, noiseMode: .random(seed: 1))
         XCTAssertEqual(g.synthesis(ws: ws, noiseMode: .random(seed: 1)), r1)
         XCTAssertNotEqual(g.synthesis(ws: ws, noiseMode: .random(seed: 2)), r1)
         XCTAssertGreaterThan(maxAbsDiff(r1.slice(0..<1), r1.slice(1..<2)), 1e-4)
         XCTAssertGreaterThan(maxAbsDiff(r1, constImg), 1e-4)
-        XCTAssertEqual(maxAbsDiff(constImg.slice(0..<1), constImg.slice(1..<2)), 0)
+        // Identical samples at different batch positions: within 1e-5 (images in [-1, 1]), not bit-equal.
+        XCTAssertLessThanOrEqual(maxAbsDiff(constImg.slice(0..<1), constImg.slice(1..<2)), 1e-5)
         // Random-mode noise gradients come back per sample.
         let (_, tape) = g.synthesisForward(ws: ws, noiseMode: .random(seed: 3))
         let grads = g.synthesisBackward(tape: tape, gradImage: rng.tensor(constImg.shape))
@@ -173,10 +176,12 @@ final class StyleGAN2LoadingTests: XCTestCase {
             first = img
         }
         XCTAssertGreaterThan(StyleGAN2Generator.cachedMemoryBytes, 0)
-        XCTAssertEqual(g.synthesis(ws: ws), first)       // reused buffers give identical results
+        // Reused buffers give the same result (synthesis vs synthesisForward: within float tolerance;
+        // a dirty buffer would be off by far more).
+        XCTAssertLessThanOrEqual(maxAbsDiff(g.synthesis(ws: ws), first), 1e-5)
         StyleGAN2Generator.releaseCachedMemory()
         XCTAssertEqual(StyleGAN2Generator.cachedMemoryBytes, 0)
-        XCTAssertEqual(g.synthesis(ws: ws), first)
+        XCTAssertLessThanOrEqual(maxAbsDiff(g.synthesis(ws: ws), first), 1e-5)
     }
 
     func testTruncationAndMixing() throws {
