@@ -18,6 +18,8 @@
 #
 # Environment: LATENTLAB_SLURM_DIR, LATENTLAB_SLURMCTLD_PORT (6817), LATENTLAB_SLURMD_PORT (6818).
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login environment may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 
 dir=${LATENTLAB_SLURM_DIR:-${TMPDIR:-/tmp}/latentlab-slurm}
 ctld_port=${LATENTLAB_SLURMCTLD_PORT:-6817}
