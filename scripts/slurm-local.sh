@@ -37,7 +37,7 @@ logfile() { echo "$dir/log/$1.log"; }
 
 alive() {  # alive NAME: the daemon's pid file names a live process
   local f; f=$(pidfile "$1")
-  [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -s "$f" ] && running "$(cat "$f")"
 }
 
 install_packages() {
@@ -103,18 +103,28 @@ PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 }
 
+# Slurm's clients retry an unreachable controller for a long time: bound every call.
+ask() { SLURM_CONF=$conf timeout 10 "$@"; }
+
+fail_up() {  # fail_up MESSAGE: show the logs, stop whatever started, exit 1
+  for d in munged slurmctld slurmd; do
+    [ -s "$(logfile "$d")" ] && { echo "--- $(logfile "$d") (last lines)" >&2; tail -n 8 "$(logfile "$d")" >&2; }
+  done
+  down >/dev/null 2>&1 || true
+  die "$1"
+}
+
 start_daemon() {  # start_daemon NAME COMMAND…: the daemon forks; wait for its pid file
   local name=$1; shift
-  # The marker SLURM_CONF=$conf in every daemon's environment (slurmstepd and the jobs inherit
-  # it) lets `down` find what this cluster started, and nothing else.
-  SLURM_CONF=$conf "$@" || { tail -20 "$(logfile "$name")" >&2 2>/dev/null; die "$name did not start ($*)"; }
+  # The marker LATENTLAB_SLURM_CLUSTER in the daemons' environment (slurmstepd inherits it)
+  # lets `down` find what this cluster started, and nothing else.
+  LATENTLAB_SLURM_CLUSTER=$dir SLURM_CONF=$conf "$@" || fail_up "$name did not start ($*)"
   for _ in $(seq 100); do alive "$name" && return 0; sleep 0.1; done
-  tail -20 "$(logfile "$name")" >&2 2>/dev/null
-  die "$name did not write its pid file $(pidfile "$name")"
+  fail_up "$name did not write its pid file $(pidfile "$name")"
 }
 
 up() {
-  if alive slurmctld && alive slurmd && alive munged && SLURM_CONF=$conf scontrol ping >/dev/null 2>&1; then
+  if alive slurmctld && alive slurmd && alive munged && ask scontrol ping >/dev/null 2>&1; then
     say "already up ($conf)"; return 0
   fi
   [ -d "$dir" ] && down >/dev/null
@@ -130,28 +140,44 @@ up() {
   start_daemon slurmctld slurmctld -f "$conf" -c -i
   start_daemon slurmd slurmd -f "$conf"
   # The node registers within a few seconds; ReturnToService=2 makes it usable at once.
-  local state=""
-  for _ in $(seq 150); do
-    state=$(SLURM_CONF=$conf sinfo -h -n "$host" -o %t 2>/dev/null || true)
+  local state="" deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    for d in "${daemons[@]}"; do alive "$d" || fail_up "$d exited while starting"; done
+    state=$(ask sinfo -h -n "$host" -o %t 2>/dev/null || true)
     case $state in idle|mix|alloc) break ;; esac
-    sleep 0.2
+    sleep 0.5
   done
   case $state in
     idle|mix|alloc) ;;
-    *) tail -5 "$(logfile slurmctld)" "$(logfile slurmd)" >&2 2>/dev/null
-       die "node $host did not become idle (state '${state:-none}')" ;;
+    *) fail_up "node $host did not become idle within 60 s (state '${state:-none}')" ;;
   esac
-  say "up: $(SLURM_CONF=$conf sinfo -h -o '%P %D %t %C' | head -1) ($(slurmctld -V)); export SLURM_CONF=$conf"
+  say "up: $(ask sinfo -h -o '%P %D %t %C' | head -1) ($(slurmctld -V)); export SLURM_CONF=$conf"
 }
 
-# Every process whose environment carries this cluster's SLURM_CONF: daemons, slurmstepd, jobs.
+# What this cluster started: processes carrying its marker (the daemons and, through slurmd,
+# slurmstepd) and its jobs (SLURM_JOB_ID set, under this SLURM_CONF). Never this script, its
+# parent, or a client that merely has SLURM_CONF set.
 ours() {
-  local p
-  for p in /proc/[0-9]*; do
-    [ "${p#/proc/}" = "$$" ] && continue
-    { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$conf" && echo "${p#/proc/}"
-  done
-  return 0
+  local f pid
+  {
+    # (grep cannot read some processes' environments: exit status 2, but its list is right.)
+    grep -lzxF "LATENTLAB_SLURM_CLUSTER=$dir" /proc/[0-9]*/environ 2>/dev/null || true
+    for f in $(grep -lzxF "SLURM_CONF=$conf" /proc/[0-9]*/environ 2>/dev/null || true); do
+      grep -qz '^SLURM_JOB_ID=' "$f" 2>/dev/null && echo "$f"
+    done
+  } | while read -r f; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    case $pid in "$$"|"$BASHPID"|"$PPID") continue ;; esac
+    echo "$pid"
+  done | sort -u
+}
+
+# A process that exists and is not a zombie (a zombie has ended; only its parent can reap it).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
 }
 
 stop_pids() {  # stop_pids PID…: SIGTERM, wait up to 10 s, then SIGKILL
@@ -159,7 +185,7 @@ stop_pids() {  # stop_pids PID…: SIGTERM, wait up to 10 s, then SIGKILL
   kill -TERM "$@" 2>/dev/null || true
   for _ in $(seq 100); do
     local left=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && left=1; done
+    for p in "$@"; do running "$p" && left=1; done
     [ $left -eq 0 ] && return 0
     sleep 0.1
   done
@@ -169,9 +195,10 @@ stop_pids() {  # stop_pids PID…: SIGTERM, wait up to 10 s, then SIGKILL
 down() {
   if [ ! -d "$dir" ]; then say "already down"; return 0; fi
   if alive slurmctld && command -v scancel >/dev/null; then
-    SLURM_CONF=$conf scancel --user="$(id -un)" 2>/dev/null || true
-    for _ in $(seq 50); do
-      [ -z "$(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null)" ] && break
+    ask scancel --user="$(id -un)" 2>/dev/null || true
+    local deadline=$((SECONDS + 15))
+    while [ $SECONDS -lt $deadline ]; do
+      [ -z "$(ask squeue -h -o %i 2>/dev/null)" ] && break
       sleep 0.2
     done
   fi
@@ -191,7 +218,7 @@ status() {
     if alive "$d"; then say "$d running (pid $(cat "$(pidfile "$d")"))"; else say "$d not running"; up=0; fi
   done
   [ $up -eq 1 ] || return 3
-  SLURM_CONF=$conf sinfo
+  ask sinfo
 }
 
 case ${1:-} in

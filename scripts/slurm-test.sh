@@ -53,7 +53,11 @@ export LATENTLAB_SLURM_DIR=$work/slurm LATENTLAB_SLURMCTLD_PORT=16817 LATENTLAB_
 export SLURM_CONF=$LATENTLAB_SLURM_DIR/slurm.conf
 teardown() { "$root/scripts/slurm-local.sh" down >/dev/null 2>&1 || true; }
 trap teardown EXIT
-trap 'exit 130' INT TERM
+# Long steps run in the background so that a signal is handled at once (bash runs traps only
+# between foreground commands): the step is stopped, then the EXIT trap tears Slurm down.
+child=""
+trap 'trap - INT TERM; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
+step() { local rc=0; "$@" & child=$!; wait "$child" || rc=$?; child=""; return $rc; }
 
 # Every run (reference and tasks) shares one W statistics cache, written by the reference run.
 export LATENTLAB_CACHE=$work/cache
@@ -63,7 +67,7 @@ mapfile -t inputs < <(cd "$scenes" && ls | grep -E '\.(png|jpg|jpeg)$' | sort | 
 for f in "${inputs[@]}"; do cp "$scenes/$f" "$work/scenes/"; done
 
 log "bringing Slurm up"
-if ! "$root/scripts/slurm-local.sh" up >"$work/slurm-up.log" 2>&1; then
+if ! step "$root/scripts/slurm-local.sh" up >"$work/slurm-up.log" 2>&1; then
   cat "$work/slurm-up.log" >&2
   echo "slurm-test: Slurm could not be started on this machine (output of scripts/slurm-local.sh up above)" >&2
   exit 3
@@ -73,7 +77,7 @@ version=$(sinfo -V)
 
 log "reference: one process, $images images, batch $single_batch, $steps steps"
 t0=$(date +%s.%N)
-"$latentlab" project "$work/scenes" --out "$work/single" --batch "$single_batch" --steps "$steps" \
+step "$latentlab" project "$work/scenes" --out "$work/single" --batch "$single_batch" --steps "$steps" \
   >"$work/logs/single.out" 2>&1 || { cat "$work/logs/single.out" >&2; fail "the reference run failed"; }
 single_seconds=$(since "$t0")
 
