@@ -43,33 +43,13 @@ final class ConcurrentShardsTests: CLITestCase {
         }
     }
 
-    /// Starts every `latentlab` command line at once (stdout/stderr to files) and waits for all.
+    /// Starts every `latentlab` command line at once and waits for all.
     func runConcurrently(_ commands: [[String]]) throws -> [CLIResult] {
         let binary = productsDirectory.appendingPathComponent("latentlab")
-        var running: [(process: Process, out: FileHandle, err: FileHandle, outURL: URL, errURL: URL)] = []
-        for (i, args) in commands.enumerated() {
-            let p = Process()
-            p.executableURL = binary
-            p.arguments = args
-            p.currentDirectoryURL = tmp
-            let outURL = tmp.appendingPathComponent(".p\(i).out"), errURL = tmp.appendingPathComponent(".p\(i).err")
-            FileManager.default.createFile(atPath: outURL.path, contents: nil)
-            FileManager.default.createFile(atPath: errURL.path, contents: nil)
-            let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-            p.standardOutput = out
-            p.standardError = err
-            p.standardInput = FileHandle.nullDevice
-            running.append((p, out, err, outURL, errURL))
+        let processes = try commands.enumerated().map { i, args in
+            try LoggedProcess(executable: binary, arguments: args, directory: tmp, logName: "p\(i)")
         }
-        for r in running { try r.process.run() }
-        return try running.map { p, out, err, outURL, errURL in
-            p.waitUntilExit()
-            try out.close(); try err.close()
-            XCTAssertEqual(p.terminationReason, .exit, "killed by a signal")
-            defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
-            return CLIResult(status: p.terminationStatus,
-                             stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
-        }
+        for p in processes { try p.run() }
+        return try processes.map { try $0.wait() }
     }
 }

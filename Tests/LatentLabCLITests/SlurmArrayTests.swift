@@ -181,20 +181,13 @@ final class SlurmArrayTests: CLITestCase {
         }
     }
 
-    /// Runs the driver with bash, its stdout and stderr interleaved in one file.
+    /// Runs the driver with bash, its stdout and stderr interleaved in one log.
     func runDriver(_ args: [String]) throws -> (status: Int32, output: String) {
-        let log = tmp.appendingPathComponent("driver.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [packageRoot().appendingPathComponent("scripts/slurm-test.sh").path] + args
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try handle.close()
-        return (p.terminationStatus, String(decoding: try Data(contentsOf: log), as: UTF8.self))
+        let driver = try LoggedProcess(executable: URL(fileURLWithPath: "/bin/bash"),
+                                       arguments: [packageRoot().appendingPathComponent("scripts/slurm-test.sh").path] + args,
+                                       directory: tmp, logName: "driver", mergeOutput: true)
+        try driver.run()
+        let r = try driver.wait()
+        return (r.status, r.stdout)
     }
 }
