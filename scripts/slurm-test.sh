@@ -47,9 +47,13 @@ since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; 
 log() { echo "slurm-test: $(date -u +%T) $*"; }
 fail() { echo "slurm-test: $*" >&2; exit 1; }
 
-# This test's own cluster: its own state folder and ports, so a cluster a user brought up with
-# the defaults is left alone. Torn down whatever happens (the daemons must not outlive the test).
-export LATENTLAB_SLURM_DIR=$work/slurm LATENTLAB_SLURMCTLD_PORT=16817 LATENTLAB_SLURMD_PORT=16818
+# This test's own cluster: its own state folder and two free ports (a cluster brought up with the
+# defaults, or the same test running in another checkout, is left alone). Torn down whatever
+# happens (the daemons must not outlive the test).
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=$((20000 + $$ % 20000))
+while listening "$port" || listening $((port + 1)); do port=$((port + 2)); done
+export LATENTLAB_SLURM_DIR=$work/slurm LATENTLAB_SLURMCTLD_PORT=$port LATENTLAB_SLURMD_PORT=$((port + 1))
 export SLURM_CONF=$LATENTLAB_SLURM_DIR/slurm.conf
 teardown() { "$root/scripts/slurm-local.sh" down >/dev/null 2>&1 || true; }
 trap teardown EXIT
