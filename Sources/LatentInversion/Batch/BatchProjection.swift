@@ -175,8 +175,15 @@ func writeSharedFile(_ data: Data, to path: String) throws {
 /// Rebuilds `summary.csv` and `summary.json` from every image folder under `outputDir`, so
 /// shards writing into one folder each leave a summary of everything finished so far.
 /// Rows: finished images (`ok`, with their metrics), then failed ones (`failed`, with the error);
-/// images not yet attempted are counted in `images` only.
+/// images not yet attempted are counted in `images` only. Rebuilds of concurrent shards take
+/// turns (`withSummaryLock`), so the last one lists every image finished before it.
 public func writeBatchSummary(outputDir: String, images: [String], folders: [String: String]) throws {
+    try withSummaryLock(outputDir: outputDir) {
+        try rebuildBatchSummary(outputDir: outputDir, images: images, folders: folders)
+    }
+}
+
+private func rebuildBatchSummary(outputDir: String, images: [String], folders: [String: String]) throws {
     var rows: [InversionRecord] = []
     var failures: [FailureRecord] = []
     for rel in images {
