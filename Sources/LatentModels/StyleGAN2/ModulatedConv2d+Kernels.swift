@@ -18,95 +18,16 @@ extension ModulatedConv2d {
         styles.withUnsafeBufferPointer { ps in
             Parallel.withSingleThreadedBLAS {
                 if up == 1 {
-                    forwardSame(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
+                    weight.withUnsafeBufferPointer { pw in
+                        sameConvolution(x.pointer, scales: ps.baseAddress!, channels: i, weights: pw.baseAddress!,
+                                        outputs: outChannels, batch: n, height: h, width: w, out.pointer)
+                    }
                 } else {
                     forwardUp(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
                 }
             }
         }
         return out
-    }
-
-    /// Stride-1 convolution: row chunks of the output, each im2col → GEMM in its own tile; or, for
-    /// small maps, one shared column matrix and GEMMs split over output channels.
-    private func forwardSame(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
-                             _ out: UnsafeMutablePointer<Float>) {
-        let k = kernelSize * kernelSize * inChannels, o = outChannels, ncol = n * h * w, totalRows = n * h
-        let threads = Parallel.threadCount
-        var chunkRows = max(1, GemmTiling.tileFloats / k / w)
-        chunkRows = min(totalRows, max(chunkRows, (GemmTiling.minColumns + w - 1) / w))
-        let chunks = (totalRows + chunkRows - 1) / chunkRows
-        weight.withUnsafeBufferPointer { pw in
-            let wp = pw.baseAddress!
-            if chunks >= 2 * threads {
-                Parallel.forEachDynamic(chunks) { c in
-                    let r0 = c * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
-                    withScratch(k * cols) { buf in
-                        im2colRows(x, s, batch: n, height: h, width: w, rows: r0..<r1, buf)
-                        sgemm(m: o, n: cols, k: k, a: wp, b: buf, c: out + r0 * w, ldc: ncol)
-                    }
-                }
-            } else {
-                withScratch(k * ncol) { cols in
-                    Parallel.forEach(inChannels, minChunk: max(1, 4096 / max(ncol, 1))) { c in
-                        im2colRows(x, s, batch: n, height: h, width: w, rows: 0..<totalRows, cols, channels: c..<(c + 1))
-                    }
-                    let blocks = min(o, max(1, threads))
-                    Parallel.forEach(blocks) { b in
-                        let o0 = o * b / blocks, o1 = o * (b + 1) / blocks
-                        sgemm(m: o1 - o0, n: ncol, k: k, a: wp + o0 * k, b: cols, c: out + o0 * ncol)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
-    /// of the modulated input (stride 1, zero padding), row stride `rows.count · W`.
-    ///
-    /// The source rows a segment needs are scaled by the style once into a small buffer; the
-    /// k² tap rows are then plain copies (`memmove`, vectorised by the C library).
-    func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
-                    rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
-        let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: (min(rows.count, h) + k) * w) { tb in
-            let tmp = tb.baseAddress!
-            for c in channels ?? 0..<inChannels {
-                var r = rows.lowerBound
-                while r < rows.upperBound {
-                    // One image's run of output rows [oy0, oy1).
-                    let nn = r / h, oy0 = r % h
-                    let rEnd = min(rows.upperBound, (nn + 1) * h), oy1 = oy0 + (rEnd - r)
-                    let iyLo = max(0, oy0 - pad), iyHi = min(h, oy1 - 1 - pad + k)
-                    let plane = x + (c * n + nn) * hw
-                    var srcRows = plane + iyLo * w
-                    if let s {
-                        let sc = s[nn * inChannels + c]
-                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
-                        srcRows = UnsafePointer(tmp)
-                    }
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
-                            let shift = kx - pad
-                            let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
-                            for oy in oy0..<oy1 {
-                                let iy = oy + ky - pad
-                                let dst = row + (oy - oy0) * w
-                                if iy < 0 || iy >= h {
-                                    dst.initialize(repeating: 0, count: w)
-                                    continue
-                                }
-                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
-                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
-                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
-                            }
-                        }
-                    }
-                    r = rEnd
-                }
-            }
-        }
     }
 
     /// `xs[c, n, p] = x[c, n, p] · s[n, c]`.
@@ -195,7 +116,11 @@ extension ModulatedConv2d {
                 Parallel.withSingleThreadedBLAS {
                     let gp = gradOut.pointer, xp = x.pointer, sp = ps.baseAddress!, gsp = pgs.baseAddress!
                     if up == 1 {
-                        backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        if 2 * padding == kernelSize - 1 {
+                            backwardSameFlipped(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        } else {
+                            backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        }
                         if needWeight { gw = weightGradientSame(gp, x: xp, s: sp, batch: n, height: h, width: w) }
                     } else {
                         gw = backwardUp(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp,
@@ -207,9 +132,10 @@ extension ModulatedConv2d {
         return (gx, gs, gw)
     }
 
-    /// Stride-1 backward per tile of (images, input channels): `∂cols = weightᵀ · ∂c` for the
-    /// tile's rows, folded back onto each input plane (adjoint of im2col), then `∂x = ∂xs · s` and
-    /// `∂s[n, c] = Σ_p ∂xs · x`.
+    /// Stride-1 backward for any padding, per tile of (images, input channels): `∂cols = weightᵀ ·
+    /// ∂c` for the tile's rows, folded back onto each input plane (adjoint of im2col), then
+    /// `∂x = ∂xs · s` and `∂s[n, c] = Σ_p ∂xs · x`. (Same-size layers use `backwardSameFlipped`,
+    /// whose GEMM is `kernelSize²` times deeper.)
     private func backwardSame(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                               batch n: Int, height h: Int, width w: Int,
                               gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
