@@ -15,7 +15,10 @@ import LatentModels
 /// `gan64_weights.safetensors`, or a path). Default: `--config scenes64,gan64 --batches 1,8`.
 /// `--json` prints one JSON object per row (`config, batch, fwd_ms, step_ms, step_weights_ms,
 /// fwd_pct_peak, step_pct_peak, peak_rss_mb, sgemm_gflops`, plus `load_avg`, `gflop_fwd`,
-/// `step_weights_peak_rss_mb`); times are per image, best of the runs.
+/// `step_weights_peak_rss_mb`, and the median process CPU times `fwd_cpu_ms`, `step_cpu_ms`,
+/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`); times are per image, best of the runs.
+/// On a loaded machine compare CPU times, best single-threaded (`LATENTLAB_THREADS=1
+/// OPENBLAS_NUM_THREADS=1`, where they do not include other threads' spinning).
 public func runGeneratorBench(arguments: [String]) {
     let args = BenchArguments(arguments)
     let json = args.flag("json")
@@ -38,7 +41,7 @@ public func runGeneratorBench(arguments: [String]) {
                   loadAverage(), Parallel.threadCount, peak.wall, peak.perCPU), json)
     report("Per image, best wall time of the runs (median in brackets); % of the sgemm peak above. 'step' = forward +", json)
     report("backward w.r.t. ws and noise; 'step+W' also returns every synthesis parameter's gradient. RSS = peak resident MB.", json)
-    report("model     batch   fwd ms (med)        %peak  step ms (med)        %peak  step+W ms (med)      RSS step / step+W", json)
+    report("model     batch   fwd ms (med)        %peak  step ms (med)        %peak  step+W ms (med)      RSS step / step+W   CPU-ms fwd / step / step+W (median)", json)
     for source in sources {
         ScratchPool.shared.drain()
         let generator: StyleGAN2Generator
@@ -78,13 +81,17 @@ public func runGeneratorBench(arguments: [String]) {
                     ("peak_rss_mb", String(format: "%.0f", rssStep)), ("sgemm_gflops", String(format: "%.1f", peak.wall)),
                     ("step_weights_peak_rss_mb", withWeights ? String(format: "%.0f", rssW) : "null"),
                     ("gflop_fwd", String(format: "%.3f", flops.forward / 1e9)), ("load_avg", "\"\(loadAverage())\""),
+                    ("fwd_cpu_ms", String(format: "%.2f", fwd.cpu * per)), ("step_cpu_ms", String(format: "%.2f", step.cpu * per)),
+                    ("step_weights_cpu_ms", stepW.map { String(format: "%.2f", $0.cpu * per) } ?? "null"),
+                    ("sgemm_gflops_per_cpu_s", String(format: "%.1f", peak.perCPU)),
                 ]
                 print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             } else {
                 let w = stepW.map { String(format: "%9.2f (%9.2f)", $0.best * per, $0.wall * per) } ?? String(repeating: " ", count: 21)
-                print(String(format: "%-9@ %5d  %9.2f (%9.2f)  %4.0f%%  %9.2f (%9.2f)  %4.0f%%  %@  %5.0f / %5.0f",
+                print(String(format: "%-9@ %5d  %9.2f (%9.2f)  %4.0f%%  %9.2f (%9.2f)  %4.0f%%  %@  %5.0f / %5.0f   %8.1f / %8.1f / %8.1f",
                              source.name as NSString, b, fwd.best * per, fwd.wall * per, fwdPct,
-                             step.best * per, step.wall * per, stepPct, w as NSString, rssStep, withWeights ? rssW : .nan))
+                             step.best * per, step.wall * per, stepPct, w as NSString, rssStep, withWeights ? rssW : .nan,
+                             fwd.cpu * per, step.cpu * per, (stepW?.cpu ?? .nan) * per))
             }
         }
         report(String(format: "%@: %.3f GFLOP forward per image; load average now %@", source.name as NSString,

@@ -116,6 +116,26 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
         }
     }
 
+    /// The up-sampling backward builds the tap gradients a block of output channels at a time once
+    /// they would exceed its memory budget; 40 channels on 3 × 199 × 201 inputs give blocks of
+    /// 16, 16 and 8 accumulated into one input gradient. Without demodulation the layer is linear
+    /// in x, in the styles and in the weight separately: <y, r> = <x, ∂x> = <s, ∂s> = <w, ∂w>.
+    func testUpsamplingBackwardInChannelBlocksIsAdjoint() {
+        var rng = TestRNG(seed: 27)
+        let n = 3, ci = 3, co = 40, h = 199, w = 201
+        let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, 3, 3]), styles = rng.tensor([n, ci], 0.5, 1.5)
+        let y = modulatedConv2d(x, weight: weight, styles: styles, up: 2, resampleFilter: filter, demodulate: false)
+        let r = rng.tensor(y.shape)
+        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: 2,
+                                        resampleFilter: filter, demodulate: false)
+        func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.doubles, b.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+        let yr = dot(y, r)
+        let scale = zip(y.doubles, r.doubles).reduce(0) { $0 + abs($1.0 * $1.1) }
+        XCTAssertEqual(dot(x, g.gradInput), yr, accuracy: 2e-6 * scale, "<x, ∂x>")
+        XCTAssertEqual(dot(styles, g.gradStyles), yr, accuracy: 2e-6 * scale, "<s, ∂s>")
+        XCTAssertEqual(dot(weight, g.gradWeight), yr, accuracy: 2e-6 * scale, "<w, ∂w>")
+    }
+
     /// For fixed styles the convolution is linear in x: <conv(x), y> = <x, ∂x(y)>.
     func testInputGradientIsAdjoint() {
         var rng = TestRNG(seed: 22)

@@ -204,9 +204,14 @@ extension ModulatedConv2d {
         return Tensor(shape: [o, inChannels, kernelSize, kernelSize], data: total)
     }
 
-    /// Up-sampling backward: per (channel, image) plane the FIR's adjoint and the gather of the
-    /// transposed-convolution taps into `∂t`, then per tile of (images, input channels)
-    /// `∂xs = weightUpTᵀ · ∂t` and the modulation gradients.
+    /// Up-sampling backward, in blocks of output channels: per (channel, image) plane the FIR's
+    /// adjoint and the gather of the transposed-convolution taps into `∂t`, then
+    /// `∂xs += weightUpTᵀ · ∂t` accumulated straight into `gradX` by tiles of (images, input
+    /// channels), and (PTI) `∂weightUpT = ∂t · xsᵀ`; finally the modulation gradients in place.
+    ///
+    /// `∂t` holds `k²` planes per output channel (300 MB for all of a 1024² layer's), so it is made
+    /// a block of channels at a time, of at most `upGradientBudget` floats but at least 16
+    /// channels so the GEMM depth stays ≥ 144.
     private func backwardUp(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                             batch n: Int, height h: Int, width w: Int,
                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
@@ -215,63 +220,80 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
         let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
-        return withScratch(o * kk * ncol) { gt in
-            Parallel.forRanges(o * n, minChunk: 1) { range in
-                withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
-                    for pn in range {
-                        let oc = pn / n, nn = pn % n
-                        if let poly {
-                            poly.backward(g + pn * ghw, height: h, width: w, gt + (oc * kk) * ncol + nn * hw, ld: ncol, scratch: u)
-                            continue
-                        }
-                        plan.run(g + pn * ghw, planes: 1, u, parallel: false)
-                        for ky in 0..<k {
-                            for kx in 0..<k {
-                                let dst = gt + (oc * kk + ky * k + kx) * ncol + nn * hw
-                                for iy in 0..<h {
-                                    let urow = u + (2 * iy + ky) * uw + kx
-                                    let drow = dst + iy * w
-                                    for ix in 0..<w { drow[ix] = urow[2 * ix] }
+        let oBlock = min(o, max(16, Self.upGradientBudget / (kk * ncol)))
+        let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
+        // ∂weightUpT [O·k², I] and the modulated input it needs (PTI only).
+        var gwt = [Float](repeating: 0, count: needWeight ? o * kk * i : 0)
+        let xs = needWeight ? ScratchPool.shared.take(i * ncol) : nil
+        defer { if let xs { ScratchPool.shared.give(xs) } }
+        if let xs { modulate(x, s, batch: n, pixels: hw, xs.pointer) }
+        for o0 in stride(from: 0, to: o, by: oBlock) {
+            let o1 = min(o, o0 + oBlock), rows = (o1 - o0) * kk
+            withScratch(rows * ncol) { gt in
+                Parallel.forRanges((o1 - o0) * n, minChunk: 1) { range in
+                    withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
+                        for pn in range {
+                            let oc = o0 + pn / n, nn = pn % n, gpl = g + (oc * n + nn) * ghw
+                            let taps = gt + ((oc - o0) * kk) * ncol + nn * hw
+                            if let poly {
+                                poly.backward(gpl, height: h, width: w, taps, ld: ncol, scratch: u)
+                                continue
+                            }
+                            plan.run(gpl, planes: 1, u, parallel: false)
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let dst = taps + (ky * k + kx) * ncol
+                                    for iy in 0..<h {
+                                        let urow = u + (2 * iy + ky) * uw + kx
+                                        let drow = dst + iy * w
+                                        for ix in 0..<w { drow[ix] = urow[2 * ix] }
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            }
-            let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
-            weightUpT.withUnsafeBufferPointer { pw in
-                Parallel.forEachDynamic(tiling.count) { t in
-                    let (imgs, units) = tiling.tile(t)
-                    let cols = imgs.count * hw
-                    withScratch(units.count * cols) { gxs in
-                        sgemm(transA: true, m: units.count, n: cols, k: o * kk, a: pw.baseAddress! + units.lowerBound, lda: i,
-                              b: gt + imgs.lowerBound * hw, ldb: ncol, c: gxs)
-                        for c in units {
-                            for nn in imgs {
-                                let pn = c * n + nn
-                                gradS[nn * i + c] = scaleAndDot(gxs + (c - units.lowerBound) * cols + (nn - imgs.lowerBound) * hw,
-                                                                x + pn * hw, s[nn * i + c], gradX + pn * hw, count: hw)
-                            }
+                weightUpT.withUnsafeBufferPointer { pw in
+                    Parallel.forEachDynamic(tiling.count) { t in
+                        let (imgs, units) = tiling.tile(t)
+                        sgemm(transA: true, m: units.count, n: imgs.count * hw, k: rows,
+                              a: pw.baseAddress! + o0 * kk * i + units.lowerBound, lda: i,
+                              b: gt + imgs.lowerBound * hw, ldb: ncol, beta: o0 == 0 ? 0 : 1,
+                              c: gradX + units.lowerBound * ncol + imgs.lowerBound * hw, ldc: ncol)
+                    }
+                }
+                if let xs {
+                    gwt.withUnsafeMutableBufferPointer { pg in
+                        let blocks = min(rows, Parallel.threadCount)
+                        Parallel.forEach(blocks) { b in
+                            let r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks
+                            sgemm(transB: true, m: r1 - r0, n: i, k: ncol, a: gt + r0 * ncol, b: xs.pointer,
+                                  c: pg.baseAddress! + (o0 * kk + r0) * i)
                         }
                     }
                 }
             }
-            guard needWeight else { return nil }
-            // ∂weightUpT = ∂t · xsᵀ (rows split over threads), then back to [O, I, k, k].
-            return withScratch(i * ncol) { xs in
-                modulate(x, s, batch: n, pixels: hw, xs)
-                var gwt = [Float](repeating: 0, count: o * kk * i)
-                gwt.withUnsafeMutableBufferPointer { pg in
-                    let blocks = min(o * kk, Parallel.threadCount)
-                    Parallel.forEach(blocks) { b in
-                        let r0 = o * kk * b / blocks, r1 = o * kk * (b + 1) / blocks
-                        sgemm(transB: true, m: r1 - r0, n: i, k: ncol, a: gt + r0 * ncol, b: xs, c: pg.baseAddress! + r0 * i)
-                    }
-                }
-                var gw = [Float](repeating: 0, count: o * i * kk)
-                for oc in 0..<o { for ic in 0..<i { for t in 0..<kk { gw[(oc * i + ic) * kk + t] = gwt[(oc * kk + t) * i + ic] } } }
-                return Tensor(shape: [o, i, k, k], data: gw)
-            }
+        }
+        modulationGradients(gradX, x: x, s: s, batch: n, pixels: hw, gradS: gradS)
+        guard needWeight else { return nil }
+        var gw = [Float](repeating: 0, count: o * i * kk)
+        for oc in 0..<o { for ic in 0..<i { for t in 0..<kk { gw[(oc * i + ic) * kk + t] = gwt[(oc * kk + t) * i + ic] } } }
+        return Tensor(shape: [o, i, k, k], data: gw)
+    }
+
+    /// Floats of `∂t` one block of `backwardUp` may use (64 MB).
+    static let upGradientBudget = 1 << 24
+
+    /// Given `∂xs` in `gradX` (`[I, N, H, W]`): `∂s[n, c] = Σ_p ∂xs · x`, then `∂x = ∂xs · s` in place.
+    func modulationGradients(_ gradX: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                             batch n: Int, pixels hw: Int, gradS: UnsafeMutablePointer<Float>) {
+        let i = inChannels
+        Parallel.forEach(i * n, minChunk: max(1, 16384 / max(hw, 1))) { pn in
+            let c = pn / n, nn = pn % n
+            let gx = gradX + pn * hw
+            gradS[nn * i + c] = vDot(gx, x + pn * hw, hw)
+            let sc = s[nn * i + c]
+            for q in 0..<hw { gx[q] *= sc }
         }
     }
 }

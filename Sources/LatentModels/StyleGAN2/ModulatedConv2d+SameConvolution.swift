@@ -61,13 +61,7 @@ extension ModulatedConv2d {
             }
             sameConvolution(g, scales: nil, channels: o, weights: wf, outputs: i, batch: n, height: h, width: w, gradX)
         }
-        Parallel.forEach(i * n, minChunk: max(1, 16384 / max(hw, 1))) { pn in
-            let c = pn / n, nn = pn % n
-            let gx = gradX + pn * hw
-            gradS[nn * i + c] = vDot(gx, x + pn * hw, hw)
-            let sc = s[nn * i + c]
-            for q in 0..<hw { gx[q] *= sc }
-        }
+        modulationGradients(gradX, x: x, s: s, batch: n, pixels: hw, gradS: gradS)
     }
 
     /// The column matrix of the layer's modulated input (rows `inChannels × taps`).
