@@ -118,7 +118,7 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
 
     /// The up-sampling backward builds the tap gradients a block of output channels at a time once
     /// they would exceed its memory budget; 40 channels on 3 × 199 × 201 inputs give blocks of
-    /// 16, 16 and 8 accumulated into one input gradient. Without demodulation the layer is linear
+    /// 14, 14 and 12 accumulated into one input gradient. Without demodulation the layer is linear
     /// in x, in the styles and in the weight separately: <y, r> = <x, ∂x> = <s, ∂s> = <w, ∂w>.
     func testUpsamplingBackwardInChannelBlocksIsAdjoint() {
         var rng = TestRNG(seed: 27)

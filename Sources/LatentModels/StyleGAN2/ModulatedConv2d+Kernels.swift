@@ -210,8 +210,9 @@ extension ModulatedConv2d {
     /// channels), and (PTI) `∂weightUpT = ∂t · xsᵀ`; finally the modulation gradients in place.
     ///
     /// `∂t` holds `k²` planes per output channel (300 MB for all of a 1024² layer's), so it is made
-    /// a block of channels at a time, of at most `upGradientBudget` floats but at least 16
-    /// channels so the GEMM depth stays ≥ 144.
+    /// a block of channels at a time, of at most `upGradientBudget` floats but at least 8 channels
+    /// so the GEMM depth stays ≥ 72. (A block of a 1024² layer, 75 MB, then also fits in a
+    /// gradient map the pool has just taken back instead of needing fresh memory.)
     private func backwardUp(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                             batch n: Int, height h: Int, width w: Int,
                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
@@ -220,7 +221,8 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
         let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
-        let oBlock = min(o, max(16, Self.upGradientBudget / (kk * ncol)))
+        let fit = min(o, max(8, Self.upGradientBudget / (kk * ncol))), blockCount = (o + fit - 1) / fit
+        let oBlock = (o + blockCount - 1) / blockCount     // balanced blocks
         let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
         // ∂weightUpT [O·k², I] and the modulated input it needs (PTI only).
         var gwt = [Float](repeating: 0, count: needWeight ? o * kk * i : 0)
