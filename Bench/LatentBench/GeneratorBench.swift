@@ -2,81 +2,131 @@ import Foundation
 import LatentTensor
 import LatentModels
 
-/// StyleGAN2 generator speed: synthesis forward and forward+backward (w.r.t. ws and noise, one
-/// projector step without the loss network) per image at several batch sizes, with the GEMM FLOP
-/// count, the achieved GFLOP/s and the share of this machine's measured sgemm peak.
+/// StyleGAN2 generator speed and memory per image: synthesis forward, "step" (forward + backward
+/// w.r.t. ws and noise: one projector step without the loss network) and "step with weights"
+/// (also every synthesis parameter's gradient, as pivotal tuning needs), with the GEMM FLOP count,
+/// GFLOP/s, the share of the sgemm peak measured in the same run, and the peak resident memory.
 ///
-/// Arguments: `--models scenes64,gan64` (gan64 is read from `--gan64 PATH`, default
-/// `/work/shared/golden/gan64_weights.safetensors`, or `../shared/golden/…`; skipped if absent),
-/// `--batches 1,8`, `--iterations N` (timed runs per measurement, median reported, default 7).
+///     LatentBench generator [--config scenes64,gan64,ffhq256,ffhq1024] [--models FILE,...]
+///                           [--batches 1,8] [--iterations N] [--no-weights] [--json]
+///
+/// `--config` builds random weights at the named official configuration (`GeneratorPresets.swift`);
+/// `--models` loads checkpoints instead (`scenes64` = the embedded model, `gan64` = the golden
+/// `gan64_weights.safetensors`, or a path). Default: `--config scenes64,gan64 --batches 1,8`.
+/// `--json` prints one JSON object per row (`config, batch, fwd_ms, step_ms, step_weights_ms,
+/// fwd_pct_peak, step_pct_peak, peak_rss_mb, sgemm_gflops`, plus `load_avg`, `gflop_fwd`,
+/// `step_weights_peak_rss_mb`, and the median process CPU times `fwd_cpu_ms`, `step_cpu_ms`,
+/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`); times are per image, best of the runs.
+/// On a loaded machine compare CPU times, best single-threaded (`LATENTLAB_THREADS=1
+/// OPENBLAS_NUM_THREADS=1`, where they do not include other threads' spinning).
 public func runGeneratorBench(arguments: [String]) {
-    var models = ["scenes64", "gan64"]
-    var batches = [1, 8]
-    var iterations = 7
-    var gan64Path: String? = nil
-    var i = 0
-    while i < arguments.count {
-        let a = arguments[i], v = i + 1 < arguments.count ? arguments[i + 1] : ""
-        switch a {
-        case "--models": models = v.split(separator: ",").map(String.init); i += 1
-        case "--batches": batches = v.split(separator: ",").compactMap { Int($0) }; i += 1
-        case "--iterations": iterations = max(1, Int(v) ?? iterations); i += 1
-        case "--gan64": gan64Path = v; i += 1
-        default: break
+    let args = BenchArguments(arguments)
+    let json = args.flag("json")
+    let withWeights = !args.flag("no-weights")
+    let batches = args.ints("batches", [1, 8])
+    var sources = [(name: String, load: () throws -> StyleGAN2Generator)]()
+    let configs = args.values["config"].map { $0.split(separator: ",").map(String.init) } ?? (args.values["models"] == nil ? ["scenes64", "gan64"] : [])
+    for c in configs {
+        guard let preset = GeneratorPreset(rawValue: c) else {
+            report("generator: unknown --config '\(c)' (one of \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", json)
+            continue
         }
-        i += 1
+        sources.append((c, { try preset.randomGenerator() }))
     }
-    let (peak, peakPerCPU) = measureSgemmPeak()
-    print(String(format: "sgemm peak (n = 1024, OpenBLAS, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
-                 Parallel.threadCount, peak, peakPerCPU))
-    print("Per image; wall time median / best of the runs; GFLOP/s and % of the sgemm peak from the best run;")
-    print("cpu = median process CPU time (all threads). 'step' = synthesis forward + backward w.r.t. ws and noise.")
-    print("model     batch   fwd ms (med/best)  GFLOP/s  %peak   step ms (med/best)  GFLOP/s  %peak   cpu ms fwd/step")
-    for name in models {
+    for m in args.values["models"].map({ $0.split(separator: ",").map(String.init) }) ?? [] {
+        sources.append((m, { try loadBenchGenerator(m) }))
+    }
+    let peak = measureSgemmPeak()
+    report(String(format: "load average %@; sgemm peak (n = 1024, OpenBLAS, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
+                  loadAverage(), Parallel.threadCount, peak.wall, peak.perCPU), json)
+    report("Per image, best wall time of the runs (median in brackets); % of the sgemm peak above. 'step' = forward +", json)
+    report("backward w.r.t. ws and noise; 'step+W' also returns every synthesis parameter's gradient. RSS = peak resident MB.", json)
+    report("model     batch   fwd ms (med)        %peak  step ms (med)        %peak  step+W ms (med)      RSS step / step+W   CPU-ms fwd / step / step+W (median)", json)
+    for source in sources {
+        ScratchPool.shared.drain()
         let generator: StyleGAN2Generator
-        do {
-            if name == "scenes64" {
-                generator = try StyleGAN2Generator.loadDefault()
-            } else if name == "gan64" {
-                let candidates = [gan64Path, "/work/shared/golden/gan64_weights.safetensors", "../shared/golden/gan64_weights.safetensors"]
-                guard let path = candidates.compactMap({ $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                    print("gan64: weights not found, skipped"); continue
-                }
-                generator = try StyleGAN2Generator(path: path)
-            } else {
-                generator = try StyleGAN2Generator(path: name)
-            }
-        } catch {
-            print("\(name): \(error)"); continue
-        }
+        do { generator = try source.load() } catch { report("\(source.name): \(error)", json); continue }
         let flops = synthesisFlops(generator.config)
+        let iterations = args.int("iterations", generator.resolution >= 1024 ? 3 : generator.resolution >= 256 ? 5 : 9)
         for b in batches {
+            ScratchPool.shared.drain()
+            ProcessMemory.resetPeak()
             let z = Tensor.concatenate((0..<b).map { zFromSeed(UInt32($0), zDim: generator.zDim) })
             let ws = generator.mapping(z: z)
             let grad = Tensor(shape: [b, generator.imgChannels, generator.resolution, generator.resolution], repeating: 1e-3)
             _ = generator.synthesis(ws: ws)   // warm-up
-
             let fwd = measure(iterations) { _ = generator.synthesis(ws: ws) }
             let step = measure(iterations) {
                 let (_, tape) = generator.synthesisForward(ws: ws)
                 _ = generator.synthesisBackward(tape: tape, gradImage: grad, needNoise: true)
             }
+            let rssStep = Double(ProcessMemory.peakResidentBytes) / 1_048_576
+            var stepW: (wall: Double, best: Double, cpu: Double)? = nil
+            if withWeights {
+                stepW = measure(iterations) {
+                    let (_, tape) = generator.synthesisForward(ws: ws)
+                    _ = generator.synthesisBackward(tape: tape, gradImage: grad, needNoise: true, needWeights: true)
+                }
+            }
+            let rssW = Double(ProcessMemory.peakResidentBytes) / 1_048_576
             let per = 1000 / Double(b)
-            let fwdG = flops.forward * Double(b) / fwd.best / 1e9
-            let stepG = (flops.forward + flops.backward) * Double(b) / step.best / 1e9
-            print(String(format: "%-9@ %5d  %8.2f / %7.2f  %7.1f  %4.0f%%  %8.2f / %7.2f  %7.1f  %4.0f%%   %6.2f / %6.2f",
-                         name as NSString, b, fwd.wall * per, fwd.best * per, fwdG, 100 * fwdG / peak,
-                         step.wall * per, step.best * per, stepG, 100 * stepG / peak, fwd.cpu * per, step.cpu * per))
+            let fwdPct = 100 * flops.forward * Double(b) / fwd.best / 1e9 / peak.wall
+            let stepPct = 100 * 2 * flops.forward * Double(b) / step.best / 1e9 / peak.wall
+            if json {
+                let fields: [(String, String)] = [
+                    ("config", "\"\(source.name)\""), ("batch", "\(b)"),
+                    ("fwd_ms", String(format: "%.2f", fwd.best * per)), ("step_ms", String(format: "%.2f", step.best * per)),
+                    ("step_weights_ms", stepW.map { String(format: "%.2f", $0.best * per) } ?? "null"),
+                    ("fwd_pct_peak", String(format: "%.1f", fwdPct)), ("step_pct_peak", String(format: "%.1f", stepPct)),
+                    ("peak_rss_mb", String(format: "%.0f", rssStep)), ("sgemm_gflops", String(format: "%.1f", peak.wall)),
+                    ("step_weights_peak_rss_mb", withWeights ? String(format: "%.0f", rssW) : "null"),
+                    ("gflop_fwd", String(format: "%.3f", flops.forward / 1e9)), ("load_avg", "\"\(loadAverage())\""),
+                    ("fwd_cpu_ms", String(format: "%.2f", fwd.cpu * per)), ("step_cpu_ms", String(format: "%.2f", step.cpu * per)),
+                    ("step_weights_cpu_ms", stepW.map { String(format: "%.2f", $0.cpu * per) } ?? "null"),
+                    ("sgemm_gflops_per_cpu_s", String(format: "%.1f", peak.perCPU)),
+                ]
+                print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            } else {
+                let w = stepW.map { String(format: "%9.2f (%9.2f)", $0.best * per, $0.wall * per) } ?? String(repeating: " ", count: 21)
+                print(String(format: "%-9@ %5d  %9.2f (%9.2f)  %4.0f%%  %9.2f (%9.2f)  %4.0f%%  %@  %5.0f / %5.0f   %8.1f / %8.1f / %8.1f",
+                             source.name as NSString, b, fwd.best * per, fwd.wall * per, fwdPct,
+                             step.best * per, step.wall * per, stepPct, w as NSString, rssStep, withWeights ? rssW : .nan,
+                             fwd.cpu * per, step.cpu * per, (stepW?.cpu ?? .nan) * per))
+            }
         }
-        print(String(format: "%@: %.3f GFLOP forward, %.3f GFLOP backward (ws + noise) per image", name as NSString,
-                     flops.forward / 1e9, flops.backward / 1e9))
+        report(String(format: "%@: %.3f GFLOP forward per image; load average now %@", source.name as NSString,
+                      flops.forward / 1e9, loadAverage()), json)
     }
+}
+
+/// Human-readable lines go to stderr under `--json`, so stdout holds only JSON rows.
+func report(_ line: String, _ json: Bool) {
+    if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+}
+
+/// `scenes64` (embedded), `gan64` (golden weights) or a checkpoint path.
+fileprivate func loadBenchGenerator(_ name: String) throws -> StyleGAN2Generator {
+    if name == "scenes64" { return try StyleGAN2Generator.loadDefault() }
+    if name == "gan64" {
+        let candidates = ["/work/shared/golden/gan64_weights.safetensors", "../shared/golden/gan64_weights.safetensors"]
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw GeneratorBenchError("gan64 weights not found (tried \(candidates.joined(separator: ", ")))")
+        }
+        return try StyleGAN2Generator(path: path)
+    }
+    return try StyleGAN2Generator(path: name)
+}
+
+struct GeneratorBenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
 
 /// GEMM FLOPs per image of the synthesis network as we compute it: affines, the 3×3 convolutions
 /// (up-sampling ones as stride-2 transposed convolutions on the low-resolution input), ToRGB.
-/// The backward w.r.t. ws and noise repeats every GEMM once (input and style gradients).
-fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
+/// The backward w.r.t. ws and noise repeats every GEMM once (input and style gradients); weight
+/// gradients once more.
+func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backward: Double) {
     var f = 0.0
     for res in c.blockResolutions {
         let out = Double(c.channels(at: res)), hw = Double(res * res)
@@ -91,10 +141,9 @@ fileprivate func synthesisFlops(_ c: StyleGAN2Config) -> (forward: Double, backw
     return (f, f)
 }
 
-/// Median wall time and median process CPU time (user + system, all threads) of `body` over `n`
-/// runs. On a shared machine the CPU time shows the work done when wall time is inflated by
-/// other processes.
-/// Median wall time, best wall time and median CPU time of `n` runs of `body`.
+/// Median wall time, best wall time and median process CPU time (user + system, all threads) of
+/// `n` runs of `body`. On a shared machine the CPU time shows the work done when wall time is
+/// inflated by other processes.
 func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: Double) {
     var t = [Double](), c = [Double]()
     for _ in 0..<n {
@@ -109,7 +158,7 @@ func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: 
 
 /// Best-of-10 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use
 /// (wall clock, and per CPU-second).
-fileprivate func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
+func measureSgemmPeak() -> (wall: Double, perCPU: Double) {
     let n = 1024
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)

@@ -24,6 +24,8 @@ let commands: [BenchCommand] = [
                  run: { runConvBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "generator", summary: "StyleGAN2 synthesis forward / step per image (GeneratorBench.swift)",
                  run: { runGeneratorBench(arguments: $0) }, inAll: true),
+    BenchCommand(name: "lpips", summary: "LPIPS-VGG forward and forward+backward at 256² (the projector's loss network)",
+                 run: { runLPIPSBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
@@ -43,7 +45,9 @@ setvbuf(stdout, nil, _IOLBF, 0)
 let argv = Array(CommandLine.arguments.dropFirst())
 guard let name = argv.first else { printUsage(); exit(0) }
 let rest = Array(argv.dropFirst())
-print("LatentBench \(name) — \(benchMachineDescription())")
+// Under --json stdout holds only JSON rows; the header goes to stderr.
+let header = "LatentBench \(name) — \(benchMachineDescription())"
+if rest.contains("--json") { FileHandle.standardError.write(Data((header + "\n").utf8)) } else { print(header) }
 if name == "all" {
     for c in commands where c.inAll { print("\n== \(c.name) =="); c.run(rest) }
 } else if let c = commands.first(where: { $0.name == name }) {

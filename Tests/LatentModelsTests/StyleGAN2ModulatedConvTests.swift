@@ -83,6 +83,59 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
         }
     }
 
+    /// The same-size input gradient (a convolution with the flipped weight) on odd shapes large
+    /// enough that it runs as row-chunk tiles while the forward uses the shared column matrix:
+    /// without demodulation the layer is linear in x and in the styles separately, so
+    /// <conv(x, s), r> = <x, ∂x> = <s, ∂s>; one ∂x entry is also checked against a naive sum.
+    func testLargeOddMapsInputAndStyleGradientsAreAdjoint() {
+        var rng = TestRNG(seed: 26)
+        for (k, co) in [(3, 32), (1, 3)] {
+            let n = 3, ci = 5, h = 61, w = 67
+            let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k]), styles = rng.tensor([n, ci], 0.5, 1.5)
+            let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false)
+            let r = rng.tensor(y.shape)
+            let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false)
+            let yr = zip(y.doubles, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            let xg = zip(x.doubles, g.gradInput.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            let sg = zip(styles.doubles, g.gradStyles.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            // Tens of thousands of float terms that largely cancel: tolerance relative to Σ|y·r|.
+            let scale = zip(y.doubles, r.doubles).reduce(0) { $0 + abs($1.0 * $1.1) }
+            XCTAssertEqual(xg, yr, accuracy: 2e-6 * scale, "k \(k): <x, ∂x>")
+            XCTAssertEqual(sg, yr, accuracy: 2e-6 * scale, "k \(k): <s, ∂s>")
+            // ∂x[s, i, iy, ix] = s[s, i] · Σ_{o, ky, kx} r[s, o, iy − ky + p, ix − kx + p] · w[o, i, ky, kx]
+            let p = k / 2
+            for (s, i, iy, ix) in [(2, 4, 60, 66), (0, 0, 0, 0), (1, 2, 30, 1)] {
+                var acc = 0.0
+                for o in 0..<co { for ky in 0..<k { for kx in 0..<k {
+                    let yy = iy - ky + p, xx = ix - kx + p
+                    if yy < 0 || yy >= h || xx < 0 || xx >= w { continue }
+                    acc += Double(r[s, o, yy, xx]) * Double(weight[o, i, ky, kx])
+                } } }
+                XCTAssertEqual(Double(g.gradInput[s, i, iy, ix]), acc * Double(styles[s, i]), accuracy: 1e-4 * max(1, abs(acc)))
+            }
+        }
+    }
+
+    /// The up-sampling backward builds the tap gradients a block of output channels at a time once
+    /// they would exceed its memory budget; 40 channels on 3 × 199 × 201 inputs give blocks of
+    /// 14, 14 and 12 accumulated into one input gradient. Without demodulation the layer is linear
+    /// in x, in the styles and in the weight separately: <y, r> = <x, ∂x> = <s, ∂s> = <w, ∂w>.
+    func testUpsamplingBackwardInChannelBlocksIsAdjoint() {
+        var rng = TestRNG(seed: 27)
+        let n = 3, ci = 3, co = 40, h = 199, w = 201
+        let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, 3, 3]), styles = rng.tensor([n, ci], 0.5, 1.5)
+        let y = modulatedConv2d(x, weight: weight, styles: styles, up: 2, resampleFilter: filter, demodulate: false)
+        let r = rng.tensor(y.shape)
+        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: 2,
+                                        resampleFilter: filter, demodulate: false)
+        func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.doubles, b.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+        let yr = dot(y, r)
+        let scale = zip(y.doubles, r.doubles).reduce(0) { $0 + abs($1.0 * $1.1) }
+        XCTAssertEqual(dot(x, g.gradInput), yr, accuracy: 2e-6 * scale, "<x, ∂x>")
+        XCTAssertEqual(dot(styles, g.gradStyles), yr, accuracy: 2e-6 * scale, "<s, ∂s>")
+        XCTAssertEqual(dot(weight, g.gradWeight), yr, accuracy: 2e-6 * scale, "<w, ∂w>")
+    }
+
     /// For fixed styles the convolution is linear in x: <conv(x), y> = <x, ∂x(y)>.
     func testInputGradientIsAdjoint() {
         var rng = TestRNG(seed: 22)

@@ -1,36 +1,5 @@
 import LatentTensor
 
-/// Cache-sized work split for one GEMM phase: images are grouped (so small feature maps still give
-/// GEMMs of a few hundred columns) and GEMM rows are split into blocks of whole units (a channel's
-/// taps), so that each tile's scratch is about `tileFloats` and there are enough tiles for every
-/// thread. Each tile runs a single-threaded GEMM plus its fold on data still in cache.
-struct GemmTiling {
-    static let tileFloats = 1 << 19          // 2 MB of scratch per tile
-    static let minColumns = 256
-
-    let imagesPerGroup: Int, groups: Int, unitsPerBlock: Int, blocks: Int, batch: Int, units: Int
-
-    init(batch: Int, pixels: Int, units: Int, unitRows: Int, threads: Int = Parallel.threadCount) {
-        let g = max(1, min(batch, (Self.minColumns + pixels - 1) / pixels))
-        let groups = (batch + g - 1) / g
-        let cols = g * pixels
-        let forMemory = (units * unitRows * cols + Self.tileFloats - 1) / Self.tileFloats
-        let forThreads = threads > 1 ? (2 * threads + groups - 1) / groups : 1
-        let blocks = min(units, max(1, forMemory, forThreads))
-        let per = (units + blocks - 1) / blocks
-        self.imagesPerGroup = g; self.groups = groups; self.unitsPerBlock = per
-        self.blocks = (units + per - 1) / per; self.batch = batch; self.units = units
-    }
-
-    var count: Int { groups * blocks }
-
-    func tile(_ t: Int) -> (images: Range<Int>, units: Range<Int>) {
-        let gi = t / blocks, bi = t % blocks
-        return (gi * imagesPerGroup ..< min(batch, (gi + 1) * imagesPerGroup),
-                bi * unitsPerBlock ..< min(units, (bi + 1) * unitsPerBlock))
-    }
-}
-
 extension ModulatedConv2d {
     // MARK: Forward (CNHW)
 
@@ -49,95 +18,16 @@ extension ModulatedConv2d {
         styles.withUnsafeBufferPointer { ps in
             Parallel.withSingleThreadedBLAS {
                 if up == 1 {
-                    forwardSame(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
+                    weight.withUnsafeBufferPointer { pw in
+                        sameConvolution(x.pointer, scales: ps.baseAddress!, channels: i, weights: pw.baseAddress!,
+                                        outputs: outChannels, batch: n, height: h, width: w, out.pointer)
+                    }
                 } else {
                     forwardUp(x.pointer, ps.baseAddress!, batch: n, height: h, width: w, out.pointer)
                 }
             }
         }
         return out
-    }
-
-    /// Stride-1 convolution: row chunks of the output, each im2col → GEMM in its own tile; or, for
-    /// small maps, one shared column matrix and GEMMs split over output channels.
-    private func forwardSame(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
-                             _ out: UnsafeMutablePointer<Float>) {
-        let k = kernelSize * kernelSize * inChannels, o = outChannels, ncol = n * h * w, totalRows = n * h
-        let threads = Parallel.threadCount
-        var chunkRows = max(1, GemmTiling.tileFloats / k / w)
-        chunkRows = min(totalRows, max(chunkRows, (GemmTiling.minColumns + w - 1) / w))
-        let chunks = (totalRows + chunkRows - 1) / chunkRows
-        weight.withUnsafeBufferPointer { pw in
-            let wp = pw.baseAddress!
-            if chunks >= 2 * threads {
-                Parallel.forEachDynamic(chunks) { c in
-                    let r0 = c * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
-                    withScratch(k * cols) { buf in
-                        im2colRows(x, s, batch: n, height: h, width: w, rows: r0..<r1, buf)
-                        sgemm(m: o, n: cols, k: k, a: wp, b: buf, c: out + r0 * w, ldc: ncol)
-                    }
-                }
-            } else {
-                withScratch(k * ncol) { cols in
-                    Parallel.forEach(inChannels, minChunk: max(1, 4096 / max(ncol, 1))) { c in
-                        im2colRows(x, s, batch: n, height: h, width: w, rows: 0..<totalRows, cols, channels: c..<(c + 1))
-                    }
-                    let blocks = min(o, max(1, threads))
-                    Parallel.forEach(blocks) { b in
-                        let o0 = o * b / blocks, o1 = o * (b + 1) / blocks
-                        sgemm(m: o1 - o0, n: ncol, k: k, a: wp + o0 * k, b: cols, c: out + o0 * ncol)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
-    /// of the modulated input (stride 1, zero padding), row stride `rows.count · W`.
-    ///
-    /// The source rows a segment needs are scaled by the style once into a small buffer; the
-    /// k² tap rows are then plain copies (`memmove`, vectorised by the C library).
-    func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
-                    rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
-        let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: (min(rows.count, h) + k) * w) { tb in
-            let tmp = tb.baseAddress!
-            for c in channels ?? 0..<inChannels {
-                var r = rows.lowerBound
-                while r < rows.upperBound {
-                    // One image's run of output rows [oy0, oy1).
-                    let nn = r / h, oy0 = r % h
-                    let rEnd = min(rows.upperBound, (nn + 1) * h), oy1 = oy0 + (rEnd - r)
-                    let iyLo = max(0, oy0 - pad), iyHi = min(h, oy1 - 1 - pad + k)
-                    let plane = x + (c * n + nn) * hw
-                    var srcRows = plane + iyLo * w
-                    if let s {
-                        let sc = s[nn * inChannels + c]
-                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
-                        srcRows = UnsafePointer(tmp)
-                    }
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
-                            let shift = kx - pad
-                            let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
-                            for oy in oy0..<oy1 {
-                                let iy = oy + ky - pad
-                                let dst = row + (oy - oy0) * w
-                                if iy < 0 || iy >= h {
-                                    dst.initialize(repeating: 0, count: w)
-                                    continue
-                                }
-                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
-                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
-                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
-                            }
-                        }
-                    }
-                    r = rEnd
-                }
-            }
-        }
     }
 
     /// `xs[c, n, p] = x[c, n, p] · s[n, c]`.
@@ -226,7 +116,11 @@ extension ModulatedConv2d {
                 Parallel.withSingleThreadedBLAS {
                     let gp = gradOut.pointer, xp = x.pointer, sp = ps.baseAddress!, gsp = pgs.baseAddress!
                     if up == 1 {
-                        backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        if 2 * padding == kernelSize - 1 {
+                            backwardSameFlipped(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        } else {
+                            backwardSame(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp)
+                        }
                         if needWeight { gw = weightGradientSame(gp, x: xp, s: sp, batch: n, height: h, width: w) }
                     } else {
                         gw = backwardUp(gp, x: xp, s: sp, batch: n, height: h, width: w, gradX: gx.pointer, gradS: gsp,
@@ -238,9 +132,10 @@ extension ModulatedConv2d {
         return (gx, gs, gw)
     }
 
-    /// Stride-1 backward per tile of (images, input channels): `∂cols = weightᵀ · ∂c` for the
-    /// tile's rows, folded back onto each input plane (adjoint of im2col), then `∂x = ∂xs · s` and
-    /// `∂s[n, c] = Σ_p ∂xs · x`.
+    /// Stride-1 backward for any padding, per tile of (images, input channels): `∂cols = weightᵀ ·
+    /// ∂c` for the tile's rows, folded back onto each input plane (adjoint of im2col), then
+    /// `∂x = ∂xs · s` and `∂s[n, c] = Σ_p ∂xs · x`. (Same-size layers use `backwardSameFlipped`,
+    /// whose GEMM is `kernelSize²` times deeper.)
     private func backwardSame(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                               batch n: Int, height h: Int, width w: Int,
                               gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
@@ -309,9 +204,15 @@ extension ModulatedConv2d {
         return Tensor(shape: [o, inChannels, kernelSize, kernelSize], data: total)
     }
 
-    /// Up-sampling backward: per (channel, image) plane the FIR's adjoint and the gather of the
-    /// transposed-convolution taps into `∂t`, then per tile of (images, input channels)
-    /// `∂xs = weightUpTᵀ · ∂t` and the modulation gradients.
+    /// Up-sampling backward, in blocks of output channels: per (channel, image) plane the FIR's
+    /// adjoint and the gather of the transposed-convolution taps into `∂t`, then
+    /// `∂xs += weightUpTᵀ · ∂t` accumulated straight into `gradX` by tiles of (images, input
+    /// channels), and (PTI) `∂weightUpT = ∂t · xsᵀ`; finally the modulation gradients in place.
+    ///
+    /// `∂t` holds `k²` planes per output channel (300 MB for all of a 1024² layer's), so it is made
+    /// a block of channels at a time, of at most `upGradientBudget` floats but at least 8 channels
+    /// so the GEMM depth stays ≥ 72. (A block of a 1024² layer, 75 MB, then also fits in a
+    /// gradient map the pool has just taken back instead of needing fresh memory.)
     private func backwardUp(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                             batch n: Int, height h: Int, width w: Int,
                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>, needWeight: Bool) -> Tensor? {
@@ -320,63 +221,81 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
         let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
-        return withScratch(o * kk * ncol) { gt in
-            Parallel.forRanges(o * n, minChunk: 1) { range in
-                withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
-                    for pn in range {
-                        let oc = pn / n, nn = pn % n
-                        if let poly {
-                            poly.backward(g + pn * ghw, height: h, width: w, gt + (oc * kk) * ncol + nn * hw, ld: ncol, scratch: u)
-                            continue
-                        }
-                        plan.run(g + pn * ghw, planes: 1, u, parallel: false)
-                        for ky in 0..<k {
-                            for kx in 0..<k {
-                                let dst = gt + (oc * kk + ky * k + kx) * ncol + nn * hw
-                                for iy in 0..<h {
-                                    let urow = u + (2 * iy + ky) * uw + kx
-                                    let drow = dst + iy * w
-                                    for ix in 0..<w { drow[ix] = urow[2 * ix] }
+        let fit = min(o, max(8, Self.upGradientBudget / (kk * ncol))), blockCount = (o + fit - 1) / fit
+        let oBlock = (o + blockCount - 1) / blockCount     // balanced blocks
+        let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
+        // ∂weightUpT [O·k², I] and the modulated input it needs (PTI only).
+        var gwt = [Float](repeating: 0, count: needWeight ? o * kk * i : 0)
+        let xs = needWeight ? ScratchPool.shared.take(i * ncol) : nil
+        defer { if let xs { ScratchPool.shared.give(xs) } }
+        if let xs { modulate(x, s, batch: n, pixels: hw, xs.pointer) }
+        for o0 in stride(from: 0, to: o, by: oBlock) {
+            let o1 = min(o, o0 + oBlock), rows = (o1 - o0) * kk
+            withScratch(rows * ncol) { gt in
+                Parallel.forRanges((o1 - o0) * n, minChunk: 1) { range in
+                    withScratch(max(uh * uw, PolyphaseUpsample.scratchCount(height: h, width: w))) { u in
+                        for pn in range {
+                            let oc = o0 + pn / n, nn = pn % n, gpl = g + (oc * n + nn) * ghw
+                            let taps = gt + ((oc - o0) * kk) * ncol + nn * hw
+                            if let poly {
+                                poly.backward(gpl, height: h, width: w, taps, ld: ncol, scratch: u)
+                                continue
+                            }
+                            plan.run(gpl, planes: 1, u, parallel: false)
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let dst = taps + (ky * k + kx) * ncol
+                                    for iy in 0..<h {
+                                        let urow = u + (2 * iy + ky) * uw + kx
+                                        let drow = dst + iy * w
+                                        for ix in 0..<w { drow[ix] = urow[2 * ix] }
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            }
-            let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
-            weightUpT.withUnsafeBufferPointer { pw in
-                Parallel.forEachDynamic(tiling.count) { t in
-                    let (imgs, units) = tiling.tile(t)
-                    let cols = imgs.count * hw
-                    withScratch(units.count * cols) { gxs in
-                        sgemm(transA: true, m: units.count, n: cols, k: o * kk, a: pw.baseAddress! + units.lowerBound, lda: i,
-                              b: gt + imgs.lowerBound * hw, ldb: ncol, c: gxs)
-                        for c in units {
-                            for nn in imgs {
-                                let pn = c * n + nn
-                                gradS[nn * i + c] = scaleAndDot(gxs + (c - units.lowerBound) * cols + (nn - imgs.lowerBound) * hw,
-                                                                x + pn * hw, s[nn * i + c], gradX + pn * hw, count: hw)
-                            }
+                weightUpT.withUnsafeBufferPointer { pw in
+                    Parallel.forEachDynamic(tiling.count) { t in
+                        let (imgs, units) = tiling.tile(t)
+                        sgemm(transA: true, m: units.count, n: imgs.count * hw, k: rows,
+                              a: pw.baseAddress! + o0 * kk * i + units.lowerBound, lda: i,
+                              b: gt + imgs.lowerBound * hw, ldb: ncol, beta: o0 == 0 ? 0 : 1,
+                              c: gradX + units.lowerBound * ncol + imgs.lowerBound * hw, ldc: ncol)
+                    }
+                }
+                if let xs {
+                    gwt.withUnsafeMutableBufferPointer { pg in
+                        let blocks = min(rows, Parallel.threadCount)
+                        Parallel.forEach(blocks) { b in
+                            let r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks
+                            sgemm(transB: true, m: r1 - r0, n: i, k: ncol, a: gt + r0 * ncol, b: xs.pointer,
+                                  c: pg.baseAddress! + (o0 * kk + r0) * i)
                         }
                     }
                 }
             }
-            guard needWeight else { return nil }
-            // ∂weightUpT = ∂t · xsᵀ (rows split over threads), then back to [O, I, k, k].
-            return withScratch(i * ncol) { xs in
-                modulate(x, s, batch: n, pixels: hw, xs)
-                var gwt = [Float](repeating: 0, count: o * kk * i)
-                gwt.withUnsafeMutableBufferPointer { pg in
-                    let blocks = min(o * kk, Parallel.threadCount)
-                    Parallel.forEach(blocks) { b in
-                        let r0 = o * kk * b / blocks, r1 = o * kk * (b + 1) / blocks
-                        sgemm(transB: true, m: r1 - r0, n: i, k: ncol, a: gt + r0 * ncol, b: xs, c: pg.baseAddress! + r0 * i)
-                    }
-                }
-                var gw = [Float](repeating: 0, count: o * i * kk)
-                for oc in 0..<o { for ic in 0..<i { for t in 0..<kk { gw[(oc * i + ic) * kk + t] = gwt[(oc * kk + t) * i + ic] } } }
-                return Tensor(shape: [o, i, k, k], data: gw)
-            }
+        }
+        modulationGradients(gradX, x: x, s: s, batch: n, pixels: hw, gradS: gradS)
+        guard needWeight else { return nil }
+        var gw = [Float](repeating: 0, count: o * i * kk)
+        for oc in 0..<o { for ic in 0..<i { for t in 0..<kk { gw[(oc * i + ic) * kk + t] = gwt[(oc * kk + t) * i + ic] } } }
+        return Tensor(shape: [o, i, k, k], data: gw)
+    }
+
+    /// Floats of `∂t` one block of `backwardUp` may use (64 MB).
+    static let upGradientBudget = 1 << 24
+
+    /// Given `∂xs` in `gradX` (`[I, N, H, W]`): `∂s[n, c] = Σ_p ∂xs · x`, then `∂x = ∂xs · s` in place.
+    func modulationGradients(_ gradX: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                             batch n: Int, pixels hw: Int, gradS: UnsafeMutablePointer<Float>) {
+        let i = inChannels
+        Parallel.forEach(i * n, minChunk: max(1, 16384 / max(hw, 1))) { pn in
+            let c = pn / n, nn = pn % n
+            let gx = gradX + pn * hw
+            gradS[nn * i + c] = vDot(gx, x + pn * hw, hw)
+            let sc = s[nn * i + c]
+            for q in 0..<hw { gx[q] *= sc }
         }
     }
 }

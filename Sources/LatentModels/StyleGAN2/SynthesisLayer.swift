@@ -20,12 +20,15 @@ struct SynthesisLayer: Sendable {
     let alpha: Float = 0.2
     let actGain: Float = Float(2).squareRoot()
 
-    /// What the backward needs.
+    /// What the backward needs. The convolution's output is not kept: the backward recovers the
+    /// pre-activation value from `out` (the leaky ReLU is invertible, and where the clamp bites
+    /// the gradient is zero anyway), so the tape holds one map per layer, shared with the next
+    /// layer's input, instead of two.
     struct Cache: Sendable {
         var x: FeatureMap      // [I, N, H, W]
         var styles: Tensor     // [N, I]
         var dcoefs: Tensor     // [N, O]
-        var conv: FeatureMap   // [O, N, R, R], before demodulation
+        var out: FeatureMap    // [O, N, R, R], the layer's output
         var noise: ResolvedNoise
     }
 
@@ -37,8 +40,9 @@ struct SynthesisLayer: Sendable {
         let c = conv.convolve(x: x, styles: styles)
         let o = conv.outChannels, n = x.batch, hw = resolution * resolution
         let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
-        // out = clamp(lrelu((c·dcoefs + noise·strength) + bias)·gain), in the reference's order.
-        let out = FeatureMap(shape: c.shape)
+        // out = clamp(lrelu((c·dcoefs + noise·strength) + bias)·gain), in the reference's order,
+        // written over c (no longer needed).
+        let out = c
         dcoefs.withUnsafeBufferPointer { pd in
             bias.withUnsafeBufferPointer { pb in
                 noise.withUnsafePointer { pz in
@@ -63,7 +67,7 @@ struct SynthesisLayer: Sendable {
                 }
             }
         }
-        return (out, Cache(x: x, styles: styles, dcoefs: dcoefs, conv: c, noise: noise))
+        return (out, Cache(x: x, styles: styles, dcoefs: dcoefs, out: out, noise: noise))
     }
 
     struct Gradients {
@@ -88,43 +92,34 @@ struct SynthesisLayer: Sendable {
                 gradDcoefs.withUnsafeMutableBufferPointer { pgd in
                     gradBias.withUnsafeMutableBufferPointer { pgb in
                         cache.noise.withUnsafePointer { pz in
-                            let gp = g.pointer, cp = cache.conv.pointer, dp = pd.baseAddress!
+                            let gp = g.pointer, yp = cache.out.pointer, dp = pd.baseAddress!
                             let bp = pb.baseAddress!, gdp = pgd.baseAddress!, gbp = pgb.baseAddress!
                             // ∂v = ∂out · gain · lrelu'(v) (0 where clamped); per (o, n):
-                            // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs.
+                            // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs, with v recovered from the output
+                            // y (v = y/gain for y > 0, y/(gain·α) otherwise) and
+                            // conv·dcoefs = (v − bias) − noise·strength.
                             Parallel.forEach(o, minChunk: max(1, 16384 / (n * hw))) { oc in
                                 var sb: Float = 0
                                 let b = bp[oc], slopeNeg = gain * alpha
-                                for nn in 0..<n {
-                                    let dc = dp[nn * o + oc]
-                                    let off = (oc * n + nn) * hw
-                                    let grow = gp + off, crow = cp + off
-                                    if let pz {
-                                        let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
+                                let invPos = 1 / gain, invNeg = 1 / slopeNeg
+                                withScratch(hw) { cd in
+                                    for nn in 0..<n {
+                                        let off = (oc * n + nn) * hw
+                                        let grow = gp + off, yrow = yp + off
                                         for q in 0..<hw {
-                                            let v = (crow[q] * dc + z[q] * strength) + b
-                                            grow[q] *= v > 0 ? gain : slopeNeg
+                                            let y = yrow[q]
+                                            let pos = y > 0
+                                            let gq = grow[q] * (pos ? gain : slopeNeg)
+                                            grow[q] = Swift.abs(y) >= clamp ? 0 : gq
+                                            cd[q] = y * (pos ? invPos : invNeg) - b
                                         }
-                                        if clamp.isFinite {
-                                            for q in 0..<hw {
-                                                let v = (crow[q] * dc + z[q] * strength) + b
-                                                if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
-                                            }
+                                        if let pz {
+                                            let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
+                                            for q in 0..<hw { cd[q] -= z[q] * strength }
                                         }
-                                    } else {
-                                        for q in 0..<hw {
-                                            let v = crow[q] * dc + b
-                                            grow[q] *= v > 0 ? gain : slopeNeg
-                                        }
-                                        if clamp.isFinite {
-                                            for q in 0..<hw {
-                                                let v = crow[q] * dc + b
-                                                if Swift.abs((v > 0 ? v : v * alpha) * gain) > clamp { grow[q] = 0 }
-                                            }
-                                        }
+                                        sb += vSum(grow, hw)
+                                        gdp[nn * o + oc] = vDot(grow, cd, hw) / dp[nn * o + oc]
                                     }
-                                    sb += vSum(grow, hw)
-                                    gdp[nn * o + oc] = vDot(grow, crow, hw)
                                 }
                                 gbp[oc] = sb
                             }

@@ -1,9 +1,9 @@
-/// Small vectorised loops for the synthesis kernels. Float reductions are not auto-vectorised
+/// Small vectorised loops for the convolution kernels. Float reductions are not auto-vectorised
 /// (that would reassociate the sum), so the sums use explicit 8-wide accumulators.
 
 /// `Σ a[i]·b[i]`.
-@inline(__always)
-func vDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always)
+public func vDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
     var i = 0
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
@@ -18,8 +18,8 @@ func vDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Flo
 }
 
 /// `Σ a[i]`.
-@inline(__always)
-func vSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always)
+public func vSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
     var i = 0
     let ra = UnsafeRawPointer(a)
@@ -34,8 +34,8 @@ func vSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
 }
 
 /// `gx = g · s` and returns `Σ g · x` (a modulation's input and style gradients for one plane).
-@inline(__always)
-func scaleAndDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float,
+@inlinable @inline(__always)
+public func scaleAndDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float,
                  _ gx: UnsafeMutablePointer<Float>, count: Int) -> Float {
     for q in 0..<count { gx[q] = g[q] * s }
     return vDot(g, x, count)

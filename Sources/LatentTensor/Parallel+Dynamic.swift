@@ -1,12 +1,11 @@
 import Foundation
 import Dispatch
-import LatentTensor
 
 extension Parallel {
     /// Calls `body(i)` for every `i` in `0..<count` on up to `threadCount` workers that claim
     /// indices one at a time, so a worker delayed by another process on a shared machine does not
     /// hold back the others (unlike a static split). For coarse tasks (GEMM tiles).
-    static func forEachDynamic(_ count: Int, _ body: (Int) -> Void) {
+    public static func forEachDynamic(_ count: Int, _ body: (Int) -> Void) {
         let workers = Swift.min(threadCount, count)
         if workers <= 1 {
             for i in 0..<count { body(i) }

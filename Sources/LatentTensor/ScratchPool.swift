@@ -1,21 +1,20 @@
 import Foundation
-import LatentTensor
 
 /// Reusable float scratch buffers for the convolution kernels.
 ///
 /// im2col and GEMM tiles are large and short-lived; allocating them fresh each call costs page
 /// faults and kernel zeroing (measured at ~25 % of a batch-8 forward). Buffers returned here are
 /// kept (up to `maxPooledBytes`) and handed out again. Thread-safe.
-final class ScratchPool: @unchecked Sendable {
-    static let shared = ScratchPool()
-    static let maxPooledBytes = 512 << 20
+public final class ScratchPool: @unchecked Sendable {
+    public static let shared = ScratchPool()
+    public static let maxPooledBytes = 512 << 20
 
     private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
     private var pooledBytes = 0
     private let lock = NSLock()
 
     /// A buffer of at least `count` floats (uninitialised).
-    func take(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+    public func take(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         lock.lock()
         // Smallest pooled buffer that fits.
         var best = -1
@@ -32,7 +31,7 @@ final class ScratchPool: @unchecked Sendable {
     }
 
     /// Frees every pooled buffer (buffers in use are unaffected and return later).
-    func drain() {
+    public func drain() {
         lock.lock()
         let all = free
         free.removeAll()
@@ -42,12 +41,12 @@ final class ScratchPool: @unchecked Sendable {
     }
 
     /// Bytes currently pooled (idle).
-    var idleBytes: Int {
+    public var idleBytes: Int {
         lock.lock(); defer { lock.unlock() }
         return pooledBytes
     }
 
-    func give(_ b: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
+    public func give(_ b: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
         lock.lock()
         if pooledBytes + b.capacity * 4 <= Self.maxPooledBytes {
             free.append(b)
@@ -61,8 +60,8 @@ final class ScratchPool: @unchecked Sendable {
 }
 
 /// Runs `body` with a scratch buffer of at least `count` floats from the shared pool.
-@inline(__always)
-func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+@inlinable
+public func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
     let b = ScratchPool.shared.take(count)
     defer { ScratchPool.shared.give(b) }
     return try body(b.pointer)

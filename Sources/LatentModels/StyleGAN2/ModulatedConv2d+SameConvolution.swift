@@ -1,0 +1,121 @@
+import LatentTensor
+
+/// The stride-1 ("same") convolution shared by the forward pass and the input-gradient pass.
+///
+/// For a same-size layer (`2·padding == k − 1`) the input gradient `∂xs = weightᵀ ⋆ ∂c` is itself a
+/// same-size convolution of `∂c` with the flipped, transposed weight `[I, O, k, k]`. Computing it
+/// that way gives GEMMs of depth `O·k²` (instead of `O`, then a col2im scatter of a `k²`-times
+/// larger matrix), the shape the forward already runs at a high share of the sgemm peak; it
+/// matters most at high resolutions, where `O` is 32–128.
+extension ModulatedConv2d {
+    /// `out[M, N, H, W] = weights[M, C·k²] · im2col(src ⊙ scales)` (CNHW, stride 1, zero padding
+    /// `padding`, same size): row chunks of the output, each im2col → GEMM in its own tile; or,
+    /// for small maps, one shared column matrix and GEMMs split over output rows.
+    /// - Parameters:
+    ///   - src: `[C, N, H, W]`; `scales`: `[N, C]` or nil.
+    ///   - weights: `[M, C·k·k]` row-major.
+    func sameConvolution(_ src: UnsafePointer<Float>, scales: UnsafePointer<Float>?, channels c: Int,
+                         weights: UnsafePointer<Float>, outputs m: Int,
+                         batch n: Int, height h: Int, width w: Int, _ out: UnsafeMutablePointer<Float>) {
+        let k = kernelSize * kernelSize * c, ncol = n * h * w, totalRows = n * h
+        let threads = Parallel.threadCount
+        var chunkRows = max(1, GemmTiling.tileFloats / k / w)
+        chunkRows = min(totalRows, max(chunkRows, (GemmTiling.minColumns + w - 1) / w))
+        let chunks = (totalRows + chunkRows - 1) / chunkRows
+        if chunks >= 2 * threads {
+            Parallel.forEachDynamic(chunks) { ch in
+                let r0 = ch * chunkRows, r1 = min(totalRows, r0 + chunkRows), cols = (r1 - r0) * w
+                withScratch(k * cols) { buf in
+                    im2colSame(src, scales: scales, channels: c, batch: n, height: h, width: w, rows: r0..<r1, buf)
+                    sgemm(m: m, n: cols, k: k, a: weights, b: buf, c: out + r0 * w, ldc: ncol)
+                }
+            }
+        } else {
+            withScratch(k * ncol) { cols in
+                Parallel.forEach(c, minChunk: max(1, 4096 / max(ncol, 1))) { ch in
+                    im2colSame(src, scales: scales, channels: c, batch: n, height: h, width: w, rows: 0..<totalRows, cols,
+                               channelRange: ch..<(ch + 1))
+                }
+                let blocks = min(m, max(1, threads))
+                Parallel.forEach(blocks) { b in
+                    let m0 = m * b / blocks, m1 = m * (b + 1) / blocks
+                    sgemm(m: m1 - m0, n: ncol, k: k, a: weights + m0 * k, b: cols, c: out + m0 * ncol)
+                }
+            }
+        }
+    }
+
+    /// `∂x` and `∂s` of a same-size layer: `∂xs = flip(weight)ᵀ ⋆ ∂c` written straight into `gradX`,
+    /// then per plane `∂s[n, c] = Σ_p ∂xs · x` and `∂x = ∂xs · s` in place.
+    func backwardSameFlipped(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                             batch n: Int, height h: Int, width w: Int,
+                             gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
+        let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w
+        withScratch(i * o * kk) { wf in
+            // wf[c, oc, ky, kx] = weight[oc, c, k−1−ky, k−1−kx]
+            weight.withUnsafeBufferPointer { pw in
+                let src = pw.baseAddress!
+                for oc in 0..<o { for c in 0..<i { for t in 0..<kk {
+                    wf[(c * o + oc) * kk + (kk - 1 - t)] = src[(oc * i + c) * kk + t]
+                } } }
+            }
+            sameConvolution(g, scales: nil, channels: o, weights: wf, outputs: i, batch: n, height: h, width: w, gradX)
+        }
+        modulationGradients(gradX, x: x, s: s, batch: n, pixels: hw, gradS: gradS)
+    }
+
+    /// The column matrix of the layer's modulated input (rows `inChannels × taps`).
+    func im2colRows(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>?, batch n: Int, height h: Int, width w: Int,
+                    rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>) {
+        im2colSame(x, scales: s, channels: inChannels, batch: n, height: h, width: w, rows: rows, cols)
+    }
+
+    /// Column matrix rows `channels × taps`, columns = output rows `rows` (flattened `n·H + y`)
+    /// of `src ⊙ scales` (`src` `[C, N, H, W]`, stride 1, zero padding), row stride `rows.count · W`.
+    ///
+    /// The source rows a segment needs are scaled by the style once into a small buffer; the
+    /// k² tap rows are then plain copies (`memmove`, vectorised by the C library).
+    func im2colSame(_ x: UnsafePointer<Float>, scales s: UnsafePointer<Float>?, channels: Int, batch n: Int,
+                    height h: Int, width w: Int, rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>,
+                    channelRange: Range<Int>? = nil) {
+        let k = kernelSize, kk = k * k, hw = h * w, pad = padding, ld = rows.count * w
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (min(rows.count, h) + k) * w) { tb in
+            let tmp = tb.baseAddress!
+            for c in channelRange ?? 0..<channels {
+                var r = rows.lowerBound
+                while r < rows.upperBound {
+                    // One image's run of output rows [oy0, oy1).
+                    let nn = r / h, oy0 = r % h
+                    let rEnd = min(rows.upperBound, (nn + 1) * h), oy1 = oy0 + (rEnd - r)
+                    let iyLo = max(0, oy0 - pad), iyHi = min(h, oy1 - 1 - pad + k)
+                    let plane = x + (c * n + nn) * hw
+                    var srcRows = plane + iyLo * w
+                    if let s {
+                        let sc = s[nn * channels + c]
+                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
+                        srcRows = UnsafePointer(tmp)
+                    }
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
+                            let shift = kx - pad
+                            let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
+                            for oy in oy0..<oy1 {
+                                let iy = oy + ky - pad
+                                let dst = row + (oy - oy0) * w
+                                if iy < 0 || iy >= h {
+                                    dst.initialize(repeating: 0, count: w)
+                                    continue
+                                }
+                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
+                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
+                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
+                            }
+                        }
+                    }
+                    r = rEnd
+                }
+            }
+        }
+    }
+}
