@@ -35,6 +35,21 @@ final class TorchConvertEncodeCommandTests: CLITestCase {
                                contains: ["e4e_format_sample.pt", "missing tensor 'body.0.res_layer.1.weight'"])
         XCTAssertEqual(msg.split(separator: "\n").count, 1, msg)
         XCTAssertFalse(FileManager.default.fileExists(atPath: temp("e4e")))
+
+        // --partial-encoder writes both files: the decoder as a generator, the encoder tensors as found.
+        let r = try runOK(["convert", try golden("e4e_format_sample.pt"), temp("e4e"), "--partial-encoder"])
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 2, r.stdout)
+        XCTAssertTrue(r.stdout.contains("not checked as a complete encoder"), r.stdout)
+        let g = try StyleGAN2Generator(path: temp("e4e/generator.safetensors"))
+        XCTAssertEqual(g.resolution, 32)
+        let enc = try SafeTensorsFile(path: temp("e4e/encoder.safetensors"))
+        XCTAssertEqual(enc.names.count, 11)   // the 12 entries less the two num_batches_tracked counters, plus latent_avg
+        XCTAssertEqual(enc.entries["latent_avg"]?.shape, [8, 64])
+        XCTAssertEqual(enc.entries["input_layer.0.weight"]?.shape, [64, 3, 3, 3])
+        let config = try PSPEncoderConfig(json: try XCTUnwrap(enc.metadata["config"]), source: "e4e")
+        XCTAssertEqual(config.encoderType, .encoder4Editing)
+        XCTAssertEqual(config.styleganSize, 32)
+        XCTAssertThrowsError(try PSPEncoder(path: temp("e4e/encoder.safetensors")))
     }
 
     func testMaliciousAndBrokenCheckpointsAreRefused() throws {

@@ -17,7 +17,7 @@ extension Convert {
     }
 
     func runTorch() throws {
-        let conv = try convertTorchCheckpoint(path: snapshot)
+        let conv = try convertTorchCheckpoint(path: snapshot, requireCompleteEncoder: !partialEncoder)
         let g = conv.builtGenerator
         let summary = "\(g.resolution)×\(g.resolution), w \(g.wDim), numWs \(g.numWs), fingerprint \(g.fingerprint)"
         guard let encoder = conv.encoder else {
@@ -44,6 +44,10 @@ extension Convert {
         catch { throw CommandFailure(error, context: ePath) }
         let e = conv.builtEncoder
         print("wrote \(gPath): decoder, \(conv.generator.tensors.count) tensors, \(summary)")
-        print("wrote \(ePath): \(e?.config.encoderType.rawValue ?? "encoder"), \(encoder.tensors.count) tensors, \(e?.styleCount ?? 0) styles")
+        if let e {
+            print("wrote \(ePath): \(e.config.encoderType.rawValue), \(encoder.tensors.count) tensors, \(e.styleCount) styles")
+        } else {
+            print("wrote \(ePath): \(encoder.tensors.count) tensors, not checked as a complete encoder (--partial-encoder)")
+        }
     }
 }

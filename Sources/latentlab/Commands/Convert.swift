@@ -24,6 +24,9 @@ struct Convert: ParsableCommand {
     @Argument(help: "NVIDIA snapshot (network-snapshot-*.pkl) or PyTorch checkpoint (.pt).") var snapshot: String
     @Argument(help: "Output .safetensors file (a folder for pSp/e4e checkpoints).") var out: String
     @Option(help: "Which network to convert: G_ema (default) or G.") var network: String = "G_ema"
+    @Flag(name: .customLong("partial-encoder"),
+          help: "pSp/e4e: write encoder.safetensors even when the encoder's tensors are incomplete (to inspect truncated checkpoints; such a file does not load as an encoder).")
+    var partialEncoder = false
 
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("the output path is empty") }
