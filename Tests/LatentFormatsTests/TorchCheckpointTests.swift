@@ -14,9 +14,12 @@ struct PickleBytes {
     mutating func raw(_ v: UInt8) { b.append(v) }
     func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
     /// `_rebuild_tensor_v2(storage(key, type, numel), 0, size, contiguous stride, False, OrderedDict())`.
-    mutating func tensor(key: String, storageType: String, size: [Int]) {
+    /// `legacy`: the 6-element persistent id of the pre-zip format (view metadata None).
+    mutating func tensor(key: String, storageType: String, size: [Int], legacy: Bool = false) {
         global("torch._utils", "_rebuild_tensor_v2"); op("(")
-        op("("); str("storage"); global("torch", storageType); str(key); str("cpu"); int(size.reduce(1, *)); op("t"); op("Q")
+        op("("); str("storage"); global("torch", storageType); str(key); str("cpu"); int(size.reduce(1, *))
+        if legacy { op("N") }
+        op("t"); op("Q")
         int(0)
         op("("); for s in size { int(s) }; op("t")
         op("("); for i in size.indices { int(size[(i + 1)...].reduce(1, *)) }; op("t")
@@ -90,8 +93,8 @@ final class TorchCheckpointTests: XCTestCase {
         assertRefused(try write(full.prefix(full.count / 2), "half.pt"), contains: "zip")
         assertRefused(try write(full.prefix(full.count - 10), "tail.pt"), contains: "zip")
         assertRefused(try write(Data("hello world, not a checkpoint".utf8), "text.pt"), contains: "not a PyTorch checkpoint")
-        var legacy = PickleBytes(); legacy.int(1); legacy.stop()
-        assertRefused(try write(Data(legacy.b), "legacy.pt"), contains: "legacy")
+        var notTorch = PickleBytes(); notTorch.int(1); notTorch.stop()
+        assertRefused(try write(Data(notTorch.b), "pickle.pt"), contains: "not a PyTorch checkpoint")
         // A flipped byte inside a storage: the CRC check catches it.
         var flipped = full
         let mid = flipped.startIndex + flipped.count / 2
@@ -111,6 +114,34 @@ final class TorchCheckpointTests: XCTestCase {
         q.op("}"); q.str("w"); q.tensor(key: "0", storageType: "ComplexFloatStorage", size: [2]); q.op("s"); q.stop()
         assertRefused(try write(try torchZip(q.b, storages: ["0": [UInt8](repeating: 0, count: 16)]), "complex.pt"),
                       contains: "refusing global 'torch.ComplexFloatStorage'")
+    }
+
+    /// The legacy (torch < 1.6) container: magic, 1001, sys-info, the object, the key list, the data.
+    func legacyFile(values: [Float], count: Int64? = nil, global: (String, String)? = nil) -> Data {
+        var parts = [[UInt8]]()
+        parts.append([0x80, 0x02, 0x8A, 0x0A] + TorchStorage.legacyMagic + [0x2E])
+        var proto = PickleBytes(); proto.int(1001); proto.stop(); parts.append(proto.b)
+        var info = PickleBytes(); info.op("}"); info.str("little_endian"); info.raw(0x88); info.op("s"); info.stop(); parts.append(info.b)
+        var obj = PickleBytes()
+        obj.op("}"); obj.str("g_ema"); obj.op("}"); obj.str("w")
+        if let (m, n) = global { obj.global(m, n); obj.op(")"); obj.op("R") } else { obj.tensor(key: "7", storageType: "FloatStorage", size: [2, 2], legacy: true) }
+        obj.op("s"); obj.op("s"); obj.stop(); parts.append(obj.b)
+        var keys = PickleBytes(); keys.op("]"); keys.str("7"); keys.op("a"); keys.stop(); parts.append(keys.b)
+        parts.append((0..<8).map { UInt8((Int64(count ?? Int64(values.count)) >> (8 * Int64($0))) & 0xFF) })
+        for v in values { parts.append((0..<4).map { UInt8((v.bitPattern >> (8 * UInt32($0))) & 0xFF) }) }
+        return Data(parts.flatMap { $0 })
+    }
+
+    func testReadsLegacyTorchSaveFiles() throws {
+        let path = try write(legacyFile(values: [1, -2, 0.5, 4]), "legacy.pt")
+        let c = try TorchCheckpoint(path: path)
+        XCTAssertEqual(c.version, 1001)
+        let sd = try c.tensorDict("g_ema")
+        XCTAssertEqual(sd.map(\.name), ["w"])
+        XCTAssertEqual(sd[0].tensor.floatTensor(), Tensor(shape: [2, 2], data: [1, -2, 0.5, 4]))
+        assertRefused(try write(legacyFile(values: [1, 2, 3]), "short.pt"), contains: "declares 4 elements but its data has 3")
+        assertRefused(try write(legacyFile(values: [1, 2, 3], count: 4), "cut.pt"), contains: "truncated or corrupt")
+        assertRefused(try write(legacyFile(values: [1, 2, 3, 4], global: ("builtins", "eval")), "eval.pt"), contains: "refusing global 'builtins.eval'")
     }
 
     /// Integer weights where floats belong: the rosinality converter refuses them by name.

@@ -4,7 +4,8 @@ import LatentTensor
 /// A PyTorch `torch.save` file read without executing pickled code: the zip format torch ≥ 1.6
 /// writes by default (`<archive>/data.pkl`, `<archive>/data/<key>` raw little-endian storages,
 /// `<archive>/version`, `<archive>/byteorder`), following `torch/serialization.py`
-/// `_save`/`_load`.
+/// `_save`/`_load`, or the legacy format of older torch versions (see
+/// `TorchStorage.decodeLegacyContainer`).
 ///
 /// `data.pkl` may reference only data constructors (`collections.OrderedDict`, …),
 /// `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter` and the storage classes
@@ -20,7 +21,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public let path: String
     /// The unpickled object (usually a dict).
     public let root: PickleValue
-    /// `<archive>/version` (torch writes 3).
+    /// `<archive>/version` (torch writes 3); 1001 for the legacy format.
     public let version: Int
 
     /// What a zip `.pt`'s `data.pkl` may reference.
@@ -44,10 +45,19 @@ public final class TorchCheckpoint: @unchecked Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
         catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
         guard TorchCheckpoint.isZip(data) else {
-            if data.count >= 2, data[data.startIndex] == 0x80 {
-                throw FormatError(path, "legacy (pre-1.6, non-zip) torch.save files are not supported; re-save it with torch ≥ 1.6 (torch.save(torch.load(f), f2))")
+            // The legacy (torch < 1.6) format opens with a pickle of the magic number.
+            guard data.count >= 14, data.prefix(4).elementsEqual([0x80, 0x02, 0x8A, 0x0A]),
+                  data.dropFirst(4).prefix(10).elementsEqual(TorchStorage.legacyMagic) else {
+                throw FormatError(path, "not a PyTorch checkpoint: it starts neither with a zip header (torch ≥ 1.6) nor with the legacy torch.save magic number")
             }
-            throw FormatError(path, "not a PyTorch checkpoint (torch.save zip archive): it does not start with a zip header")
+            do {
+                root = try TorchStorage.decodeLegacyContainer(data, source: path, objectAllowList: TorchCheckpoint.allowList,
+                                                              reducer: TorchTensor.reducer(source: (path as NSString).lastPathComponent))
+            } catch let e as PickleError {
+                throw FormatError(path, "legacy torch.save file: \(e.reason)")
+            }
+            version = 1001
+            return
         }
         let zip = try ZipArchive(data: data, name: path)
         let pkls = zip.entries.filter { $0.name.hasSuffix("/data.pkl") || $0.name == "data.pkl" }
