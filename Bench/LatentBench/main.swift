@@ -26,6 +26,8 @@ let commands: [BenchCommand] = [
                  run: { runGeneratorBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "lpips", summary: "LPIPS-VGG forward and forward+backward at 256² (the projector's loss network)",
                  run: { runLPIPSBench(arguments: $0) }, inAll: true),
+    BenchCommand(name: "encoder", summary: "pSp / e4e IR-SE50 encoder forward per image at 256² (EncoderBench.swift)",
+                 run: { runEncoderBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",

@@ -350,6 +350,14 @@ private final class PickleMachine {
         case .build:
             let state = try pop()
             guard let target = stack.last, stack.count > (marks.last ?? 0) else { throw PickleError("stack underflow") }
+            if case .dict(let d) = target.value, state.value.dictValue != nil {
+                // `OrderedDict.__reduce__` ends with BUILD of the instance `__dict__` (a torch
+                // `state_dict()` carries `_metadata` so): attributes of the dict object, not items.
+                // They are not needed, so they are dropped after the usual checks.
+                try mutable(d.sealed, "BUILD")
+                d.depth = max(d.depth, try nested([state]))
+                break
+            }
             guard case .call(let c) = target.value else {
                 throw PickleError("BUILD (set object state) on \(target.value), which is not a constructed object")
             }

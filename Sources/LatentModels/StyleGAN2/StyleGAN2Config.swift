@@ -22,6 +22,11 @@ public struct StyleGAN2Config: Sendable, Equatable {
     public var channelMax: Int
     /// Clamp of the convolution outputs, nil = none (reference `conv_clamp`).
     public var convClamp: Float?
+    /// Explicit channels per block resolution, replacing `min(channel_base / res, channel_max)`.
+    /// Not an NVlabs option: converted rosinality generators whose channel table the NVlabs
+    /// formula cannot express (e.g. `channel_multiplier` 1, or hand-reduced tables) carry it as the
+    /// config key `channels` (`{"4": 512, "8": 512, …}`). nil for NVlabs checkpoints.
+    public var channelsByResolution: [Int: Int]? = nil
 
     public init(zDim: Int, wDim: Int, imgResolution: Int, imgChannels: Int = 3, mappingLayers: Int = 8,
                 mappingLrMultiplier: Float = 0.01, channelBase: Int = 32768, channelMax: Int = 512,
@@ -39,7 +44,7 @@ public struct StyleGAN2Config: Sendable, Equatable {
     }
 
     /// Channels of the block at `res`: `min(channel_base // res, channel_max)`.
-    public func channels(at res: Int) -> Int { min(channelBase / res, channelMax) }
+    public func channels(at res: Int) -> Int { channelsByResolution?[res] ?? min(channelBase / res, channelMax) }
 
     /// Number of `w` vectors the synthesis network consumes: one per conv layer plus the last ToRGB.
     public var numWs: Int { 2 * blockResolutions.count }
@@ -58,6 +63,11 @@ public struct StyleGAN2Config: Sendable, Equatable {
             throw fail("channel_base \(channelBase) gives zero channels at resolution \(imgResolution)")
         }
         if let c = convClamp, !(c >= 0) { throw fail("conv_clamp must be >= 0") }
+        if let table = channelsByResolution {
+            guard blockResolutions.allSatisfy({ (table[$0] ?? 0) > 0 }), table.keys.allSatisfy(blockResolutions.contains) else {
+                throw fail("'channels' must give a positive count for exactly the resolutions \(blockResolutions) (got \(table.sorted { $0.key < $1.key }))")
+            }
+        }
     }
 
     /// Parses the `config` JSON of a checkpoint. `source` names the file in errors.
@@ -78,7 +88,7 @@ public struct StyleGAN2Config: Sendable, Equatable {
         let known: Set<String> = ["z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs",
                                   "channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture",
                                   "resample_filter", "fp16_channels_last", "fused_modconv_default", "use_noise",
-                                  "activation", "kernel_size"]
+                                  "activation", "kernel_size", "channels"]
         if let extra = d.keys.first(where: { !known.contains($0) }) { throw fail("unsupported key '\(extra)'") }
         let cDim = try int(d, "c_dim", default: 0)
         guard cDim == 0 else { throw fail("conditional generators (c_dim = \(cDim)) are not supported") }
@@ -107,6 +117,18 @@ public struct StyleGAN2Config: Sendable, Equatable {
                 }
             }
         }
+        var table: [Int: Int]? = nil
+        if let c = d["channels"], !(c is NSNull) {
+            guard let obj = c as? [String: Any] else { throw fail("'channels' must be an object {\"resolution\": channels}") }
+            var t = [Int: Int]()
+            for (k, v) in obj {
+                guard let res = Int(k), let n = v as? NSNumber, let ch = Int(exactly: n.doubleValue) else {
+                    throw fail("'channels' entry \"\(k)\": \(v) is not resolution: integer")
+                }
+                t[res] = ch
+            }
+            table = t
+        }
         var clamp: Float? = nil
         if let c = d["conv_clamp"], !(c is NSNull) {
             guard let n = c as? NSNumber else { throw fail("'conv_clamp' must be a number or null") }
@@ -116,6 +138,7 @@ public struct StyleGAN2Config: Sendable, Equatable {
                   imgChannels: try int(d, "img_channels", default: 3), mappingLayers: mappingLayers,
                   mappingLrMultiplier: lr, channelBase: try int(d, "channel_base", default: 32768),
                   channelMax: try int(d, "channel_max", default: 512), convClamp: clamp)
+        channelsByResolution = table
         try validate(source: source)
     }
 
@@ -125,6 +148,12 @@ public struct StyleGAN2Config: Sendable, Equatable {
         return "{\"z_dim\": \(zDim), \"c_dim\": 0, \"w_dim\": \(wDim), \"img_resolution\": \(imgResolution), "
             + "\"img_channels\": \(imgChannels), \"mapping_kwargs\": {\"num_layers\": \(mappingLayers), "
             + "\"lr_multiplier\": \(mappingLrMultiplier)}, \"channel_base\": \(channelBase), "
-            + "\"channel_max\": \(channelMax), \"num_fp16_res\": 0, \"conv_clamp\": \(clamp)}"
+            + "\"channel_max\": \(channelMax), \"num_fp16_res\": 0, \"conv_clamp\": \(clamp)\(channelsJSON)}"
+    }
+
+    /// `, "channels": {"4": 64, …}` when the table is explicit, else empty.
+    var channelsJSON: String {
+        guard let t = channelsByResolution else { return "" }
+        return ", \"channels\": {" + t.keys.sorted().map { "\"\($0)\": \(t[$0]!)" }.joined(separator: ", ") + "}"
     }
 }

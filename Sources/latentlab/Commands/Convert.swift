@@ -8,17 +8,25 @@ import LatentModels
 /// without executing any pickled code.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert an NVIDIA StyleGAN2 training snapshot (.pkl) to safetensors.",
+        abstract: "Convert an NVIDIA snapshot (.pkl) or a PyTorch checkpoint (.pt) to safetensors.",
         discussion: """
         The snapshot is read by a restricted unpickler that knows only the opcodes and globals these files use; \
         anything else is refused and nothing in the file is executed. The architecture config goes into the \
         safetensors metadata ('config'), so the result loads with --network. The converted generator is \
         built and checked before anything is written; the output is written atomically.
+        PyTorch .pt files (torch's zip format) are read the same way: a rosinality/stylegan2-pytorch generator \
+        ({'g_ema', 'latent_avg'}, as StyleCLIP and many repositories ship) converts to OUT.safetensors with \
+        NVIDIA's names; a pSp or e4e checkpoint converts to the folder OUT with generator.safetensors (its \
+        decoder) and encoder.safetensors (the official encoder names without the 'encoder.' prefix, \
+        latent_avg, and the options as metadata 'config').
         """)
 
-    @Argument(help: "NVIDIA snapshot (network-snapshot-*.pkl).") var snapshot: String
-    @Argument(help: "Output .safetensors file.") var out: String
+    @Argument(help: "NVIDIA snapshot (network-snapshot-*.pkl) or PyTorch checkpoint (.pt).") var snapshot: String
+    @Argument(help: "Output .safetensors file (a folder for pSp/e4e checkpoints).") var out: String
     @Option(help: "Which network to convert: G_ema (default) or G.") var network: String = "G_ema"
+    @Flag(name: .customLong("partial-encoder"),
+          help: "pSp/e4e: write encoder.safetensors even when the encoder's tensors are incomplete (to inspect truncated checkpoints; such a file does not load as an encoder).")
+    var partialEncoder = false
 
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("the output path is empty") }
@@ -28,6 +36,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        if Convert.isTorchCheckpoint(snapshot) { _ = try sniffFileKind(path: snapshot); return try runTorch() }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
             throw CommandFailure("\(out): is a folder; give the output .safetensors file name")
