@@ -84,7 +84,8 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
         return o
     }
 
-    var json: String {
+    /// The options as sorted-key JSON (records, checkpoints).
+    public var json: String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return String(data: try! e.encode(self), encoding: .utf8)!
