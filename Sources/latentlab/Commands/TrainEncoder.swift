@@ -64,7 +64,7 @@ struct TrainEncoder: ParsableCommand {
         guard ["vgg", "alex"].contains(lpipsNet) else { throw ValidationError("--lpips-net must be vgg or alex") }
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
         do { try options.validate(hasRealImages: images != nil) }
-        catch let e as EncoderError { throw ValidationError(e.description) }
+        catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
     }
 
     func run() throws {
