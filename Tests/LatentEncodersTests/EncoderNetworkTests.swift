@@ -29,12 +29,16 @@ final class EncoderNetworkTests: XCTestCase {
         (EncoderArchitecture(resolution: 16, inputChannels: 6, baseChannels: 2, maxChannels: 7, convsPerLevel: 0, numWs: 6, wDim: 5), 5),
     ]
 
+    /// A random network, input `[n, C, R, R]` and base `[n, numWs, wDim]` for config `a`.
+    func fixture(_ a: EncoderArchitecture, n: Int, seed: UInt64) throws -> (EncoderNetwork, Tensor, Tensor) {
+        (try randomNetwork(a, seed: seed), randomTensor([n, a.inputChannels, a.resolution, a.resolution], seed: seed + 100),
+         randomTensor([n, a.numWs, a.wDim], seed: seed + 200))
+    }
+
     func testForwardMatchesNaiveReference() throws {
         for (k, (a, stage)) in configs.enumerated() {
-            let net = try randomNetwork(a, seed: 10 + UInt64(k))
             let n = 3
-            let x = randomTensor([n, a.inputChannels, a.resolution, a.resolution], seed: 20 + UInt64(k))
-            let base = randomTensor([n, a.numWs, a.wDim], seed: 30 + UInt64(k))
+            let (net, x, base) = try fixture(a, n: n, seed: 10 + UInt64(k))
             let fast = net.forward(x, base: base, stage: stage).codes
             let ref = EncoderReference(net).codes(input: x.doubles, base: base.doubles, batch: n, stage: stage)
             let refT = Tensor(shape: fast.shape, data: ref.map(Float.init))
@@ -49,10 +53,8 @@ final class EncoderNetworkTests: XCTestCase {
 
     func testBackwardMatchesCentralDifferences() throws {
         for (k, (a, stage)) in configs.enumerated() {
-            let net = try randomNetwork(a, seed: 40 + UInt64(k))
             let n = 2
-            let x = randomTensor([n, a.inputChannels, a.resolution, a.resolution], seed: 50 + UInt64(k))
-            let base = randomTensor([n, a.numWs, a.wDim], seed: 60 + UInt64(k))
+            let (net, x, base) = try fixture(a, n: n, seed: 40 + UInt64(k))
             // L = Σ codes ⊙ gc + Σ deltas ⊙ gd (the regulariser's path).
             let gc = randomTensor([n, a.numWs, a.wDim], seed: 70 + UInt64(k))
             let gd = randomTensor([n, a.numWs, a.wDim], seed: 80 + UInt64(k))
