@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "latentlab", targets: ["latentlab"]),
         .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO",
-                                              "LatentModels", "LatentInversion", "LatentEditing"]),
+                                              "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,11 +34,13 @@ let package = Package(
                 resources: [.copy("Resources")]),
         .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
         .target(name: "LatentEditing", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
+        // Trainable CPU encoders (e4e design, ReStyle mode) and their trainer.
+        .target(name: "LatentEncoders", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
         .executableTarget(name: "latentlab", dependencies: [
-            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing",
+            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentInversion", "LatentEditing"],
+        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders"],
                           path: "Bench/LatentBench"),
 
         // MARK: Tests
@@ -54,6 +56,7 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"],
                     resources: [.copy("Resources")]),
+        .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "_TestSupport"]),
         .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
                     resources: [.copy("Resources")]),
     ],

@@ -30,6 +30,8 @@ let commands: [BenchCommand] = [
                  run: { runEncoderBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
                  run: { runInversionBench(arguments: $0) }, inAll: false),
+    BenchCommand(name: "trained-encoder", summary: "a trained encoder's PSNR on the test scenes and its ms per image (TrainedEncoderBench.swift)",
+                 run: { runTrainedEncoderBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",

@@ -10,5 +10,6 @@ struct LatentLab: ParsableCommand {
         Without --network, commands use the embedded default generator (scenes64: 64×64 tabletop scenes).
         Threads: LATENTLAB_THREADS (our loops) and OPENBLAS_NUM_THREADS (GEMM) default to all cores.
         """,
-        subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, Invert.self, Project.self, Edit.self, Directions.self, Clip.self])
+        subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, TrainEncoder.self, Invert.self, Project.self, Edit.self,
+                      Directions.self, Clip.self])
 }

@@ -29,6 +29,21 @@ public struct Adam: Sendable {
         self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
     }
 
+    /// An optimiser continuing from a saved state (a training checkpoint): after this, `step`
+    /// computes exactly what the saved optimiser would have computed next.
+    /// - Parameters: `stepCount` ≥ 0; `firstMoments` / `secondMoments` one per parameter, equally
+    ///   shaped (both empty before the first step).
+    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                restoringStepCount stepCount: Int, firstMoments: [Tensor], secondMoments: [Tensor]) {
+        self.init(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        precondition(stepCount >= 0 && firstMoments.count == secondMoments.count
+                     && zip(firstMoments, secondMoments).allSatisfy { $0.shape == $1.shape },
+                     "Adam: restored state needs stepCount ≥ 0 and equally shaped moment lists")
+        self.stepCount = stepCount
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+    }
+
     /// One update of every parameter from its gradient.
     ///
     /// - Parameters:

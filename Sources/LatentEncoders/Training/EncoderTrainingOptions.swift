@@ -1,0 +1,93 @@
+import Foundation
+
+/// Keyword options of `trainEncoder`. Defaults are sized for a 64² generator on two cores;
+/// the e4e paper's values are named where they differ.
+public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
+    // MARK: Architecture (recorded in the encoder file's config)
+    /// Channels at full resolution (doubled per halving up to `maxChannels`).
+    public var baseChannels: Int = 32
+    public var maxChannels: Int = 128
+    /// Stride-1 convs per pyramid level after the stride-2 one.
+    public var convsPerLevel: Int = 1
+    /// ReStyle mode: 6-channel input (image, current reconstruction), residual codes.
+    public var iterative: Bool = false
+    /// ReStyle iterations per training step (its paper trains with 5; used when `iterative`).
+    public var iterations: Int = 3
+
+    // MARK: Length (the only options that may change on resume)
+    /// Stop after this many steps in total (counting steps before a resume).
+    public var steps: Int? = nil
+    /// Stop after this many minutes of training in total (counting time before a resume).
+    public var minutes: Double? = nil
+    /// Minutes between checkpoints (also written at the end).
+    public var checkpointMinutes: Double = 5
+
+    // MARK: Optimisation
+    public var batchSize: Int = 8
+    /// Adam learning rate (e4e: 1e-4 with Ranger), held constant, then a cosine ramp-down over the
+    /// last `rampDown` fraction of the run (of `steps`, else of `minutes`).
+    public var learningRate: Float = 5e-4
+    public var rampDown: Double = 0.25
+    /// Seeds the initial weights, the sampled z, the real-image draws.
+    public var seed: UInt64 = 0
+
+    // MARK: Losses (e4e: L2 1.0, LPIPS 0.8, delta-norm 2e-4)
+    /// Pixel mean squared error on [-1, 1].
+    public var l2Weight: Float = 1
+    /// `1 − MS-SSIM`.
+    public var msSSIMWeight: Float = 0.2
+    /// LPIPS (used only when `trainEncoder` gets an LPIPS network).
+    public var lpipsWeight: Float = 0.8
+    /// Mean squared error between the codes and the known ws of generated samples.
+    public var latentWeight: Float = 1
+    /// e4e's delta-norm regulariser.
+    public var deltaNormWeight: Float = 2e-4
+    /// e4e's progressive training: one more delta every this many steps (0 = all from the start).
+    public var progressiveStepEvery: Int = 100
+
+    // MARK: Data
+    /// Share of each batch drawn from the real images (when given); the rest are generator samples.
+    public var realFraction: Double = 0.5
+    /// Pairs (target | reconstruction) in the sample strip.
+    public var sampleCount: Int = 8
+
+    public init() {}
+
+    /// Throws `EncoderError` naming the first bad option.
+    public func validate(hasRealImages: Bool) throws {
+        func fail(_ s: String) -> EncoderError { EncoderError("bad training option: \(s)") }
+        guard steps != nil || minutes != nil else { throw fail("give steps or minutes") }
+        if let steps, steps < 1 { throw fail("steps must be ≥ 1, got \(steps)") }
+        if let minutes, !(minutes > 0 && minutes.isFinite) { throw fail("minutes must be positive, got \(minutes)") }
+        guard checkpointMinutes > 0, checkpointMinutes.isFinite else { throw fail("checkpointMinutes must be positive, got \(checkpointMinutes)") }
+        guard (1...1024).contains(batchSize) else { throw fail("batchSize must be in 1...1024, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw fail("learningRate must be positive, got \(learningRate)") }
+        guard rampDown >= 0, rampDown <= 1 else { throw fail("rampDown must be in [0, 1], got \(rampDown)") }
+        for (name, w) in [("l2Weight", l2Weight), ("msSSIMWeight", msSSIMWeight), ("lpipsWeight", lpipsWeight),
+                          ("latentWeight", latentWeight), ("deltaNormWeight", deltaNormWeight)] {
+            guard w >= 0, w.isFinite else { throw fail("\(name) must be ≥ 0 and finite, got \(w)") }
+        }
+        guard l2Weight > 0 || msSSIMWeight > 0 || lpipsWeight > 0 || latentWeight > 0 else {
+            throw fail("every loss weight is zero: nothing to train for")
+        }
+        guard progressiveStepEvery >= 0 else { throw fail("progressiveStepEvery must be ≥ 0, got \(progressiveStepEvery)") }
+        guard realFraction >= 0, realFraction <= 1 else { throw fail("realFraction must be in [0, 1], got \(realFraction)") }
+        if realFraction >= 1 && !hasRealImages { throw fail("realFraction 1 needs real images") }
+        guard !iterative || (1...20).contains(iterations) else { throw fail("iterations must be in 1...20, got \(iterations)") }
+        guard (0...64).contains(sampleCount) else { throw fail("sampleCount must be in 0...64, got \(sampleCount)") }
+    }
+
+    /// The options with the length fields cleared: two runs may continue each other when these agree.
+    var computationDefining: EncoderTrainingOptions {
+        var o = self
+        o.steps = nil; o.minutes = nil; o.checkpointMinutes = 0
+        return o
+    }
+
+    /// The options as sorted-key JSON (records, checkpoints).
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(data: try! e.encode(self), encoding: .utf8)!
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentModels
+import LatentInversion
+
+/// One training batch: generator samples first (with their ws), then real images.
+struct TrainingBatch {
+    /// `[B, 3, R, R]` in [-1, 1].
+    var images: Tensor
+    /// `[S, numWs, wDim]`, the ws of the first S = `syntheticCount` images.
+    var ws: Tensor?
+    var syntheticCount: Int
+}
+
+/// Draws batches: z ~ N(0, I) mapped and rendered by the generator (const noise, ψ = 1), and real
+/// images from a folder listing (decoded and resized to R like projector targets, kept in memory
+/// once loaded). Every draw comes from the caller's `GaussianStream`, so a batch depends only on
+/// that stream's state (what a checkpoint stores).
+final class TrainingData {
+    let generator: StyleGAN2Generator
+    let realPaths: [String]
+    let realPerBatch: Int
+    let batchSize: Int
+    private var cache: [Int: Tensor] = [:]
+
+    /// - Parameter realImages: absolute paths (checked readable up front by `checkRealImages`).
+    init(generator: StyleGAN2Generator, realImages: [String], batchSize: Int, realFraction: Double) {
+        self.generator = generator
+        realPaths = realImages
+        self.batchSize = batchSize
+        realPerBatch = realImages.isEmpty ? 0 : min(batchSize, max(0, Int((Double(batchSize) * realFraction).rounded())))
+    }
+
+    /// Generator samples for `count` z drawn from `rng`: images and ws.
+    func synthetic(count: Int, rng: inout GaussianStream) -> (images: Tensor, ws: Tensor) {
+        let z = Tensor(shape: [count, generator.zDim], data: (0..<(count * generator.zDim)).map { _ in Float(rng.next()) })
+        let ws = generator.mapping(z: z)
+        return (generator.synthesis(ws: ws), ws)
+    }
+
+    /// Real image `index` as `[1, 3, R, R]`.
+    func real(_ index: Int) throws -> Tensor {
+        if let t = cache[index] { return t }
+        let r = generator.resolution
+        let t = try loadProjectionTarget(path: realPaths[index], resolution: r).reshaped([1, 3, r, r])
+        cache[index] = t
+        return t
+    }
+
+    func batch(rng: inout GaussianStream) throws -> TrainingBatch {
+        let s = batchSize - realPerBatch
+        var parts = [Tensor]()
+        var ws: Tensor? = nil
+        if s > 0 {
+            let syn = synthetic(count: s, rng: &rng)
+            parts.append(syn.images)
+            ws = syn.ws
+        }
+        for _ in 0..<realPerBatch {
+            let i = min(Int(rng.uniform() * Double(realPaths.count)), realPaths.count - 1)
+            parts.append(try real(i))
+        }
+        return TrainingBatch(images: Tensor.concatenate(parts), ws: ws, syntheticCount: s)
+    }
+
+    /// Fixed targets for the sample strip: up to half real (spread over the listing), the rest
+    /// generator samples from their own stream (the training stream is not touched).
+    func sampleTargets(count: Int, seed: UInt64) throws -> Tensor? {
+        guard count > 0 else { return nil }
+        let nReal = min(realPaths.count, realPaths.isEmpty ? 0 : max(1, count / 2))
+        var parts = [Tensor]()
+        for k in 0..<nReal { parts.append(try real(k * realPaths.count / nReal)) }
+        if count - nReal > 0 {
+            var rng = GaussianStream(seed: seed ^ 0x5A4D_504C_4553_5452)
+            parts.append(synthetic(count: count - nReal, rng: &rng).images)
+        }
+        return Tensor.concatenate(parts)
+    }
+}
+
+/// Every image file under `folder` (sorted, as `listImages`), each probed so an unreadable one is
+/// refused before training starts.
+/// - Throws: `EncoderError` naming the folder (empty, missing) or the first bad file.
+public func listTrainingImages(folder: String) throws -> [String] {
+    let names: [String]
+    do { names = try listImages(root: folder) } catch { throw EncoderError("\(error)") }
+    guard !names.isEmpty else { throw EncoderError("\(folder): no .png/.jpg/.jpeg images in this folder") }
+    let paths = names.map { URL(fileURLWithPath: folder).appendingPathComponent($0).path }
+    for p in paths {
+        do { _ = try probeImage(path: p) } catch { throw EncoderError("\(error)".hasPrefix(p) ? "\(error)" : "\(p): \(error)") }
+    }
+    return paths
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import LatentTensor
+import LatentInversion
+import LatentEncoders
+
+/// `latentlab train-encoder`: trains an e4e-style encoder for a generator on the CPU.
+struct TrainEncoder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-encoder",
+        abstract: "Train an image → W+ encoder (e4e design, optional ReStyle iterations) for a generator.",
+        discussion: """
+        Each step encodes a batch of generator samples (whose w is known: latent loss + image losses) and, with \
+        --images, real images (image losses only), renders the codes and updates the encoder with Adam. Image \
+        losses: pixel L2, 1 − MS-SSIM, LPIPS with --lpips-weights. e4e's progressive stages add one per-style delta \
+        every --progressive-every steps; the delta-norm regulariser keeps the codes near one w.
+        Writes OUT (the encoder, refreshed at every checkpoint) and OUT's training folder (OUT without .safetensors \
+        + .training/): checkpoint.safetensors every --checkpoint-minutes, loss.png, psnr.png, samples.png (pairs \
+        target | reconstruction), history.csv, train-encoder.json. --resume continues from the checkpoint exactly \
+        (bit-identical to an uninterrupted run on the same machine and thread counts); only --steps, --minutes and \
+        --checkpoint-minutes may change. Without --resume an existing checkpoint is never overwritten.
+        For the default generator, real renders are what to train on: its z sets colours but hardly the layout.
+        """)
+
+    @OptionGroup var net: NetworkOptions
+    @Option(help: "The encoder file to write (.safetensors).") var out: String
+    @Option(help: "Folder of real training images (.png/.jpg, searched recursively).") var images: String?
+    @Option(help: "Train for this many minutes in total (counting time before a resume).") var minutes: Double?
+    @Option(help: "Train for this many steps in total (counting steps before a resume).") var steps: Int?
+    @Flag(help: "Continue from the checkpoint in OUT's training folder.") var resume = false
+    @Flag(help: "ReStyle mode: input = (image, current reconstruction), residual codes.") var iterative = false
+    @Option(help: "ReStyle iterations per training step (with --iterative).") var iterations: Int = 3
+    @Option(help: "Images per step.") var batch: Int = 8
+    @Option(help: "Adam learning rate (cosine ramp-down over the last quarter).") var lr: Float = 5e-4
+    @Option(help: "Random seed (initial weights, samples, real-image draws).") var seed: UInt64 = 0
+    @Option(name: .customLong("real-fraction"), help: "Share of each batch taken from --images.") var realFraction: Double = 0.5
+    @Option(help: "Weight of the pixel L2 loss.") var l2: Float = 1
+    @Option(help: "Weight of 1 − MS-SSIM.") var msssim: Float = 0.2
+    @Option(help: "Weight of LPIPS (needs --lpips-weights).") var lpips: Float = 0.8
+    @Option(name: .customLong("lpips-weights"), help: "LPIPS weights (.safetensors: features.N.*, lin{k}.model.1.weight).") var lpipsWeights: String?
+    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: String = "vgg"
+    @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
+    @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
+    @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
+    @Option(name: .customLong("base-channels"), help: "Encoder channels at full resolution.") var baseChannels: Int = 32
+    @Option(name: .customLong("max-channels"), help: "Encoder channel cap.") var maxChannels: Int = 128
+    @Option(name: .customLong("convs-per-level"), help: "Stride-1 convs per pyramid level.") var convsPerLevel: Int = 1
+    @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
+
+    var options: EncoderTrainingOptions {
+        var o = EncoderTrainingOptions()
+        o.baseChannels = baseChannels; o.maxChannels = maxChannels; o.convsPerLevel = convsPerLevel
+        o.iterative = iterative; o.iterations = iterations
+        o.steps = steps; o.minutes = minutes; o.checkpointMinutes = checkpointMinutes
+        o.batchSize = batch; o.learningRate = lr; o.seed = seed
+        o.l2Weight = l2; o.msSSIMWeight = msssim; o.lpipsWeight = lpipsWeights == nil ? 0 : lpips
+        o.latentWeight = latentWeight; o.deltaNormWeight = deltaNorm; o.progressiveStepEvery = progressiveEvery
+        o.realFraction = images == nil ? 0 : realFraction
+        return o
+    }
+
+    func validate() throws {
+        guard steps != nil || minutes != nil else { throw ValidationError("give --steps N or --minutes M") }
+        guard ["vgg", "alex"].contains(lpipsNet) else { throw ValidationError("--lpips-net must be vgg or alex") }
+        guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+        do { try options.validate(hasRealImages: images != nil) }
+        catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        do {
+            let G = try net.loadGenerator()
+            let real = try images.map { try listTrainingImages(folder: $0) } ?? []
+            let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet == "alex" ? .alex : .vgg, weightsPath: $0) }
+            let o = options
+            let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
+            let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
+            let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
+                                          resume: resume) { p in
+                let detail = String(format: "step %d loss %.4g psnr %.2f dB stage %d", p.step, p.terms.total,
+                                    -10 * log10(max(p.terms.pixelMSE, 1e-12)), p.stage)
+                if let bar { bar.update(p.step, detail: detail) }
+                if let minuteBar { minuteBar.update(Int(p.elapsedSeconds), detail: detail) }
+            }
+            minuteBar?.update(Int.max)
+            let folder = encoderTrainingFolder(outputPath: out)
+            var record: [String: String] = [
+                "network": net.networkName, "out": out, "images": images ?? "", "resume": "\(resume)",
+                "options": o.json, "steps": "\(report.steps)", "steps_this_run": "\(report.stepsThisRun)",
+                "seconds": String(format: "%.1f", report.elapsedSeconds),
+                "final_loss": report.lossHistory.last.map { "\($0)" } ?? "",
+            ]
+            if let lpipsWeights { record["lpips_weights"] = lpipsWeights; record["lpips_net"] = lpipsNet }
+            let json = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
+            try writeAtomically(json, to: (folder as NSString).appendingPathComponent("train-encoder.json"))
+            print("\(out): \(report.steps) steps (\(report.stepsThisRun) this run), \(String(format: "%.0f", report.elapsedSeconds)) s, final loss \(report.lossHistory.last.map { String(format: "%.4g", $0) } ?? "-"); figures in \(folder)")
+        } catch let e as CommandFailure {
+            throw e
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+}

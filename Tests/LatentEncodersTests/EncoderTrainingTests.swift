@@ -1,0 +1,127 @@
+import XCTest
+import LatentTensor
+import LatentFormats
+import LatentModels
+import LatentEncoders
+import _TestSupport
+
+/// The trainer on the tiny32 golden generator: the loss falls, a resumed run is bit-identical to
+/// a straight one, bad options are refused, ReStyle mode trains.
+final class EncoderTrainingTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws { dir = try temporaryFolder("train") }
+    override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(at: dir) } }
+
+    /// Small, fast options for tiny32 (32², 8 ws × 128).
+    func smallOptions(steps: Int) -> EncoderTrainingOptions {
+        var o = EncoderTrainingOptions()
+        o.baseChannels = 8; o.maxChannels = 16; o.convsPerLevel = 1
+        o.steps = steps; o.batchSize = 4; o.learningRate = 1e-3
+        o.progressiveStepEvery = 4; o.sampleCount = 4
+        return o
+    }
+
+    func realImages() throws -> [String] {
+        try listTrainingImages(folder: packageRoot().appendingPathComponent("Tests/LatentInversionTests/Resources/scenes").path)
+    }
+
+    func testLossDecreases() throws {
+        let g = try tiny32Generator()
+        var o = smallOptions(steps: 40)
+        o.rampDown = 0
+        let out = dir.appendingPathComponent("E.safetensors").path
+        var seen = 0
+        let report = try trainEncoder(generator: g, outputPath: out, options: o) { p in
+            seen += 1
+            XCTAssertEqual(p.step, seen)
+            XCTAssertTrue(p.terms.total.isFinite)
+        }
+        XCTAssertEqual(report.steps, 40)
+        let h = report.lossHistory
+        let first = h.prefix(5).reduce(0, +) / 5, last = h.suffix(5).reduce(0, +) / 5
+        XCTAssertLessThan(last, 0.8 * first, "loss \(first) → \(last)")
+        // The files of a run.
+        let folder = encoderTrainingFolder(outputPath: out)
+        for name in ["checkpoint.safetensors", "loss.png", "psnr.png", "samples.png", "history.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + name), name)
+        }
+        let e = try TrainedEncoder(path: out)
+        XCTAssertEqual(e.config.steps, 40)
+        XCTAssertEqual(e.config.stage, 7)           // 40 steps / 4 per stage, capped at numWs − 1
+        XCTAssertEqual(e.config.generatorFingerprint, g.fingerprint)
+        XCTAssertEqual(try e.encode(images: g.synthesis(ws: g.mapping(z: Tensor.zeros([1, g.zDim])))).shape, [1, 8, 128])
+    }
+
+    /// N steps straight = k steps, then resume to N: identical weights, Adam and history (the same
+    /// computation in the same process and thread count, so bit-equality is the right test).
+    func testResumeIsBitExact() throws {
+        let g = try tiny32Generator()
+        let images = try realImages()
+        var o = smallOptions(steps: 7)
+        o.realFraction = 0.5
+        let a = dir.appendingPathComponent("a/E.safetensors").path
+        let straight = try trainEncoder(generator: g, outputPath: a, realImages: images, options: o)
+        let b = dir.appendingPathComponent("b/E.safetensors").path
+        o.steps = 3
+        _ = try trainEncoder(generator: g, outputPath: b, realImages: images, options: o)
+        o.steps = 7
+        let resumed = try trainEncoder(generator: g, outputPath: b, realImages: images, options: o, resume: true)
+        XCTAssertEqual(resumed.resumedFromStep, 3)
+        XCTAssertEqual(resumed.stepsThisRun, 4)
+        XCTAssertEqual(straight.lossHistory, resumed.lossHistory)
+        let fa = try SafeTensorsFile(path: encoderTrainingFolder(outputPath: a) + "/checkpoint.safetensors")
+        let fb = try SafeTensorsFile(path: encoderTrainingFolder(outputPath: b) + "/checkpoint.safetensors")
+        XCTAssertEqual(fa.names, fb.names)
+        for name in fa.names where name != "history" { XCTAssertEqual(try fa.tensor(name), try fb.tensor(name), name) }
+        XCTAssertEqual(fa.metadata["rngState"], fb.metadata["rngState"])
+        XCTAssertEqual(try TrainedEncoder(path: a).network.parameters, try TrainedEncoder(path: b).network.parameters)
+        // Straight on from a finished run: nothing more to do, same weights.
+        let again = try trainEncoder(generator: g, outputPath: b, realImages: images, options: o, resume: true)
+        XCTAssertEqual(again.stepsThisRun, 0)
+    }
+
+    func testBadOptionsRefused() throws {
+        let g = try tiny32Generator()
+        let out = dir.appendingPathComponent("E.safetensors").path
+        func refuses(_ change: (inout EncoderTrainingOptions) -> Void, _ fragment: String, images: [String] = [], resume: Bool = false,
+                     line: UInt = #line) {
+            var o = smallOptions(steps: 2)
+            change(&o)
+            XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: out, realImages: images, options: o, resume: resume), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "\(e)", line: line)
+                XCTAssertFalse("\(e)".contains("\n"), line: line)
+            }
+        }
+        refuses({ $0.steps = 0 }, "steps must be ≥ 1")
+        refuses({ $0.steps = nil }, "give steps or minutes")
+        refuses({ $0.minutes = -1 }, "minutes must be positive")
+        refuses({ $0.batchSize = 0 }, "batchSize")
+        refuses({ $0.learningRate = .nan }, "learningRate")
+        refuses({ $0.l2Weight = -1 }, "l2Weight")
+        refuses({ $0.realFraction = 1 }, "needs real images")
+        refuses({ $0.iterative = true; $0.iterations = 0 }, "iterations")
+        refuses({ _ in }, "no checkpoint to resume", resume: true)
+        XCTAssertThrowsError(try listTrainingImages(folder: dir.path)) { e in XCTAssertTrue("\(e)".contains("no .png")) }
+        // A finished run is not overwritten; a resume with other options is refused.
+        _ = try trainEncoder(generator: g, outputPath: out, options: smallOptions(steps: 1))
+        refuses({ _ in }, "a checkpoint exists")
+        refuses({ $0.learningRate = 2e-3 }, "other training options", resume: true)
+    }
+
+    func testIterativeModeTrains() throws {
+        let g = try tiny32Generator()
+        var o = smallOptions(steps: 3)
+        o.iterative = true; o.iterations = 2; o.batchSize = 2; o.sampleCount = 2
+        let out = dir.appendingPathComponent("R.safetensors").path
+        let report = try trainEncoder(generator: g, outputPath: out, options: o)
+        XCTAssertTrue(report.lossHistory.allSatisfy { $0.isFinite })
+        let e = try TrainedEncoder(path: out)
+        XCTAssertTrue(e.config.iterative)
+        XCTAssertEqual(e.config.architecture.inputChannels, 6)
+        let target = g.synthesis(ws: g.mapping(z: Tensor(shape: [2, g.zDim], generator: { Float(sin(Double($0))) })))
+        let steps = try e.encode(images: target, generator: g, iterations: 3)
+        XCTAssertEqual(steps.count, 3)
+        XCTAssertEqual(steps[2].shape, [2, 8, 128])
+        XCTAssertGreaterThan(maxAbsDiff(steps[0], steps[1]), 0)   // each iteration moves the codes
+    }
+}
