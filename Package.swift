@@ -8,8 +8,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "latentlab", targets: ["latentlab"]),
-        .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO",
-                                              "LatentModels", "LatentInversion", "LatentEditing"]),
+        .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                              "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,13 +32,25 @@ let package = Package(
         .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
         .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats"],
                 resources: [.copy("Resources")]),
-        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
-        .target(name: "LatentEditing", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
+        // OpenAI CLIP (tokenizer, text cleaning, ViT + text towers) and the embedded clip-scenes64.
+        .target(name: "LatentCLIP", dependencies: ["LatentTensor", "LatentFormats"], resources: [.copy("Resources")]),
+        // What inversion and editing share: the latent file, latent spaces, the optimisation
+        // schedule, ws ranges, mask weights, run records.
+        .target(name: "LatentCore", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
+        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore"]),
+        .target(name: "LatentEditing", dependencies: ["CBLAS", "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                                      "LatentCLIP", "LatentCore"]),
         .executableTarget(name: "latentlab", dependencies: [
-            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing",
+            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentInversion", "LatentEditing"],
+        // Verification harnesses on the test scenes (CLIP zero-shot + pixel statistics): used only
+        // by LatentBench and the tests, never by the library or the command line.
+        .target(name: "_LatentVerification", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                                            "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing"],
+                path: "Bench/LatentVerification"),
+        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentCore",
+                                                              "LatentInversion", "LatentEditing", "_LatentVerification"],
                           path: "Bench/LatentBench"),
 
         // MARK: Tests
@@ -50,9 +62,12 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "_TestSupport"],
                     resources: [.copy("Resources")]),
+        .testTarget(name: "LatentCLIPTests", dependencies: ["LatentCLIP", "_TestSupport"],
+                    resources: [.copy("Resources")]),
+        .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore", "_TestSupport"]),
         .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"],
+        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_LatentVerification", "_TestSupport"],
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
                     resources: [.copy("Resources")]),

@@ -8,6 +8,7 @@
 // area, implement it in its own file and add one line to `commands`.
 import Foundation
 import LatentEditing
+import _LatentVerification
 
 struct BenchCommand {
     let name: String
@@ -26,7 +27,7 @@ let commands: [BenchCommand] = [
                  run: { runGeneratorBench(arguments: $0) }, inAll: true),
     BenchCommand(name: "inversion", summary: "projector quality (PSNR vs the reference) and speed per step / image (InversionBench.swift)",
                  run: { runInversionBench(arguments: $0) }, inAll: false),
-    BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
+    BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (the direction library on the test scenes, Bench/directions.md)",
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",
                  run: { if !runTextEditVerification(arguments: $0) { exit(1) } }, inAll: false),

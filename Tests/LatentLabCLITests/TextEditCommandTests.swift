@@ -17,7 +17,7 @@ final class TextEditCommandTests: XCTestCase {
         let textOut = dir.appendingPathComponent("text").path
         let r = try ClipCommandTests.run(["edit", "--latent-in", latent, "--text", "a red cube", "--steps", "4", "--out", textOut])
         XCTAssertEqual(r.status, 0, r.err)
-        for name in ["latent.npz", "edited.png", "original.png", "before_after.png", "edit.json"] {
+        for name in ["latent.npz", "edited.png", "original.png", "strip.png", "edit.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: textOut + "/" + name), name)
         }
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: textOut + "/edit.json"))) as! [String: Any]
