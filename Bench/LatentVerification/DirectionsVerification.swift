@@ -51,7 +51,7 @@ public func runDirectionsVerification(arguments: [String]) -> Bool {
         }
         return true
     } catch {
-        FileHandle.standardError.write("directions verify: \(error)\n".data(using: .utf8)!)
+        FileHandle.standardError.write("LatentBench directions: \(error)\n".data(using: .utf8)!)
         return false
     }
 }

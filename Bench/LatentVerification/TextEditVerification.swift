@@ -37,7 +37,7 @@ import LatentEditing
 @discardableResult
 public func runTextEditVerification(arguments: [String]) -> Bool {
     if arguments.first == "help" || arguments.first == "--help" {
-        print("see runTextEditVerification's documentation (Sources/LatentEditing/Verification/TextEditVerification.swift)")
+        print("see runTextEditVerification's documentation (Bench/LatentVerification/TextEditVerification.swift)")
         return true
     }
     do {
