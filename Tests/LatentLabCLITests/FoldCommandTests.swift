@@ -3,6 +3,7 @@ import Foundation
 import LatentTensor
 import LatentFormats
 import LatentImageIO
+import LatentModels
 import _TestSupport
 
 /// The options that used to be ignored, the shared latent file, the library found from
@@ -154,5 +155,31 @@ final class FoldCommandTests: CLITestCase {
         XCTAssertTrue(redo.stdout.contains("1 inverted"), redo.stdout)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("proj/a/metrics.json")))) as! [String: Any]
         XCTAssertEqual((record["metrics"] as! [String: Any])["steps"] as? Int, 3)
+    }
+}
+
+/// `directions discover --method interfacegan --labels CSV` (the library's discovery, a thin command).
+final class DiscoverCommandTests: CLITestCase {
+    func testInterFaceGANFromCSVLabels() throws {
+        // Labels a linear boundary in W can find: w[0] above its median, for 300 seeds of tiny32 (z 64, w 128).
+        let G = try StyleGAN2Generator(path: modelsFixture("tiny32_weights.safetensors"))
+        let w = mapFirstRows(generator: G, z: zFromSeeds((0..<300).map { UInt32($0) }, zDim: G.zDim))
+        let first = (0..<300).map { w[$0, 0] }
+        let median = first.sorted()[150]
+        var csv = "seed,label\n"
+        for s in 0..<300 { csv += "\(s),\(first[s] >= median ? 1 : 0)\n" }
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: temp("labels.csv")))
+        let r = try runOK(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "interfacegan",
+                           "--labels", temp("labels.csv"), "--name", "zsign", "--out", temp("d.safetensors")])
+        XCTAssertTrue(r.stdout.contains("zsign: held-out accuracy"), r.stdout)
+        let f = try SafeTensorsFile(path: temp("d.safetensors"))
+        XCTAssertEqual(f.metadata["label_source"], "csv:labels.csv")
+        XCTAssertNotNil(f.metadata["projection_std"].flatMap(Double.init))
+        let acc = try XCTUnwrap(f.metadata["held_out_accuracy"].flatMap { try? JSONDecoder().decode([Double].self, from: Data($0.utf8)) }?.first)
+        XCTAssertGreaterThan(acc, 0.7)
+        try Data("seed,label\n1,maybe\n".utf8).write(to: URL(fileURLWithPath: temp("bad.csv")))
+        try runFails(["directions", "discover", "--method", "interfacegan", "--labels", temp("bad.csv"), "--out", temp("x.safetensors")],
+                     contains: ["bad.csv:2", "label must be 0/1"])
+        try runUsageError(["directions", "discover", "--method", "pca", "--out", temp("x.safetensors")], contains: ["--method"])
     }
 }

@@ -77,12 +77,7 @@ struct Directions: ParsableCommand {
             guard out.lowercased().hasSuffix(".png") else { throw ValidationError("--out must be a .png file") }
         }
 
-        func parsedStrengths() throws -> [Float] {
-            try strength.split(separator: ",").map {
-                guard let v = Float($0.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ValidationError("bad strength '\($0)'") }
-                return v
-            }
-        }
+        func parsedStrengths() throws -> [Float] { try parseStrengths(strength) }
 
         func run() throws {
             let G = try net.loadGenerator()

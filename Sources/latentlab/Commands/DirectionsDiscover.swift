@@ -94,95 +94,34 @@ extension Directions {
         }
 
         func discoverInterFaceGAN(_ G: StyleGAN2Generator, range: Range<Int>) throws -> DirectionSet {
-            var info: [String: String] = ["seed": "\(seed)", "network": net.networkName, "held_out_fraction": "\(heldOut)", "l2": "\(l2)"]
-            let latents: Tensor, labelValues: [Bool]
+            let source: InterFaceGANLabels
             if let labels {
-                let (seeds, values) = try readSeedLabels(path: labels)
-                latents = mapFirstRows(generator: G, z: zFromSeeds(seeds, zDim: G.zDim))
-                labelValues = values
-                info["label_source"] = "csv:\(URL(fileURLWithPath: labels).lastPathComponent)"
-                info["samples"] = "\(seeds.count)"
+                let text: String
+                do { text = try String(contentsOfFile: labels, encoding: .utf8) } catch { throw CommandFailure("\(labels): cannot read (not a UTF-8 text file?)") }
+                let (seeds, values) = try parseSeedLabels(text, source: labels)
+                source = .seeds(seeds, values, source: "csv:\(URL(fileURLWithPath: labels).lastPathComponent)")
             } else {
-                let n = samples ?? 4000
                 let classifier = try ZeroShotClassifier(clip: CLIPModel.loadDefault(), tokenizer: CLIPTokenizer.loadDefault(),
                                                         positive: positive, negative: negative)
-                let seeds = (0..<n).map { UInt32(truncatingIfNeeded: seed + $0) }
-                let bar = ProgressBar(total: n, label: "generating + CLIP")
-                let scored = try scoreSamples(generator: G, classifier: classifier, seeds: seeds, batchSize: batch) { d, _ in bar.update(d) }
-                let threshold = split == .median ? medianScore(scored.scores) : 0
-                let (kept, keptLabels) = try selectConfident(scores: scored.scores, fraction: confidentFraction, threshold: threshold)
-                latents = Tensor.concatenate(kept.map { scored.w.slice($0 ..< $0 + 1) })
-                labelValues = keptLabels
-                let positives = scored.scores.filter { $0 > 0 }.count
-                print(String(format: "CLIP labels: %d of %d samples closer to the positive prompt; split at %.4f; kept %d + %d (most confident %.0f%% of each side)",
-                             positives, n, threshold, keptLabels.filter { $0 }.count, keptLabels.filter { !$0 }.count, confidentFraction * 100))
-                if let labelsOut { try writeScoredLabels(scored, threshold: threshold, kept: Set(kept), to: labelsOut) }
-                func json(_ a: [String]) -> String { (try? JSONEncoder().encode(a)).map { String(decoding: $0, as: UTF8.self) } ?? "[]" }
-                info["label_source"] = "clip-zero-shot:default"
-                info["positive"] = json(positive); info["negative"] = json(negative)
-                info["confident_fraction"] = "\(confidentFraction)"
-                info["split"] = split == .median ? "median (\(threshold))" : "zero"
-                info["samples"] = "\(n)"; info["labelled_samples"] = "\(labelValues.count)"
-                info["positive_share"] = String(format: "%.4f", Double(positives) / Double(n))
+                source = .prompts(classifier: classifier, positive: positive, negative: negative, samples: samples ?? 4000, firstSeed: seed,
+                                  split: split, confidentFraction: confidentFraction, batchSize: batch)
             }
-            var conditions: [Tensor] = []
-            for ref in condition {
+            let conditions = try condition.map { ref -> (reference: String, direction: Tensor) in
                 let (other, index, file) = try DirectionLibrary.load(reference: ref)
                 guard other.wDim == G.wDim else { throw CommandFailure("\(file): wDim \(other.wDim), generator \(G.wDim)") }
-                conditions.append(other.direction(index))
+                return (ref, other.direction(index))
             }
-            let r = try interfaceganDirection(latents: latents, labels: labelValues, conditions: conditions,
-                                              heldOutFraction: heldOut, l2: l2, standardize: standardize, seed: UInt64(seed))
-            info["standardize"] = "\(standardize)"
-            info["scale_meaning"] = "held-out accuracy"
-            info["held_out_accuracy"] = "[\(r.heldOutAccuracy)]"
-            info["train_accuracy"] = "[\(r.trainAccuracy)]"
-            info["held_out_count"] = "\(r.boundary.heldOutCount)"
-            info["bias"] = "\(r.boundary.bias)"
-            info["solver_iterations"] = "\(r.boundary.iterations)"
-            // Spread of the latents along the direction: strengths of ~2σ move a typical sample across the boundary.
-            info["projection_std"] = String(format: "%.4f", projectionStd(latents: latents, direction: r.direction))
-            if !conditions.isEmpty {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .withoutEscapingSlashes
-                info["conditioned_on"] = String(decoding: try encoder.encode(condition), as: UTF8.self)
-                info["unconditioned_held_out_accuracy"] = "\(r.boundary.heldOutAccuracy)"
+            let bar = labels == nil ? ProgressBar(total: samples ?? 4000, label: "generating + CLIP") : nil
+            let found = try LatentEditing.discoverInterFaceGAN(generator: G, labels: source, conditions: conditions, name: name, layers: range,
+                                                               heldOutFraction: heldOut, l2: l2, standardize: standardize, seed: seed,
+                                                               networkName: net.networkName) { d, _ in bar?.update(d) }
+            found.report.forEach { print($0) }
+            if let labelsOut, let s = found.scored {
+                do { try writeAtomically(Data(scoredLabelsCSV(s.samples, threshold: s.threshold, kept: s.kept).utf8), to: labelsOut) } catch {
+                    throw CommandFailure(error, context: labelsOut)
+                }
             }
-            print(String(format: "%@: held-out accuracy %.3f (%d samples), train %.3f%@", name, r.heldOutAccuracy, r.boundary.heldOutCount,
-                         r.trainAccuracy, conditions.isEmpty ? "" : String(format: " (unconditioned %.3f)", r.boundary.heldOutAccuracy)))
-            return DirectionSet(names: [name], directions: r.direction.reshaped([1, G.wDim]), scales: [Float(r.heldOutAccuracy)],
-                                method: "interfacegan", generatorFingerprint: G.fingerprint, layers: range, info: info)
+            return found.set
         }
     }
-}
-
-/// Writes CLIP-labelled samples as `seed,label,score,kept` rows (a valid `--labels` CSV).
-func writeScoredLabels(_ s: ScoredSamples, threshold: Double, kept: Set<Int>, to path: String) throws {
-    var text = "seed,label,score,kept\n"
-    for i in s.seeds.indices {
-        text += "\(s.seeds[i]),\(s.scores[i] > threshold ? 1 : 0),\(String(format: "%.6f", s.scores[i])),\(kept.contains(i) ? 1 : 0)\n"
-    }
-    try writeAtomically(Data(text.utf8), to: path)
-}
-
-/// Reads `seed,label` rows (a header line is allowed; label 0/1 or false/true; extra columns ignored).
-func readSeedLabels(path: String) throws -> ([UInt32], [Bool]) {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot read") }
-    var seeds: [UInt32] = [], labels: [Bool] = []
-    for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-        let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard f.count >= 2 else { throw CommandFailure("\(path):\(i + 1): expected seed,label") }
-        guard let s = UInt32(f[0]) else {
-            if i == 0 { continue }   // header
-            throw CommandFailure("\(path):\(i + 1): bad seed '\(f[0])'")
-        }
-        switch f[1].lowercased() {
-        case "1", "true", "yes": labels.append(true)
-        case "0", "false", "no": labels.append(false)
-        default: throw CommandFailure("\(path):\(i + 1): label must be 0/1, got '\(f[1])'")
-        }
-        seeds.append(s)
-    }
-    guard !seeds.isEmpty else { throw CommandFailure("\(path): no seed,label rows") }
-    return (seeds, labels)
 }

@@ -51,14 +51,7 @@ struct Edit: ParsableCommand {
     }
 
     /// `--strength` as numbers (checked in `validate`, so a typo gets the usage, exit 64).
-    func parsedStrengths() throws -> [Float] {
-        try (strength ?? "1").split(separator: ",").map { s -> Float in
-            guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite, abs(v) <= 1e6 else {
-                throw ValidationError("bad strength '\(s)'")
-            }
-            return v
-        }
-    }
+    func parsedStrengths() throws -> [Float] { try parseStrengths(strength ?? "1") }
 
     func run() throws {
         let G = try net.loadGenerator()

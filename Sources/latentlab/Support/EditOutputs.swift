@@ -40,7 +40,8 @@ struct EditedResult {
     var image: Tensor
 }
 
-/// Writes one latent's edit into `dir`: `original.png`, `edited[_tag].png`, `strip.png`, then
+/// Writes one latent's edit into `dir`: `original.png`, `edited[_tag].png`, `strip.png` (each image
+/// labelled: "original", the strength or "edited"), then
 /// the latents `latent[_tag].npz` and `edit.json` last, so a folder never holds a latent
 /// without its images.
 func writeEditResult(dir: String, original: Tensor, results: [EditedResult], source: LatentFile, scale: Int,
@@ -49,8 +50,8 @@ func writeEditResult(dir: String, original: Tensor, results: [EditedResult], sou
     func name(_ base: String, _ tag: String, _ ext: String) -> String { dir + "/" + base + (tag.isEmpty ? "" : "_" + tag) + "." + ext }
     try saveScaled(original, to: dir + "/original.png", scale: scale)
     for r in results { try saveScaled(r.image, to: name("edited", r.tag, "png"), scale: scale) }
-    try saveScaled(try imageGrid([original] + results.map(\.image), columns: results.count + 1, padding: 1),
-                   to: dir + "/strip.png", scale: scale)
+    let cells = [labelled(original, "original")] + results.map { labelled($0.image, $0.tag.isEmpty ? "edited" : $0.tag) }
+    try saveScaled(try imageGrid(cells, columns: cells.count, padding: 1), to: dir + "/strip.png", scale: scale)
     for r in results {
         var file = source
         file.codes = .w(r.ws)

@@ -28,3 +28,13 @@ func parseWsRangeOption(_ text: String, numWs: Int, option: String) throws -> Ra
         throw ValidationError("\(option): \(error)")
     }
 }
+
+/// `--strength s[,s2,…]`: finite numbers of at most 1e6 in magnitude, as a usage error otherwise.
+func parseStrengths(_ text: String) throws -> [Float] {
+    try text.split(separator: ",").map { s -> Float in
+        guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite, abs(v) <= 1e6 else {
+            throw ValidationError("bad strength '\(s)'")
+        }
+        return v
+    }
+}
