@@ -107,49 +107,38 @@ struct TextEditOptions: ParsableArguments {
         record.merge(self.record)
         record["layers"] = .string(wsRangeText(options.layers ?? 0 ..< G.numWs))
         var outcome = EditOutcome()
+        var loaded: [Int: (file: LatentFile, mask: Tensor?)] = [:]
         let bar = ProgressBar(total: inputs.count * steps, label: "edit")
-        var start = 0
-        while start < inputs.count {
-            let chunk = Array(inputs[start ..< min(start + batch, inputs.count)])
-            start += chunk.count
-            var loaded: [(item: (name: String, path: String), file: LatentFile, ws: Tensor, mask: Tensor?)] = []
-            for item in chunk {
-                do {
-                    let file = try LatentFile.read(path: item.path, generator: G)
-                    loaded.append((item, file, try singleLatent(file, G), try loadMask(for: item.name, resolution: G.resolution)))
-                } catch { outcome.failures.append((item.path, CommandFailure(error, context: item.path).description)) }
-            }
-            guard !loaded.isEmpty else { continue }
-            let masks = loaded.map(\.mask)
-            options.mask = masks.contains { $0 != nil }
-                ? Tensor.concatenate(masks.map { $0 ?? Tensor(shape: [1, 1, G.resolution, G.resolution], repeating: 1) }) : nil
-            let done = (start - chunk.count) * steps
+        try textGuidedEditInBatches(generator: G, clip: clip, count: inputs.count, target: target, options: options, batchSize: batch, load: { i in
+            let file = try LatentFile.read(path: inputs[i].path, generator: G)
+            let item = TextEditItem(ws: try singleLatent(file, G), noise: file.renderNoise(generator: G),
+                                    mask: try loadMask(for: inputs[i].name, resolution: G.resolution))
+            loaded[i] = (file, item.mask)
+            return item
+        }, progress: { done, _, clipLoss in
+            bar.update(done, detail: String(format: "clip loss %.4f", clipLoss))
+        }, completed: { i, result, k in
+            let (item, source) = (inputs[i], loaded.removeValue(forKey: i)!)
             do {
-                let result = try textGuidedEdit(generator: G, clip: clip, ws: Tensor.concatenate(loaded.map(\.ws)),
-                                                noise: G.stackedNoise(loaded.map { $0.file.renderNoise(generator: G) }),
-                                                target: target, options: options) { p in
-                    bar.update(done + p.step * chunk.count, detail: String(format: "clip loss %.4f", p.clipLoss.reduce(0, +) / Float(p.clipLoss.count)))
-                }
-                for (k, l) in loaded.enumerated() {
-                    let dir = l.item.name.isEmpty ? out : out + "/" + l.item.name
-                    let before = result.initialImage.row(k), after = result.image.row(k)
-                    var scores = try judgeTextEdit(clip: clip, before: before, after: after, texts: texts, textFeatures: textFeatures, mask: l.mask)
-                    scores["loss_clip"] = Double(result.finalLoss.clip[k]); scores["loss_l2"] = Double(result.finalLoss.l2[k])
-                    scores["loss_pixel"] = Double(result.finalLoss.pixel[k])
-                    var itemRecord = record
-                    itemRecord["latent_in"] = .string(l.item.path)
-                    itemRecord["scores"] = .object(scores.mapValues { .double($0) })
-                    itemRecord["seconds_per_latent"] = .double(result.seconds / Double(loaded.count))
-                    try writeEditResult(dir: dir, original: before, results: [EditedResult(tag: "", ws: result.ws.slice(k ..< k + 1), image: after)],
-                                        source: l.file, scale: scale, record: itemRecord)
-                    outcome.rows.append([before, after])
-                    outcome.items.append(["name": .string(l.item.name), "folder": .string(dir), "scores": itemRecord["scores"]!])
-                    print("\(l.item.name.isEmpty ? l.item.path : l.item.name): \(summaryLine(scores)) → \(dir)/strip.png")
-                }
-            } catch {
-                for l in loaded { outcome.failures.append((l.item.path, CommandFailure(error, context: l.item.path).description)) }
-            }
-        }
+                let dir = item.name.isEmpty ? out : out + "/" + item.name
+                let before = result.initialImage.row(k), after = result.image.row(k)
+                var scores = try judgeTextEdit(clip: clip, before: before, after: after, texts: texts, textFeatures: textFeatures, mask: source.mask)
+                scores["loss_clip"] = Double(result.finalLoss.clip[k]); scores["loss_l2"] = Double(result.finalLoss.l2[k])
+                scores["loss_pixel"] = Double(result.finalLoss.pixel[k])
+                var itemRecord = record
+                itemRecord["latent_in"] = .string(item.path)
+                itemRecord["scores"] = .object(scores.mapValues { .double($0) })
+                itemRecord["seconds_per_latent"] = .double(result.seconds / Double(result.ws.shape[0]))
+                try writeEditResult(dir: dir, original: before, results: [EditedResult(tag: "", ws: result.ws.slice(k ..< k + 1), image: after)],
+                                    source: source.file, scale: scale, record: itemRecord)
+                outcome.rows.append([before, after])
+                outcome.items.append(["name": .string(item.name), "folder": .string(dir), "scores": itemRecord["scores"]!])
+                print("\(item.name.isEmpty ? item.path : item.name): \(summaryLine(scores)) → \(dir)/strip.png")
+            } catch { outcome.failures.append((item.path, CommandFailure(error, context: item.path).description)) }
+        }, failed: { i, error in
+            loaded[i] = nil
+            outcome.failures.append((inputs[i].path, CommandFailure(error, context: inputs[i].path).description))
+        })
         return outcome
     }
 
