@@ -11,6 +11,7 @@ import _TestSupport
 /// outside the checkout.
 final class FoldCommandTests: CLITestCase {
     /// An inversion of a fixture image, quick (few steps, few w_avg samples).
+    @discardableResult
     func invertFixture(_ out: String, steps: Int = 6) throws -> CLIResult {
         try runOK(["invert", cliFixture("rgb8.png"), "--out", out, "--steps", "\(steps)", "--w-avg-samples", "64"])
     }
@@ -121,7 +122,7 @@ final class FoldCommandTests: CLITestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: temp("out/\(name)/latent_+3.00.npz")))
         }
         let sheet = try loadImage(path: temp("out/contact_sheet.png")).tensor
-        XCTAssertEqual(sheet.shape[1], 2 * 64 + 1)
+        XCTAssertEqual(sheet.shape[1], 2 * (64 + labelBandHeight) + 1)
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("out/edit.json")))) as! [String: Any]
         XCTAssertEqual((summary["latents"] as! [Any]).count, 2)
         XCTAssertEqual((summary["failed"] as! [Any]).count, 1)

@@ -68,7 +68,7 @@ struct Edit: ParsableCommand {
                 return (ws, try plan.apply(ws: ws))
             } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
         }
-        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record)
+        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record, announce: !textOptions.isTextEdit)
     }
 
     /// The direction or recipe to apply, recorded in `record`.

@@ -103,7 +103,7 @@ struct TextEditOptions: ParsableArguments {
         let textFeatures = try clip.encodeText(texts, tokenizer: try CLIPTokenizer.loadDefault())
         let target: TextGuidedEditTarget = text != nil ? .text(textFeatures)
             : .direction(from: textFeatures.slice(0 ..< 1), to: textFeatures.slice(1 ..< 2))
-        var options = try editOptions(G, layers: layers)
+        let options = try editOptions(G, layers: layers)
         record.merge(self.record)
         record["layers"] = .string(wsRangeText(options.layers ?? 0 ..< G.numWs))
         var outcome = EditOutcome()
@@ -129,9 +129,9 @@ struct TextEditOptions: ParsableArguments {
                 itemRecord["latent_in"] = .string(item.path)
                 itemRecord["scores"] = .object(scores.mapValues { .double($0) })
                 itemRecord["seconds_per_latent"] = .double(result.seconds / Double(result.ws.shape[0]))
-                try writeEditResult(dir: dir, original: before, results: [EditedResult(tag: "", ws: result.ws.slice(k ..< k + 1), image: after)],
-                                    source: source.file, scale: scale, record: itemRecord)
-                outcome.rows.append([before, after])
+                let edited = [EditedResult(tag: "", ws: result.ws.slice(k ..< k + 1), image: after)]
+                try writeEditResult(dir: dir, original: before, results: edited, source: source.file, scale: scale, record: itemRecord)
+                outcome.rows.append(labelledCells(original: before, results: edited))
                 outcome.items.append(["name": .string(item.name), "folder": .string(dir), "scores": itemRecord["scores"]!])
                 print("\(item.name.isEmpty ? item.path : item.name): \(summaryLine(scores)) → \(dir)/strip.png")
             } catch { outcome.failures.append((item.path, CommandFailure(error, context: item.path).description)) }

@@ -82,7 +82,7 @@ struct Project: ParsableCommand {
             guard let t = try? loadImage(path: dir + "/target.png").tensor,
                   let rec = try? loadImage(path: dir + "/reconstruction.png").tensor, t.shape == rec.shape else { continue }
             if let first = rows.first?.first, first.shape != t.shape { continue }
-            rows.append([t, rec])
+            rows.append([labelled(t, "target"), labelled(rec, "reconstruction")])
         }
         guard !rows.isEmpty else { return nil }
         try writeContactSheet(rows: rows, to: out + "/contact_sheet.png", scale: 1)

@@ -13,12 +13,13 @@ struct EditOutcome {
     var failures: [(path: String, error: String)] = []
 
     /// Writes the summary record (and, in folder mode, the contact sheet), reports failures and
-    /// exits 2 when some latents failed (1 when the only one did).
-    func finish(inputs: [(name: String, path: String)], out: String, scale: Int, record: RunRecord) throws {
+    /// exits 2 when some latents failed (1 when the only one did). `announce`: print the single
+    /// result's path (text edits print their own judged line).
+    func finish(inputs: [(name: String, path: String)], out: String, scale: Int, record: RunRecord, announce: Bool = true) throws {
         let folderMode = inputs.count > 1 || inputs.first?.name.isEmpty == false
         if !folderMode {
             if let f = failures.first { throw CommandFailure(f.error) }
-            print("edited \(inputs[0].path) → \(out)/strip.png")
+            if announce { print("edited \(inputs[0].path) → \(out)/strip.png") }
             return
         }
         for f in failures { printError("failed: \(f.error)") }
@@ -50,7 +51,7 @@ func writeEditResult(dir: String, original: Tensor, results: [EditedResult], sou
     func name(_ base: String, _ tag: String, _ ext: String) -> String { dir + "/" + base + (tag.isEmpty ? "" : "_" + tag) + "." + ext }
     try saveScaled(original, to: dir + "/original.png", scale: scale)
     for r in results { try saveScaled(r.image, to: name("edited", r.tag, "png"), scale: scale) }
-    let cells = [labelled(original, "original")] + results.map { labelled($0.image, $0.tag.isEmpty ? "edited" : $0.tag) }
+    let cells = labelledCells(original: original, results: results)
     try saveScaled(try imageGrid(cells, columns: cells.count, padding: 1), to: dir + "/strip.png", scale: scale)
     for r in results {
         var file = source
@@ -58,6 +59,11 @@ func writeEditResult(dir: String, original: Tensor, results: [EditedResult], sou
         do { try file.write(to: name("latent", r.tag, "npz")) } catch { throw CommandFailure(error, context: name("latent", r.tag, "npz")) }
     }
     try record.write(to: dir + "/edit.json")
+}
+
+/// The strip's cells: "original", then each result labelled by its strength (or "edited").
+func labelledCells(original: Tensor, results: [EditedResult]) -> [Tensor] {
+    [labelled(original, "original")] + results.map { labelled($0.image, $0.tag.isEmpty ? "edited" : $0.tag) }
 }
 
 /// Edits every input on its own (failure-isolated): reads it, applies `edit` (the ws as read
@@ -78,7 +84,7 @@ func editEach(_ inputs: [(name: String, path: String)], generator G: StyleGAN2Ge
             var record = base
             record["latent_in"] = .string(item.path)
             try writeEditResult(dir: dir, original: original, results: results, source: file, scale: scale, record: record)
-            outcome.rows.append([original] + results.map(\.image))
+            outcome.rows.append(labelledCells(original: original, results: results))
             outcome.items.append(["name": .string(item.name), "folder": .string(dir)])
         } catch {
             outcome.failures.append((item.path, CommandFailure(error, context: item.path).description))
