@@ -13,5 +13,5 @@ public func directionPreview(generator G: StyleGAN2Generator, direction: Tensor,
         let w = ws.slice(i ..< i + 1)
         for s in strengths { edited.append(try applyDirection(ws: w, direction: direction, strength: s, layers: layers)) }
     }
-    return G.synthesizeImages(ws: Tensor.concatenate(edited), noiseSeeds: [UInt64](repeating: 0, count: edited.count))
+    return G.synthesizeImages(ws: Tensor.concatenate(edited), noiseSeeds: [UInt64](repeating: 0, count: edited.count)).images
 }

@@ -31,6 +31,19 @@ final class FoldCommandTests: CLITestCase {
         XCTAssertEqual((record["arguments"] as! [String: Any])["steps"] as? Int, 6)
     }
 
+    /// `generate` stores each sample's latent with the noise it was rendered with: a random-noise
+    /// sample renders the same again from its .npz.
+    func testGeneratedLatentsKeepTheirNoise() throws {
+        try runOK(["generate", "--seeds", "4,9", "--noise-mode", "random", "--out", temp("g")])
+        XCTAssertTrue(try readNpz(path: temp("g/seed0009.npz")).keys.contains { $0.hasPrefix("noise.") })
+        try runOK(["generate", "--latent-in", temp("g/seed0009.npz"), "--out", temp("again.png")])
+        XCTAssertLessThanOrEqual(maxAbsDiff(try loadImage(path: temp("again.png")).tensor, try loadImage(path: temp("g/seed0009.png")).tensor),
+                                 1.0 / 127.5 + 1e-6)
+        // Const noise needs no maps stored.
+        try runOK(["generate", "--seeds", "4", "--out", temp("c")])
+        XCTAssertEqual(try readNpz(path: temp("c/seed0004.npz")).keys.sorted(), ["w"])
+    }
+
     /// A poor reconstruction says the image is likely outside the generator's domain.
     func testInvertWarnsWhenOutOfDomain() throws {
         let r = try runOK(["invert", cliFixture("rgb8.png"), "--out", temp("inv"), "--steps", "1", "--w-avg-samples", "8", "--no-noise", "--lr", "1e-9"])

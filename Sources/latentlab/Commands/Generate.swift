@@ -17,7 +17,8 @@ struct Generate: ParsableCommand {
         [N, zDim] mapped with --trunc, plus the 'noise.<layer>' maps invert/project store, which replace the \
         noise of their layers, so an inversion renders exactly as its reconstruction.png). A bare .npy is w when \
         its last dimension is wDim, else z. --trunc and --trunc-cutoff apply only when mapping z.
-        --out DIR writes seedNNNN.png (or latentNNNN.png) and its latent seedNNNN.npz (editable with \
+        --out DIR writes seedNNNN.png (or latentNNNN.png) and its latent seedNNNN.npz, with the noise maps it was \
+        rendered with unless const (editable with \
         `latentlab edit --latent-in`) per image, plus grid.png and DIR/generate.json; \
         --out FILE.npy writes the raw float32 images [N, 3, H, W] (nominally [-1, 1], not clamped, as G(z) \
         returns them); --out FILE.png (or .jpg) writes one image. File outputs get their record as FILE.json \
@@ -85,11 +86,9 @@ struct Generate: ParsableCommand {
             ws = G.mixStyles(ws: ws, mixWs: wMix, layers: layers)
         }
         let progress = ProgressBar(total: ws.shape[0], label: "generate")
-        let images = G.synthesizeImages(ws: ws, noiseMode: noiseMode, noiseSeeds: noiseSeeds, noise: noise) { progress.update($0) }
-        let latents = (0..<ws.shape[0]).map { i in
-            LatentFile(ws: ws.slice(i ..< i + 1), noise: noise.map { NoiseMaps($0.maps.mapValues { $0.slice(i ..< i + 1) }) },
-                       attachments: noiseMode == .const || noise != nil ? [:] : ["noise_mode": noiseMode.rawValue])
-        }
+        let (images, used) = G.synthesizeImages(ws: ws, noiseMode: noiseMode, noiseSeeds: noiseSeeds, noise: noise) { progress.update($0) }
+        // Each latent keeps the noise it was rendered with, so it renders (and edits) the same again.
+        let latents = (0..<ws.shape[0]).map { i in LatentFile(ws: ws.slice(i ..< i + 1), noise: used[i]) }
         let written = try output.write(images, names: names, latents: latents, scale: image.scale)
         let record = RunRecord(command: "generate", [
             "network": .string(net.networkName), "generator": .string(G.fingerprint),
