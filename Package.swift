@@ -8,8 +8,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "latentlab", targets: ["latentlab"]),
-        .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO",
-                                              "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders"]),
+        .library(name: "LatentLab", targets: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                              "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing", "LatentEncoders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,15 +32,29 @@ let package = Package(
         .target(name: "LatentImageIO", dependencies: ["LatentTensor", "CImageCodecs"]),
         .target(name: "LatentModels", dependencies: ["LatentTensor", "LatentFormats"],
                 resources: [.copy("Resources")]),
-        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
-        .target(name: "LatentEditing", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
+        // OpenAI CLIP (tokenizer, text cleaning, ViT + text towers) and the embedded clip-scenes64.
+        .target(name: "LatentCLIP", dependencies: ["LatentTensor", "LatentFormats"], resources: [.copy("Resources")]),
+        // What inversion and editing share: the latent file, latent spaces, the optimisation
+        // schedule, ws ranges, mask weights, run records.
+        .target(name: "LatentCore", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
+        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore"]),
+        .target(name: "LatentEditing", dependencies: ["CBLAS", "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                                      "LatentCLIP", "LatentCore"]),
         // Trainable CPU encoders (e4e design, ReStyle mode) and their trainer.
-        .target(name: "LatentEncoders", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion"]),
+        .target(name: "LatentEncoders", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore",
+                                                       "LatentInversion"]),
         .executableTarget(name: "latentlab", dependencies: [
-            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders",
+            "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing",
+            "LatentEncoders",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentInversion", "LatentEditing", "LatentEncoders"],
+        // Verification harnesses on the test scenes (CLIP zero-shot + pixel statistics): used only
+        // by LatentBench and the tests, never by the library or the command line.
+        .target(name: "_LatentVerification", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
+                                                            "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing"],
+                path: "Bench/LatentVerification"),
+        .executableTarget(name: "LatentBench", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore",
+                                                              "LatentInversion", "LatentEditing", "LatentEncoders", "_LatentVerification"],
                           path: "Bench/LatentBench"),
 
         // MARK: Tests
@@ -52,9 +66,12 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "_TestSupport"],
                     resources: [.copy("Resources")]),
+        .testTarget(name: "LatentCLIPTests", dependencies: ["LatentCLIP", "_TestSupport"],
+                    resources: [.copy("Resources")]),
+        .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore", "_TestSupport"]),
         .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_TestSupport"],
+        .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_LatentVerification", "_TestSupport"],
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "_TestSupport"]),
         .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],

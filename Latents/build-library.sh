@@ -1,4 +1,5 @@
 #!/bin/bash
+# Needs `swift build -c release` (latentlab and LatentBench).
 # Rebuilds the shipped direction library for the default generator (scenes64) from the repository
 # root: every file in Latents/ comes out of exactly these commands (results are reproducible from
 # the seeds). Takes ~30 min on 2 cores, most of it generating and CLIP-scoring 5 × 4000 images.
@@ -6,6 +7,8 @@
 #   Latents/build-library.sh [path/to/latentlab] [scratch folder for label CSVs]
 set -euo pipefail
 LL=${1:-.build/release/latentlab}
+# Verification modes (ground-truth labels, agreement) are a benchmark, not a user command.
+LB=$(dirname "$LL")/LatentBench
 SCRATCH=${2:-$(mktemp -d)}
 mkdir -p "$SCRATCH"
 cd "$(dirname "$0")/.."
@@ -15,13 +18,13 @@ $LL directions discover --method sefa --count 10 --out Latents/sefa.safetensors
 # GANSpace: top 10 principal components of 10 000 mapped z.
 $LL directions discover --method ganspace --count 10 --samples 10000 --seed 0 --out Latents/ganspace.safetensors
 
-# Default ws rows per attribute, chosen by `latentlab directions verify layers` (Bench/directions.md).
+# Default ws rows per attribute, chosen by `LatentBench directions layers` (Bench/directions.md).
 declare -A ROWS=([size]=0-5 [colour]=0-5 [position]=0-5 [shape]=0-5 [wall]=0-8)
 
 # InterFaceGAN, ground-truth labels: the default model's z[0:9] drive its scene factors, so a
-# seed's class is known from z (`directions verify labels`); 20 000 seeds, held-out 30 %.
+# seed's class is known from z (`LatentBench directions labels`); 20 000 seeds, held-out 30 %.
 for a in size colour position shape wall; do
-  $LL directions verify labels --attribute $a --samples 20000 --seed 1000000 --out "$SCRATCH/$a-groundtruth.csv"
+  $LB directions labels --attribute $a --samples 20000 --seed 1000000 --out "$SCRATCH/$a-groundtruth.csv"
   $LL directions discover --method interfacegan --name $a --labels "$SCRATCH/$a-groundtruth.csv" --seed 0 \
       --layers ${ROWS[$a]} --out Latents/interfacegan-$a-groundtruth.safetensors
 done
@@ -52,6 +55,6 @@ clip shape median --positive "a ball" --positive "a sphere" --positive "a red ba
 
 # How often the CLIP labels agree with the ground truth.
 for a in size colour position shape wall; do
-  $LL directions verify csv-agreement --labels "$SCRATCH/$a-clip.csv" --attribute $a
+  $LB directions csv-agreement --labels "$SCRATCH/$a-clip.csv" --attribute $a
 done
 $LL directions list Latents

@@ -2,6 +2,7 @@ import Foundation
 import LatentTensor
 import LatentModels
 import LatentInversion
+import LatentCore
 
 /// Inversion quality and speed on the default generator (results recorded in `Bench/inversion.md`).
 ///

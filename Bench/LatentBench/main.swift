@@ -8,6 +8,7 @@
 // area, implement it in its own file and add one line to `commands`.
 import Foundation
 import LatentEditing
+import _LatentVerification
 
 struct BenchCommand {
     let name: String
@@ -32,7 +33,7 @@ let commands: [BenchCommand] = [
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "trained-encoder", summary: "a trained encoder's PSNR on the test scenes and its ms per image (TrainedEncoderBench.swift)",
                  run: { runTrainedEncoderBench(arguments: $0) }, inAll: false),
-    BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (same as `latentlab directions verify`)",
+    BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (the direction library on the test scenes, Bench/directions.md)",
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",
                  run: { if !runTextEditVerification(arguments: $0) { exit(1) } }, inAll: false),

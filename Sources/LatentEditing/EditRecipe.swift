@@ -1,5 +1,6 @@
 import Foundation
 import LatentTensor
+import LatentCore
 
 /// A reusable edit, stored as JSON in `Edits/`: one or more linear moves, each naming a
 /// direction file and entry, a strength and the ws rows it applies to.
@@ -52,34 +53,26 @@ public func parseDirectionReference(_ ref: String) -> (path: String, entry: Stri
     return (ref, nil)
 }
 
-/// Parses an inclusive ws range `a-b` (or `a`) into a half-open range within `0..<numWs`.
-public func parseWsRange(_ text: String, numWs: Int) throws -> Range<Int> {
-    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard let first = parts.first, let a = first, parts.allSatisfy({ $0 != nil }) else {
-        throw EditingError("layer range '\(text)' is not of the form a-b")
-    }
-    let b = parts.count == 2 ? parts[1]! : a
-    guard a >= 0, b >= a, b < numWs else { throw EditingError("layer range '\(text)' must lie within 0-\(numWs - 1)") }
-    return a ..< b + 1
-}
-
-/// Applies every step of a recipe to `ws` `[N, numWs, wDim]`.
-public func applyRecipe(_ recipe: EditRecipe, ws: Tensor, recipeDirectory: String?) throws -> Tensor {
+/// Applies every step of a recipe to `ws` `[N, numWs, wDim]`, each step's strength multiplied
+/// by `scale` (so `--strength -1` undoes a recipe and `0.5` does half of it).
+///
+/// Direction paths are resolved by `DirectionLibrary.resolve`: against the recipe's folder, its
+/// parent (the repository root for `Edits/`), the working directory, then the shipped library.
+/// Only direction files are opened (see `DirectionSet.load`).
+public func applyRecipe(_ recipe: EditRecipe, ws: Tensor, recipeDirectory: String?, scale: Float = 1) throws -> Tensor {
     var out = ws
     let numWs = ws.shape[1]
-    for step in recipe.steps {
-        let (file, entry) = parseDirectionReference(step.direction)
-        var candidates = [file]
-        if let dir = recipeDirectory, !file.hasPrefix("/") {
-            candidates.insert(URL(fileURLWithPath: dir).deletingLastPathComponent().appendingPathComponent(file).path, at: 0)
+    let bases = recipeDirectory.map { [$0, ($0 as NSString).deletingLastPathComponent] } ?? []
+    for (k, step) in recipe.steps.enumerated() {
+        let loaded: (set: DirectionSet, index: Int, path: String)
+        do { loaded = try DirectionLibrary.load(reference: step.direction, relativeTo: bases) } catch {
+            throw EditingError("recipe '\(recipe.name)' step \(k): \(error)")
         }
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw EditingError("recipe '\(recipe.name)': direction file \(file) not found")
+        let layers: Range<Int>
+        do { layers = try step.layers.map { try parseWsRange($0, numWs: numWs) } ?? loaded.set.layers.clamped(to: 0 ..< numWs) } catch {
+            throw EditingError("recipe '\(recipe.name)' step \(k): \(error)")
         }
-        let set = try DirectionSet.load(path: path)
-        let i = try entry.map { try set.index(of: $0) } ?? 0
-        let layers = try step.layers.map { try parseWsRange($0, numWs: numWs) } ?? set.layers.clamped(to: 0 ..< numWs)
-        out = try applyDirection(ws: out, direction: set.direction(i), strength: step.strength, layers: layers)
+        out = try applyDirection(ws: out, direction: loaded.set.direction(loaded.index), strength: step.strength * scale, layers: layers)
     }
     return out
 }

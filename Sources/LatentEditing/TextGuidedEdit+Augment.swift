@@ -87,14 +87,21 @@ public func applyViewBackward(_ grad: Tensor, _ view: ImageView, height: Int, wi
     return shiftImagesBackward(g, by: view.shift)
 }
 
-/// Mirrors images left–right.
-func flipImages(_ x: Tensor) -> Tensor {
+/// Mirrors images `[N, C, H, W]` left–right.
+public func flipImages(_ x: Tensor) -> Tensor {
     let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
     var out = Tensor.zeros(x.shape)
     x.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
         for p in 0..<planes { for y in 0..<h { for c in 0..<w { dst[(p * h + y) * w + c] = src[(p * h + y) * w + w - 1 - c] } } }
     } }
     return out
+}
+
+/// Images `[N, C, H, W]` resized to half size and back (bilinear): detail finer than two pixels
+/// is gone. With `flipImages`, the held-out views that judge a text edit (`Bench/clip-edit.md`).
+public func halfResolutionBlur(_ x: Tensor) -> Tensor {
+    let h = x.shape[2], w = x.shape[3]
+    return resize(resize(x, height: max(h / 2, 1), width: max(w / 2, 1), method: .bilinear), height: h, width: w, method: .bilinear)
 }
 
 func cropImages(_ x: Tensor, _ c: ImageCrop) -> Tensor {

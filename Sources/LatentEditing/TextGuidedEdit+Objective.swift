@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentModels
+import LatentCLIP
 
 /// The objective of a text-guided edit and its gradient w.r.t. ws:
 ///

@@ -1,5 +1,5 @@
 import LatentTensor
-import LatentInversion
+import LatentCore
 
 /// What a text-guided edit steers the image towards (features are CLIP's unnormalised
 /// `encode_text` outputs; only their directions matter).
@@ -67,6 +67,21 @@ public struct TextGuidedEditOptions: Sendable {
     public var seed: UInt64 = 0
 
     public init() {}
+
+    /// The settings measured best on the test scenes (`Bench/clip-edit.md`, table B: the whole
+    /// scene described, λ 0.0005, 8 augmented views with flips and crops down to 0.6, a mask with
+    /// weight 50 when one is given): the requested colour or shape in 93 % of 70 edits, the image
+    /// outside the object at 42.5 dB. StyleCLIP's λ 0.008 (`init()`) barely moves colours on the
+    /// default generator. `latentlab edit --text` uses these as its defaults.
+    public static var recommended: TextGuidedEditOptions {
+        var o = TextGuidedEditOptions()
+        o.lambdaL2 = 0.0005
+        o.augmentations = 8
+        o.flips = true
+        o.minCrop = 0.6
+        o.maskPixelWeight = 50
+        return o
+    }
 }
 
 /// The state after each step, for progress bars and logs.

@@ -1,7 +1,8 @@
 import Foundation
 import LatentTensor
 import LatentModels
-import LatentInversion
+import LatentCLIP
+import LatentCore
 
 /// Text-guided latent editing: StyleCLIP's latent optimisation (Patashnik et al. 2021,
 /// `optimization/run_optimization.py`, edit mode) on the CPU.

@@ -107,3 +107,8 @@ private func encodeWithCodec(name: String,
     }
     return Data(bytes: bytes, count: size)
 }
+
+/// The image as an 8-bit PNG stores it (`saveImage`'s rounding, `uint8Sample`), back in [-1, 1].
+public func quantized8Bit(_ image: Tensor) -> Tensor {
+    image.map { Float(uint8Sample($0)) / 127.5 - 1 }
+}

@@ -3,13 +3,10 @@ import Foundation
 import LatentTensor
 import LatentEditing
 import _TestSupport
+import LatentCore
 
 final class EditRecipeTests: XCTestCase {
     func testParsers() throws {
-        XCTAssertEqual(try parseWsRange("2-5", numWs: 10), 2 ..< 6)
-        XCTAssertEqual(try parseWsRange(" 3 ", numWs: 10), 3 ..< 4)
-        XCTAssertEqual(try parseWsRange("0-9", numWs: 10), 0 ..< 10)
-        for bad in ["5-2", "0-10", "-1", "a-b", "", "1-2-3"] { XCTAssertThrowsError(try parseWsRange(bad, numWs: 10), bad) }
         XCTAssert(parseDirectionReference("Latents/a.safetensors:size") == ("Latents/a.safetensors", "size"))
         XCTAssert(parseDirectionReference("Latents/a.safetensors:3") == ("Latents/a.safetensors", "3"))
         XCTAssert(parseDirectionReference("Latents/a.safetensors") == ("Latents/a.safetensors", nil))

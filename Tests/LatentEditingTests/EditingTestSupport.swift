@@ -10,14 +10,6 @@ func tiny32Generator() throws -> StyleGAN2Generator {
     return try StyleGAN2Generator(path: url.path)
 }
 
-/// A fresh temporary folder removed when the test ends.
-func temporaryFolder(_ test: XCTestCase) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("editing-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-    return path
-}
-
 /// Cyclic Jacobi eigen-decomposition of a symmetric matrix in Double: an independent reference
 /// for LAPACK's `dsyevd`. Returns eigenvalues descending and eigenvectors as rows.
 func jacobiEigen(_ matrix: [Double], n: Int) -> (values: [Double], vectors: [[Double]]) {

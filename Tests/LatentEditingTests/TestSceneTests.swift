@@ -6,6 +6,7 @@ import LatentFormats
 import LatentModels
 import LatentEditing
 import _TestSupport
+import _LatentVerification
 
 /// The measuring tools of the text-edit verification (Bench/clip-edit.md): colour bins, HSV,
 /// object boxes and pixels from `factors.json`, masked PSNR, 8-bit rounding.

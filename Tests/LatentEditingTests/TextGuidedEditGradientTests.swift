@@ -4,6 +4,7 @@ import LatentTensor
 import LatentModels
 import LatentEditing
 import _TestSupport
+import LatentCLIP
 
 /// The full gradient chain of the text-guided edit (CLIP image backward through preprocessing and
 /// augmentation views → StyleGAN2 synthesis backward → ws, plus the L2 and masked pixel terms)

@@ -5,6 +5,8 @@ import LatentImageIO
 import LatentModels
 import LatentEditing
 import _TestSupport
+import LatentCLIP
+import _LatentVerification
 
 /// CLIP zero-shot labelling: the confident selection, the classifier's algebra, agreement with
 /// known scenes, the batched sample scoring against a one-by-one pipeline, ground truth from z.

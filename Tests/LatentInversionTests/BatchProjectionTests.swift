@@ -6,6 +6,7 @@ import LatentModels
 import LatentImageIO
 import _TestSupport
 import LatentInversion
+import LatentCore
 
 /// Helpers shared by the batch-projection and resume tests: datasets of the four scene PNGs in
 /// `Resources/scenes/` (64×64, resized to the tiny generator's 32×32) in a temporary folder.
@@ -220,7 +221,7 @@ final class BatchProjectionTests: XCTestCase {
         XCTAssertEqual(Set(npz.keys), Set(["w"] + G.noiseLayerNames.map { "noise.\($0)" }))
         let record = try XCTUnwrap(readInversionRecord(dir: root + "/out"))
         XCTAssertEqual(record.metrics.steps, 16)
-        XCTAssertEqual(record.arguments["save_progress"], "true")
+        XCTAssertEqual(record.arguments["save_progress"], .bool(true))
         // Frames after steps 1, 2, 4, 6, …, 16: nine, plus the target; 1-pixel gaps.
         let strip = try probeImage(path: root + "/out/progress.png")
         XCTAssertEqual(strip.height, 32)

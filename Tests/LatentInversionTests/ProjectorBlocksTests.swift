@@ -3,6 +3,7 @@ import Foundation
 import LatentTensor
 import _TestSupport
 import LatentInversion
+import LatentCore
 
 final class ProjectorBlocksTests: XCTestCase {
     /// Values worked by hand from projector.py's formulas with its defaults.

@@ -4,6 +4,7 @@ import LatentTensor
 import LatentModels
 import LatentInversion
 import _TestSupport
+import LatentCore
 
 /// The tiny 32×32 generator (`Resources/tiny32_weights.safetensors`, a copy of
 /// `shared/golden/tiny32_weights.safetensors`: z 64, w 128, 8 noise layers) and what the projector

@@ -4,6 +4,7 @@ import LatentTensor
 import LatentModels
 import _TestSupport
 import LatentInversion
+import LatentCore
 
 /// Behaviour of `project` on the tiny 32×32 generator: recovery, shapes, batching, seeds, early
 /// stop, input validation, noise normalisation.

@@ -5,6 +5,7 @@ import LatentFormats
 import LatentModels
 import _TestSupport
 import LatentInversion
+import LatentCore
 
 /// `project` is resumable: a rerun skips finished images; a run killed at any moment loses no
 /// finished work and leaves no half-written file.

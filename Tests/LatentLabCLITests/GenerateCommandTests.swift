@@ -23,19 +23,28 @@ final class GenerateCommandTests: CLITestCase {
     /// --seeds 0,2-3 --out DIR: one PNG per seed, a 2×2 grid, DIR/generate.json, nothing else.
     func testSeedsToFolder() throws {
         let r = try runOK(["generate", "--seeds", "0,2-3", "--out", temp("out")])
-        XCTAssertEqual(tempListing(), ["out", "out/generate.json", "out/grid.png", "out/seed0000.png", "out/seed0002.png", "out/seed0003.png"])
+        XCTAssertEqual(tempListing(), ["out", "out/generate.json", "out/grid.png", "out/seed0000.npz", "out/seed0000.png", "out/seed0002.npz",
+                                       "out/seed0002.png", "out/seed0003.npz", "out/seed0003.png"])
         XCTAssertTrue(r.stdout.contains("3 images"), r.stdout)
         for s in ["0000", "0002", "0003"] {
             let img = try loadImage(path: temp("out/seed\(s).png"))
             XCTAssertEqual(img.tensor.shape, [3, 64, 64])
         }
         XCTAssertEqual(try loadImage(path: temp("out/grid.png")).tensor.shape, [3, 128, 128])
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("out/generate.json")))) as! [String: String]
-        XCTAssertEqual(record["command"], "generate")
-        XCTAssertEqual(record["seeds"], "0,2-3")
-        XCTAssertEqual(record["network"], "default:scenes64")
-        XCTAssertEqual(record["noise_mode"], "const")
-        XCTAssertEqual(record["generator"], try G().fingerprint)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("out/generate.json")))) as! [String: Any]
+        XCTAssertEqual(record["command"] as? String, "generate")
+        XCTAssertEqual(record["seeds"] as? String, "0,2-3")
+        XCTAssertEqual(record["network"] as? String, "default:scenes64")
+        XCTAssertEqual(record["noise_mode"] as? String, "const")
+        XCTAssertEqual(record["generator"] as? String, try G().fingerprint)
+        // Numbers are numbers (one RunRecord type for every command).
+        XCTAssertEqual(record["trunc"] as? Double, 1)
+        XCTAssertEqual(record["images"] as? Int, 3)
+        XCTAssertTrue(record["trunc_cutoff"] is NSNull)
+        // Each sample's latent renders it again: seed0002.npz → the same image.
+        try runOK(["generate", "--latent-in", temp("out/seed0002.npz"), "--out", temp("again.png")])
+        XCTAssertEqual(try loadImage(path: temp("again.png")).tensor, try loadImage(path: temp("out/seed0002.png")).tensor)
+        try FileManager.default.removeItem(atPath: temp("again.png")); try FileManager.default.removeItem(atPath: temp("again.png.json"))
 
         // The PNG is the .npy image quantised to 8 bits (clamped to [-1, 1]).
         try runOK(["generate", "--seeds", "2", "--out", temp("seed2.npy")])
@@ -57,9 +66,9 @@ final class GenerateCommandTests: CLITestCase {
         let values = npy.floats()
         XCTAssertTrue(values.allSatisfy { $0.isFinite && abs($0) < 1.5 })
         XCTAssertGreaterThan(Double(values.filter { abs($0) <= 1 }.count) / Double(values.count), 0.99)
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("imgs.npy.json")))) as! [String: String]
-        XCTAssertEqual(record["seeds"], "1,4")
-        XCTAssertEqual(record["images"], "2")
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("imgs.npy.json")))) as! [String: Any]
+        XCTAssertEqual(record["seeds"] as? String, "1,4")
+        XCTAssertEqual(record["images"] as? Int, 2)
 
         try runOK(["generate", "--seeds", "4", "--out", temp("one.png")])
         let one = try loadImage(path: temp("one.png")).tensor
@@ -156,7 +165,7 @@ final class GenerateCommandTests: CLITestCase {
         try writeNpy(NpyArray(Tensor.zeros([2, 3, 4, G.wDim])), to: temp("rank4.npy"))
         try writeNpy(NpyArray(Tensor.zeros([2, 3, G.wDim])), to: temp("fewws.npy"))
         let cases: [(String, [String])] = [
-            ("wrongshape.npz", ["'w' has shape [1, 7, 512]", "[N, \(G.numWs), 512] or [N, 512]"]),
+            ("wrongshape.npz", ["'w' has shape [1, 7, 512]", "[N, \(G.numWs), 512], [N, 512] or [512]"]),
             ("unknownkey.npz", ["unknown array 'latents'", "expected 'w' or 'z'"]),
             ("extrakey.npz", ["unknown array 'extra'"]),
             ("both.npz", ["both 'w' and 'z'"]),
@@ -183,7 +192,7 @@ final class GenerateCommandTests: CLITestCase {
 
     /// --network that is not a generator: clear errors, exit 1.
     func testNetworkNotAGenerator() throws {
-        let clip = packageRoot().appendingPathComponent("Sources/LatentModels/Resources/clip-scenes64.safetensors").path
+        let clip = packageRoot().appendingPathComponent("Sources/LatentCLIP/Resources/clip-scenes64.safetensors").path
         FileManager.default.createFile(atPath: temp("notes.txt"), contents: Data("hello, not a model\n".utf8))
         try FileManager.default.createDirectory(atPath: temp("folder"), withIntermediateDirectories: true)
         let cases: [(String, [String])] = [
@@ -244,9 +253,9 @@ final class GenerateCommandTests: CLITestCase {
         XCTAssertLessThanOrEqual(maxAbsDiff(got, expected), 1e-6)
         try runOK(["generate", "--seeds", "1,2", "--out", temp("plain.npy")])
         XCTAssertGreaterThan(maxAbsDiff(got, try readImages(temp("plain.npy"))), 1e-2, "mixing changed nothing")
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("mix.npy.json")))) as! [String: String]
-        XCTAssertEqual(record["mix_seed"], "9")
-        XCTAssertEqual(record["mix_layers"], "0-3")
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("mix.npy.json")))) as! [String: Any]
+        XCTAssertEqual(record["mix_seed"] as? Int, 9)
+        XCTAssertEqual(record["mix_layers"] as? String, "0-3")
 
         try runFails(["generate", "--seeds", "1", "--mix-seed", "9", "--mix-layers", "0-\(G.numWs)", "--out", temp("x.npy")],
                      contains: ["--mix-layers", "within 0-\(G.numWs - 1)"])

@@ -17,7 +17,7 @@ final class TextEditCommandTests: XCTestCase {
         let textOut = dir.appendingPathComponent("text").path
         let r = try ClipCommandTests.run(["edit", "--latent-in", latent, "--text", "a red cube", "--steps", "4", "--out", textOut])
         XCTAssertEqual(r.status, 0, r.err)
-        for name in ["latent.npz", "edited.png", "original.png", "before_after.png", "edit.json"] {
+        for name in ["latent.npz", "edited.png", "original.png", "strip.png", "edit.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: textOut + "/" + name), name)
         }
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: textOut + "/edit.json"))) as! [String: Any]
@@ -25,6 +25,14 @@ final class TextEditCommandTests: XCTestCase {
         XCTAssertNotNil(scores["cos_text_before"] as? Double)
         XCTAssertNotNil(scores["cos_text_after"] as? Double)
         XCTAssertEqual(record["text"] as? String, "a red cube")
+        // Defaults are the measured recommended settings (Bench/clip-edit.md), recorded as numbers.
+        XCTAssertEqual(record["lambda_l2"] as? Double, 0.0005)
+        XCTAssertEqual(record["augment"] as? Int, 8)
+        XCTAssertEqual(record["flips"] as? Bool, true)
+        XCTAssertEqual(record["min_crop"] as? Double, 0.6)
+        // The summary reports the judging check (held-out views), not only CLIP's cosine.
+        for key in ["judge_cos_before", "judge_cos_after", "judge_passed", "psnr"] { XCTAssertNotNil(scores[key] as? Double, key) }
+        XCTAssertTrue(r.out.contains("unseen views (mirror, blur)"), r.out)
 
         let dirOut = dir.appendingPathComponent("direction").path
         let d = try ClipCommandTests.run(["edit", "--latent-in", latent, "--text-from", "a sphere", "--text-to", "a cube",

@@ -86,3 +86,11 @@ public struct MissingTestInput: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A fresh temporary folder removed when the test ends.
+public func temporaryFolder(_ test: XCTestCase) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("latentlab-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}

@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentFormats
+import LatentCore
 
 /// A set of named latent directions in W, stored as one safetensors file with provenance.
 ///
@@ -54,7 +55,7 @@ public struct DirectionSet: Sendable {
     }
 
     /// The default ws rows as text, `a-b` inclusive.
-    public var layersText: String { "\(layers.lowerBound)-\(layers.upperBound - 1)" }
+    public var layersText: String { wsRangeText(layers) }
 
     /// Checks the invariants `load` relies on (names per row, finite unit rows, shapes).
     public func validate(source: String = "direction set") throws {
@@ -96,7 +97,13 @@ public struct DirectionSet: Sendable {
 
     /// Reads a direction file, refusing anything that is not one (other safetensors, other
     /// latent spaces, malformed metadata or tensors) with an error naming the file.
+    /// Only a file whose first bytes say safetensors is opened, and errors about other files
+    /// name their kind, never their bytes (a recipe may point anywhere).
     public static func load(path: String) throws -> DirectionSet {
+        let kind = try sniffFileKind(path: path)
+        guard kind == .safetensors else {
+            throw EditingError("\(path): \(kind.nounWithoutContent), not a direction file (.safetensors)")
+        }
         let f = try SafeTensorsFile(path: path)
         guard f.metadata["format"] == formatTag else {
             throw EditingError("\(path): not a LatentLab direction file (metadata format is '\(f.metadata["format"] ?? "missing")')")
@@ -118,8 +125,7 @@ public struct DirectionSet: Sendable {
         }
         let scales = f.contains("scales") ? try f.tensor("scales").storage : [Float](repeating: 1, count: dirs.shape[0])
         let layerText = f.metadata["layers"] ?? "0-0"
-        let parts = layerText.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-        guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, a <= b else {
+        guard let layers = try? parseWsRange(layerText, numWs: Int.max) else {
             throw EditingError("\(path): metadata layers '\(layerText)' is not a range a-b")
         }
         var info = f.metadata
@@ -127,7 +133,7 @@ public struct DirectionSet: Sendable {
         let set = DirectionSet(names: names, directions: dirs, scales: scales,
                                mean: f.contains("mean") ? try f.tensor("mean") : nil,
                                method: f.metadata["method"] ?? "unknown", generatorFingerprint: f.metadata["generator"] ?? "",
-                               layers: a ..< b + 1, info: info)
+                               layers: layers, info: info)
         try set.validate(source: path)
         return set
     }

@@ -36,3 +36,23 @@ public func interfaceganDirection(latents: Tensor, labels: [Bool], conditions: [
     if oneD.normal[flat: 0] < 0 { direction = direction.map { -$0 } }   // keep pointing at the positive class
     return InterFaceGANDirection(direction: direction, boundary: b, heldOutAccuracy: oneD.heldOutAccuracy, trainAccuracy: oneD.trainAccuracy)
 }
+
+/// Methods of `latentlab directions discover`.
+public enum DiscoveryMethod: String, Sendable, CaseIterable {
+    case sefa, ganspace, interfacegan
+}
+
+/// Where CLIP-scored samples are split into the two classes: at score 0 (the closer prompt wins)
+/// or at the median score (for a predictor biased towards one side).
+public enum LabelSplit: String, Sendable, CaseIterable {
+    case zero, median
+}
+
+/// Standard deviation of the latents' projections on a unit direction: strengths of about 2σ
+/// move a typical sample across an InterFaceGAN boundary.
+/// - Parameters: `latents` `[N, wDim]`, `direction` `[wDim]`.
+public func projectionStd(latents: Tensor, direction: Tensor) -> Double {
+    let proj = matmul(latents, direction.reshaped([direction.count, 1])).doubles
+    let mean = proj.reduce(0, +) / Double(proj.count)
+    return (proj.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(proj.count)).squareRoot()
+}

@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentModels
+import LatentCLIP
 
 /// CLIP zero-shot classification of generator images (Radford et al. 2021, §3.1.4): each class
 /// is one or more prompts whose normalised text embeddings are averaged and renormalised
@@ -49,9 +50,14 @@ public struct ZeroShotClassifier: Sendable {
 
     /// Class probabilities `[N, K]`: softmax of `exp(logit_scale) · cos`.
     public func probabilities(features: Tensor) -> Tensor {
-        let cos = similarities(features: features)
+        Self.probabilities(cosines: similarities(features: features), logitScale: clip.logitScale)
+    }
+
+    /// CLIP's zero-shot probabilities from cosines `[N, K]`: each row's softmax of
+    /// `exp(logitScale) · cos` (computed in Double).
+    public static func probabilities(cosines cos: Tensor, logitScale: Float) -> Tensor {
         let n = cos.shape[0], k = cos.shape[1]
-        let scale = Foundation.exp(Double(clip.logitScale))
+        let scale = Foundation.exp(Double(logitScale))
         var out = Tensor.zeros([n, k])
         for i in 0..<n {
             let logits = (0..<k).map { scale * Double(cos[flat: i * k + $0]) }

@@ -2,6 +2,7 @@ import Foundation
 import LatentTensor
 import LatentImageIO
 import LatentModels
+import LatentCore
 
 /// What a `project` run did.
 public struct BatchProjectionReport: Sendable {
@@ -54,7 +55,7 @@ public func runBatchProjection(generator: StyleGAN2Generator,
                                batchSize: Int = 1,
                                crop: CropMode = .center,
                                options: ProjectorOptions = ProjectorOptions(),
-                               arguments: [String: String] = [:],
+                               arguments: [String: RecordValue] = [:],
                                progress: ((BatchProgress) -> Void)? = nil) throws -> BatchProjectionReport {
     guard batchSize >= 1 else { throw ProjectorError("batchSize must be at least 1, got \(batchSize)") }
     let all = try listImages(root: inputDir)

@@ -3,6 +3,7 @@ import LatentTensor
 import LatentFormats
 import LatentImageIO
 import LatentModels
+import LatentCore
 
 /// Quality figures of one inversion, written as `metrics.json`.
 public struct InversionMetrics: Codable, Sendable, Equatable {
@@ -29,27 +30,12 @@ public struct InversionRecord: Codable, Sendable {
     public var metrics: InversionMetrics
     public var generator: String
     public var space: String
-    public var arguments: [String: String]
+    /// The command line that produced it (`RunRecord` values: numbers as numbers).
+    public var arguments: [String: RecordValue]
 
-    public init(image: String, metrics: InversionMetrics, generator: String, space: String, arguments: [String: String]) {
+    public init(image: String, metrics: InversionMetrics, generator: String, space: String, arguments: [String: RecordValue]) {
         self.image = image; self.metrics = metrics; self.generator = generator; self.space = space; self.arguments = arguments
     }
-}
-
-/// JSON encoder for result files: sorted, indented, and able to write a PSNR of +∞ (an exact
-/// reconstruction) as the string "inf" instead of failing.
-public func resultJSONEncoder() -> JSONEncoder {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return enc
-}
-
-/// The decoder matching `resultJSONEncoder`.
-public func resultJSONDecoder() -> JSONDecoder {
-    let dec = JSONDecoder()
-    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return dec
 }
 
 /// Computes the metrics of reconstructions against targets (both `[N, C, R, R]` in [-1, 1]).
@@ -73,12 +59,8 @@ public func inversionMetrics(reconstruction: Tensor, target: Tensor, finalLoss: 
 public func writeInversionOutputs(dir: String, index i: Int, result: ProjectionResult, target: Tensor,
                                   record: InversionRecord) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let numWs = result.ws.shape[1], wDim = result.ws.shape[2]
-    var arrays: [(name: String, array: NpyArray)] = [("w", try NpyArray(result.ws.row(i).reshaped([1, numWs, wDim])))]
-    for name in result.noise.layerNames {
-        arrays.append(("noise.\(name)", try NpyArray(result.noise[name]!.row(i))))
-    }
-    try writeNpz(arrays, to: dir + "/latent.npz", compressed: false)
+    try LatentFile(ws: result.ws.slice(i ..< i + 1), noise: NoiseMaps(result.noise.maps.mapValues { $0.slice(i ..< i + 1) }))
+        .write(to: dir + "/latent.npz")
     try saveImage(target.row(i), to: dir + "/target.png")
     try saveImage(result.reconstruction.row(i), to: dir + "/reconstruction.png")
     try writeAtomically(resultJSONEncoder().encode(record), to: dir + "/metrics.json")

@@ -1,12 +1,5 @@
 import LatentTensor
-
-/// Which latent space the projector optimises.
-public enum LatentSpace: String, Sendable, CaseIterable {
-    /// One w per image, broadcast to all `numWs` layers (NVIDIA's projector).
-    case w
-    /// One w per layer (`[numWs, wDim]`), the usual choice for fidelity.
-    case wPlus = "w+"
-}
+import LatentCore
 
 /// How the per-image noise maps start when they are optimised.
 public enum NoiseInit: String, Sendable, CaseIterable {

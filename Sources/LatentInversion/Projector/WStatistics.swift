@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentModels
+import LatentCore
 
 /// Mean and spread of W, estimated as NVIDIA's projector does: map `samples` z drawn from
 /// `np.random.RandomState(seed).randn(samples, zDim)` (seed 123), `w_avg` = their mean `[wDim]`,

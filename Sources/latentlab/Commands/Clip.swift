@@ -4,6 +4,9 @@ import LatentTensor
 import LatentFormats
 import LatentImageIO
 import LatentModels
+import LatentCore
+import LatentEditing
+import LatentCLIP
 
 /// `latentlab clip …`: OpenAI CLIP's tokenizer and towers from the command line.
 struct Clip: ParsableCommand {
@@ -60,8 +63,9 @@ struct Clip: ParsableCommand {
             let clip = try model.load()
             let features = try clip.encodeText(texts, tokenizer: try CLIPTokenizer.loadDefault())
             try writeNpy(features, to: out)
-            try writeRecord(["command": "clip encode-text", "model": model.name, "texts": texts.joined(separator: "\n"),
-                             "shape": "\(features.shape)"], besides: out, name: "encode-text.json")
+            try writeRecord(RunRecord(command: "clip encode-text", ["model": .string(model.name), "texts": .array(texts.map { .string($0) }),
+                                                                     "shape": .array(features.shape.map { .int($0) })]),
+                            besides: out, name: "encode-text.json")
             print("\(texts.count) text(s) → \(out) \(features.shape)")
         }
     }
@@ -83,8 +87,9 @@ struct Clip: ParsableCommand {
             let clip = try model.load()
             let features = try encodeImageFiles(images, clip: clip)
             try writeNpy(features, to: out)
-            try writeRecord(["command": "clip encode-image", "model": model.name, "images": images.joined(separator: "\n"),
-                             "shape": "\(features.shape)"], besides: out, name: "encode-image.json")
+            try writeRecord(RunRecord(command: "clip encode-image", ["model": .string(model.name), "images": .array(images.map { .string($0) }),
+                                                                      "shape": .array(features.shape.map { .int($0) })]),
+                            besides: out, name: "encode-image.json")
             print("\(images.count) image(s) → \(out) \(features.shape)")
         }
     }
@@ -116,7 +121,7 @@ struct Clip: ParsableCommand {
             let imageFeatures = try encodeImageFiles(images, clip: clip)
             let textFeatures = try clip.encodeText(text, tokenizer: try CLIPTokenizer.loadDefault())
             let cosines = try clip.logits(image: imageFeatures, text: textFeatures) / Float(exp(Double(clip.logitScale)))
-            let table = softmax ? zeroShotProbabilities(cosines, logitScale: clip.logitScale) : cosines
+            let table = softmax ? ZeroShotClassifier.probabilities(cosines: cosines, logitScale: clip.logitScale) : cosines
             print((["image"] + text + ["best"]).joined(separator: "\t"))
             for (i, path) in images.enumerated() {
                 let values = (0..<text.count).map { table[i, $0] }
@@ -125,65 +130,10 @@ struct Clip: ParsableCommand {
             }
             if let out {
                 try writeNpy(table, to: out)
-                try writeRecord(["command": "clip score", "model": model.name, "images": images.joined(separator: "\n"),
-                                 "texts": text.joined(separator: "\n"), "values": softmax ? "softmax" : "cosine"],
+                try writeRecord(RunRecord(command: "clip score", ["model": .string(model.name), "images": .array(images.map { .string($0) }),
+                                                                  "texts": .array(text.map { .string($0) }), "values": softmax ? "softmax" : "cosine"]),
                                 besides: out, name: "score.json")
             }
         }
     }
-}
-
-/// `--model`: a CLIP checkpoint; the embedded clip-scenes64 when omitted.
-struct CLIPModelOptions: ParsableArguments {
-    @Option(name: .long, help: "CLIP checkpoint (.safetensors, OpenAI key names, ViT). Default: the embedded clip-scenes64.")
-    var model: String?
-
-    func load() throws -> CLIPModel {
-        guard let model else { return try CLIPModel.loadDefault() }
-        return try CLIPModel(safetensorsPath: model)
-    }
-
-    /// The context length, read from the checkpoint's header only.
-    func contextLength() throws -> Int {
-        guard let model else { return try CLIPModel.loadDefault().config.contextLength }
-        let file = try SafeTensorsFile(path: model)
-        guard let shape = file.entries["positional_embedding"]?.shape, shape.count == 2 else {
-            throw ValidationError("\(model): no 'positional_embedding' [context, width]: not an OpenAI CLIP checkpoint")
-        }
-        return shape[0]
-    }
-
-    var name: String { model.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "default:clip-scenes64" }
-}
-
-/// Loads images (any size) and returns their CLIP features `[N, embedDim]`, encoding in chunks.
-func encodeImageFiles(_ paths: [String], clip: CLIPModel, chunk: Int = 32) throws -> Tensor {
-    var parts: [Tensor] = []
-    var pending: [Tensor] = []
-    func flush() throws {
-        guard !pending.isEmpty else { return }
-        parts.append(try clip.encodeImage(Tensor.concatenate(pending)))
-        pending = []
-    }
-    for path in paths {
-        let img = try loadImage(path: path).tensor
-        pending.append(try clip.preprocess(imagesInMinusOneOne: img.reshaped([1] + img.shape)))
-        if pending.count == chunk { try flush() }
-    }
-    try flush()
-    return Tensor.concatenate(parts)
-}
-
-/// Rows of `softmax(exp(logitScale) · cosines)`, CLIP's zero-shot class probabilities.
-func zeroShotProbabilities(_ cosines: Tensor, logitScale: Float) -> Tensor {
-    let n = cosines.shape[0], m = cosines.shape[1], scale = exp(Double(logitScale))
-    var out = cosines
-    for i in 0..<n {
-        let logits = (0..<m).map { scale * Double(cosines[i, $0]) }
-        let top = logits.max()!
-        let e = logits.map { exp($0 - top) }
-        let s = e.reduce(0, +)
-        for j in 0..<m { out[i, j] = Float(e[j] / s) }
-    }
-    return out
 }

@@ -4,6 +4,7 @@ import LatentTensor
 import LatentImageIO
 import LatentInversion
 import LatentModels
+import LatentCore
 
 /// `latentlab invert IMAGE --out DIR`: project one photo into the generator's latent space.
 struct Invert: ParsableCommand {
@@ -19,7 +20,7 @@ struct Invert: ParsableCommand {
     @OptionGroup var losses: LossOptions
     @OptionGroup var cropOption: CropOption
     @Argument(help: "Image to invert (PNG or JPEG, any size).") var image: String
-    @Option(help: "Optional mask image: only its bright pixels count in the loss.") var mask: String?
+    @Option(help: "Optional mask image: only its bright pixels count in the loss (weights = brightness, clamped to [0, 1]).") var mask: String?
     @Option(help: "Output folder.") var out: String
     @Flag(name: .customLong("save-progress"),
           help: "Also write DIR/progress.png: a strip of the target, then the reconstruction after the first step and after every eighth of the steps.")
@@ -29,15 +30,7 @@ struct Invert: ParsableCommand {
         let G = try net.loadGenerator()
         let crop = try cropOption.mode()
         let target = try loadProjectionTarget(path: image, resolution: G.resolution, crop: crop)
-        var maskTensor: Tensor? = nil
-        if let mask {
-            let m = try loadProjectionTarget(path: mask, resolution: G.resolution, crop: crop)
-            // Mask weight = mean channel brightness mapped from [-1, 1] to [0, 1].
-            let r = G.resolution
-            var w = Tensor.zeros([1, 1, r, r])
-            for y in 0..<r { for x in 0..<r { w[0, 0, y, x] = ((m[0, y, x] + m[1, y, x] + m[2, y, x]) / 3 + 1) / 2 } }
-            maskTensor = w
-        }
+        let maskTensor = try mask.map { try loadMaskWeights(path: $0, resolution: G.resolution, crop: crop) }
         let options = try solver.projectorOptions(generator: G)
         let loss = try losses.makeLoss()
         let numSteps = options.schedule.numSteps
@@ -54,8 +47,8 @@ struct Invert: ParsableCommand {
         let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets,
                                            finalLoss: result.finalLoss, steps: result.stepsRun, secondsPerImage: result.seconds)
         var args = solver.record.merging(losses.record) { a, _ in a }
-        args["command"] = "invert"; args["image"] = image; args["network"] = net.networkName
-        args["crop"] = cropOption.crop; args["mask"] = mask ?? ""; args["save_progress"] = "\(saveProgress)"
+        args["command"] = "invert"; args["image"] = .string(image); args["network"] = .string(net.networkName)
+        args["crop"] = .string(cropOption.crop); args["mask"] = RecordValue(mask); args["save_progress"] = .bool(saveProgress)
         let record = InversionRecord(image: image, metrics: metrics[0], generator: G.fingerprint,
                                      space: options.space.rawValue, arguments: args)
         if saveProgress {
@@ -69,5 +62,6 @@ struct Invert: ParsableCommand {
         let m = metrics[0]
         print(String(format: "%@: PSNR %.2f dB, SSIM %.4f, MS-SSIM %.4f, MSE %.6f, %d steps in %.1f s → %@",
                      image, m.psnr, m.ssim, m.msSSIM, m.mse, m.steps, m.seconds, out))
+        if let warning = outOfDomainWarning(image: image, metrics: m) { printError(warning) }
     }
 }

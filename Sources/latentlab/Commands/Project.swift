@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentCore
 import LatentInversion
 import LatentModels
 
@@ -8,8 +11,11 @@ struct Project: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Invert every image under a folder (recursive, sorted): resumable, shardable, failure-isolated.",
         discussion: """
-        One sub-folder per image (latent.npz, target.png, reconstruction.png, metrics.json) plus OUT_DIR/summary.csv \
-        and summary.json. A rerun skips finished images; a run killed at any moment loses no finished work.
+        One sub-folder per image (latent.npz, target.png, reconstruction.png, metrics.json) plus OUT_DIR/summary.csv, \
+        summary.json and contact_sheet.png (target | reconstruction, the first 64 finished images of the shard). A rerun \
+        skips finished images; a run killed at any moment loses no finished work. A rerun with other settings than \
+        the finished images were made with is refused (the differing settings are listed) unless --redo, which \
+        redoes every image with the new settings; --batch and --shard may change freely.
         --shard K/N (0 <= K < N) takes a deterministic 1/N of the images (hash of the relative path), so N machines \
         can share a dataset with no coordination. Exit code: 0 all finished, 2 some images failed (see the summary).
         """)
@@ -22,9 +28,10 @@ struct Project: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "Shard K/N of the dataset (0-based K).") var shard: String = "0/1"
     @Option(help: "Images optimised together in one batched forward/backward.") var batch: Int = 1
+    @Flag(help: "Redo finished images when the settings differ from theirs (instead of refusing).") var redo = false
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1-4096") }
         _ = try Shard(parsing: shard)
     }
 
@@ -33,19 +40,52 @@ struct Project: ParsableCommand {
         let options = try solver.projectorOptions(generator: G)
         let loss = try losses.makeLoss()
         var args = solver.record.merging(losses.record) { a, _ in a }
-        args["command"] = "project"; args["network"] = net.networkName; args["crop"] = cropOption.crop
-        args["batch"] = "\(batch)"; args["shard"] = shard
+        args["command"] = "project"; args["network"] = .string(net.networkName); args["crop"] = .string(cropOption.crop)
+        args["batch"] = .int(batch); args["shard"] = .string(shard)
+        let changes = differingSettings(outputDir: out, arguments: args)
+        if !changes.isEmpty {
+            let list = changes.map { "\($0.key) \($0.previous) → \($0.requested)" }.joined(separator: ", ")
+            guard redo else {
+                throw CommandFailure("\(out): holds results made with other settings (\(list)); give --redo to redo them, or a new --out")
+            }
+            printError("--redo: \(markFinishedImagesForRedo(outputDir: out)) finished image(s) will be redone (\(list))")
+        }
+        let numSteps = options.schedule.numSteps
         var bar: ProgressBar? = nil
         let report = try runBatchProjection(generator: G, loss: loss, inputDir: input, outputDir: out,
                                             shard: try Shard(parsing: shard), batchSize: batch,
                                             crop: try cropOption.mode(), options: options, arguments: args) { p in
-            if bar == nil { bar = ProgressBar(total: p.pending, label: "project") }
-            let detail = p.loss.isFinite ? String(format: "images, batch step %d/%d loss %.5f", p.step, p.numSteps, p.loss) : "images"
-            bar!.update(p.done, detail: detail)
+            // Units are optimisation steps of images, so the ETA moves while a batch runs.
+            if bar == nil { bar = ProgressBar(total: p.pending * numSteps, label: "project") }
+            let running = min(batch, p.pending - p.done)
+            let detail = p.loss.isFinite ? String(format: "(%d/%d images) loss %.5f", p.done, p.pending, p.loss) : "(\(p.done)/\(p.pending) images)"
+            bar!.update(p.done * numSteps + (p.loss.isFinite ? p.step * running : 0), detail: detail)
         }
+        let sheet = try writeProjectContactSheet(out: out, folders: outputFolderNames(for: try listImages(root: input)))
         let cleaned = report.removedTemporaryFiles > 0 ? ", \(report.removedTemporaryFiles) stale temporary files of a killed run removed" : ""
-        print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv")
+        print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv\(sheet.map { ", \($0)" } ?? "")")
+        if let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) {
+            for r in summary.results { if let w = outOfDomainWarning(image: r.image, metrics: r.metrics) { printError(w) } }
+        }
         for f in report.failures { printError("failed: \(f.image): \(f.error)") }
         if !report.failures.isEmpty { throw ExitCode(2) }
+    }
+
+    /// `contact_sheet.png`: target | reconstruction of the first 64 finished images (summary order).
+    func writeProjectContactSheet(out: String, folders: [String: String]) throws -> String? {
+        guard let data = FileManager.default.contents(atPath: out + "/summary.json"),
+              let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: data) else { return nil }
+        var rows: [[Tensor]] = []
+        for r in summary.results.prefix(64) {
+            guard let folder = folders[r.image] else { continue }
+            let dir = out + "/" + folder
+            guard let t = try? loadImage(path: dir + "/target.png").tensor,
+                  let rec = try? loadImage(path: dir + "/reconstruction.png").tensor, t.shape == rec.shape else { continue }
+            if let first = rows.first?.first, first.shape != t.shape { continue }
+            rows.append([labelled(t, "target"), labelled(rec, "reconstruction")])
+        }
+        guard !rows.isEmpty else { return nil }
+        try writeContactSheet(rows: rows, to: out + "/contact_sheet.png", scale: 1)
+        return "contact_sheet.png"
     }
 }

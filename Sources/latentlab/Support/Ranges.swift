@@ -36,22 +36,3 @@ func parseIntList(_ text: String, name: String? = nil) throws -> [Int] {
     guard !out.isEmpty else { throw ValidationError("\(label)empty list '\(text)'") }
     return out
 }
-
-/// Parses an inclusive layer range `a-b` (or a single index `a`) into a half-open range.
-/// - Throws: `ValidationError` for text that is not `a-b` / `a`, and for a range outside
-///   `0...numWs-1` (pass `Int.max` to check only the syntax).
-func parseLayerRange(_ text: String, numWs: Int) throws -> Range<Int> {
-    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        .map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard let a = parts.first ?? nil, parts.allSatisfy({ $0 != nil }) else {
-        throw ValidationError("layer range '\(text)' is not of the form a-b (0-based, inclusive)")
-    }
-    let b = parts.count == 2 ? parts[1]! : a
-    guard a >= 0, b >= a else {
-        throw ValidationError("layer range '\(text)' must be ascending and non-negative")
-    }
-    guard b < numWs else {
-        throw ValidationError("layer range '\(text)' must lie within 0-\(numWs - 1) (this generator has \(numWs) ws)")
-    }
-    return a ..< b + 1
-}

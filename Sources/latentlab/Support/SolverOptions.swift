@@ -4,6 +4,7 @@ import LatentTensor
 import LatentImageIO
 import LatentInversion
 import LatentModels
+import LatentCore
 
 /// Projector options shared by `invert` and `project` (defaults: `ProjectorOptions()`, i.e.
 /// NVIDIA's projector.py schedule with a peak learning rate of 0.2).
@@ -11,9 +12,9 @@ struct SolverOptions: ParsableArguments {
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Optimisation steps.") var steps: Int = 1000
     @Option(help: "Peak learning rate (ramped up over 5 %, cosine down over the last 25 %); NVIDIA's projector uses 0.1.")
     var lr: Double = ProjectorOptions.defaultInitialLearningRate
-    @Option(help: "Latent space: w (one w for all layers) or w+ (one per layer).") var space: String = "w+"
+    @Option(help: "Latent space: w (one w for all layers) or w+ (one per layer).") var space: LatentSpace = .wPlus
     @Flag(inversion: .prefixedNo, help: "Optimise the noise maps (with the auto-correlation regulariser).") var noise: Bool = true
-    @Option(name: .customLong("noise-init"), help: "Noise maps start as: random (NVIDIA) or const (the model's buffers).") var noiseInit: String = "random"
+    @Option(name: .customLong("noise-init"), help: "Noise maps start as: random (NVIDIA) or const (the model's buffers).") var noiseInit: NoiseInit = .random
     @Option(name: .customLong("noise-reg"), help: "Noise regulariser weight.") var noiseReg: Float = 1e5
     @Option(name: .customLong("image-loss-scale"),
             help: "Factor on the image loss against the noise regulariser (default (255/2)²: the loss in NVIDIA's [0, 255] units).")
@@ -26,8 +27,6 @@ struct SolverOptions: ParsableArguments {
     func validate() throws {
         guard steps > 0 else { throw ValidationError("--steps must be positive") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard LatentSpace(rawValue: space) != nil else { throw ValidationError("--space must be w or w+") }
-        guard NoiseInit(rawValue: noiseInit) != nil else { throw ValidationError("--noise-init must be random or const") }
         guard seed >= 0 && seed <= Int(UInt32.max) else { throw ValidationError("--seed must be in 0...4294967295") }
         if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be >= 1") }
         guard wAvgSamples >= 2 else { throw ValidationError("--w-avg-samples must be >= 2") }
@@ -38,25 +37,21 @@ struct SolverOptions: ParsableArguments {
     func projectorOptions(generator G: StyleGAN2Generator) throws -> ProjectorOptions {
         var o = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: lr,
                                                                  regularizeNoiseWeight: Double(noiseReg)))
-        o.space = LatentSpace(rawValue: space)!
+        o.space = space
         o.optimizeNoise = noise
-        o.noiseInit = NoiseInit(rawValue: noiseInit)!
+        o.noiseInit = noiseInit
         o.seed = UInt32(seed)
         o.wAvgSamples = wAvgSamples
         o.imageLossScale = imageLossScale
         o.earlyStop = earlyStop.map { EarlyStop(patience: $0) }
-        if let path = initLatent {
-            let arrays = try readLatentArrays(path: path)
-            guard let w = arrays["w"] ?? arrays["arr_0"] else { throw CommandFailure("\(path): no array 'w'") }
-            o.initialLatent = w
-        }
+        if let path = initLatent { o.initialLatent = try LatentFile.read(path: path, generator: G).ws(generator: G) }
         return o
     }
 
-    var record: [String: String] {
-        ["steps": "\(steps)", "lr": "\(lr)", "space": space, "noise": "\(noise)", "noise_init": noiseInit,
-         "noise_reg": "\(noiseReg)", "image_loss_scale": "\(imageLossScale)", "seed": "\(seed)", "init_latent": initLatent ?? "",
-         "early_stop": earlyStop.map(String.init) ?? "", "w_avg_samples": "\(wAvgSamples)"]
+    var record: [String: RecordValue] {
+        ["steps": .int(steps), "lr": .double(lr), "space": .string(space.rawValue), "noise": .bool(noise), "noise_init": .string(noiseInit.rawValue),
+         "noise_reg": RecordValue(noiseReg), "image_loss_scale": RecordValue(imageLossScale), "seed": .int(seed), "init_latent": RecordValue(initLatent),
+         "early_stop": RecordValue(earlyStop), "w_avg_samples": .int(wAvgSamples)]
     }
 }
 
@@ -68,7 +63,7 @@ struct LossOptions: ParsableArguments {
     @Option(help: "Weight of the focal frequency (spectral) loss.") var fft: Float = 0
     @Option(help: "Weight of LPIPS (needs --lpips-weights).") var lpips: Float = 0
     @Option(name: .customLong("lpips-weights"), help: "LPIPS weights (.safetensors: features.N.*, lin{k}.model.1.weight).") var lpipsWeights: String?
-    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: String = "vgg"
+    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: LPIPSNet = .vgg
 
     func validate() throws {
         for (name, w) in [("l2", l2), ("l1", l1), ("msssim", msssim), ("fft", fft), ("lpips", lpips)] {
@@ -76,7 +71,6 @@ struct LossOptions: ParsableArguments {
         }
         guard l2 + l1 + msssim + fft + lpips > 0 else { throw ValidationError("all loss weights are 0: nothing to optimise") }
         if lpips > 0 && lpipsWeights == nil { throw ValidationError("--lpips needs --lpips-weights PATH") }
-        guard ["vgg", "alex"].contains(lpipsNet) else { throw ValidationError("--lpips-net must be vgg or alex") }
     }
 
     func makeLoss() throws -> ImageLoss {
@@ -86,14 +80,14 @@ struct LossOptions: ParsableArguments {
         if msssim > 0 { terms.append(WeightedLoss.Term(weight: msssim, loss: MSSSIMLoss())) }
         if fft > 0 { terms.append(WeightedLoss.Term(weight: fft, loss: FocalFrequencyLoss())) }
         if lpips > 0, let path = lpipsWeights {
-            terms.append(WeightedLoss.Term(weight: lpips, loss: LPIPSLoss(try LPIPS(net: lpipsNet == "alex" ? .alex : .vgg, weightsPath: path))))
+            terms.append(WeightedLoss.Term(weight: lpips, loss: LPIPSLoss(try LPIPS(net: lpipsNet, weightsPath: path))))
         }
         return WeightedLoss(terms)
     }
 
-    var record: [String: String] {
-        ["l2": "\(l2)", "l1": "\(l1)", "msssim": "\(msssim)", "fft": "\(fft)", "lpips": "\(lpips)",
-         "lpips_weights": lpipsWeights ?? "", "lpips_net": lpipsNet]
+    var record: [String: RecordValue] {
+        ["l2": RecordValue(l2), "l1": RecordValue(l1), "msssim": RecordValue(msssim), "fft": RecordValue(fft), "lpips": RecordValue(lpips),
+         "lpips_weights": RecordValue(lpipsWeights), "lpips_net": .string(lpipsNet.rawValue)]
     }
 }
 

@@ -3,6 +3,7 @@ import XCTest
 import LatentFormats
 import LatentModels
 import _TestSupport
+import LatentCLIP
 
 /// The CLIP tokenizer against OpenAI's `simple_tokenizer.py` / `clip.tokenize` (with ftfy 6.3.1).
 final class CLIPTokenizerTests: XCTestCase {

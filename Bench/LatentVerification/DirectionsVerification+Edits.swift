@@ -2,6 +2,7 @@ import Foundation
 import LatentTensor
 import LatentImageIO
 import LatentModels
+import LatentEditing
 
 extension VerificationContext {
     // MARK: layers

@@ -3,6 +3,9 @@ import LatentTensor
 import LatentImageIO
 import LatentModels
 import LatentInversion
+import LatentCLIP
+import LatentCore
+import LatentEditing
 
 /// Verification of text-guided editing on the rendered test scenes (the figures of
 /// `Bench/clip-edit.md`): every inverted scene is edited to each other colour of
@@ -34,7 +37,7 @@ import LatentInversion
 @discardableResult
 public func runTextEditVerification(arguments: [String]) -> Bool {
     if arguments.first == "help" || arguments.first == "--help" {
-        print("see runTextEditVerification's documentation (Sources/LatentEditing/Verification/TextEditVerification.swift)")
+        print("see runTextEditVerification's documentation (Bench/LatentVerification/TextEditVerification.swift)")
         return true
     }
     do {
@@ -194,7 +197,7 @@ extension VerificationContext {
         let editedStack = stack(edited)
         let classes = try classify(editedStack)
         let mirrored = try classify(flipImages(editedStack))
-        let blurred = try classify(resize(resize(editedStack, height: r / 2, width: r / 2, method: .bilinear), height: r, width: r, method: .bilinear))
+        let blurred = try classify(halfResolutionBlur(editedStack))
         let objectPixels = scenes.map { $0.objectPixels() }
         // Outline check without CLIP: a sphere's outline is an ellipse (misfit ≈ 0), a cube's,
         // cone's or cylinder's is not. The threshold is the midpoint between the largest sphere

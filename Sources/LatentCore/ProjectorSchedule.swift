@@ -21,20 +21,20 @@ public struct ProjectorSchedule: Sendable, Equatable {
     /// Weight of `noiseRegularization` in the projector's loss.
     public var regularizeNoiseWeight: Double
 
-    /// - Throws: `ImageInputError` when `numSteps` < 1 or a ramp length is not positive (the
+    /// - Throws: `ScheduleError` when `numSteps` < 1 or a ramp length is not positive (the
     ///   reference would divide by zero).
     public init(numSteps: Int = 1000, initialLearningRate: Double = 0.1,
                 lrRampdownLength: Double = 0.25, lrRampupLength: Double = 0.05,
                 initialNoiseFactor: Double = 0.05, noiseRampLength: Double = 0.75,
                 regularizeNoiseWeight: Double = 1e5) throws {
-        guard numSteps >= 1 else { throw ImageInputError("numSteps", "must be at least 1, got \(numSteps)") }
+        guard numSteps >= 1 else { throw ScheduleError("numSteps", "must be at least 1, got \(numSteps)") }
         for (name, v) in [("lrRampdownLength", lrRampdownLength), ("lrRampupLength", lrRampupLength),
                           ("noiseRampLength", noiseRampLength)] where !(v > 0 && v.isFinite) {
-            throw ImageInputError(name, "must be positive and finite, got \(v)")
+            throw ScheduleError(name, "must be positive and finite, got \(v)")
         }
         for (name, v) in [("initialLearningRate", initialLearningRate), ("initialNoiseFactor", initialNoiseFactor),
                           ("regularizeNoiseWeight", regularizeNoiseWeight)] where !(v >= 0 && v.isFinite) {
-            throw ImageInputError(name, "must be non-negative and finite, got \(v)")
+            throw ScheduleError(name, "must be non-negative and finite, got \(v)")
         }
         self.numSteps = numSteps; self.initialLearningRate = initialLearningRate
         self.lrRampdownLength = lrRampdownLength; self.lrRampupLength = lrRampupLength
@@ -71,7 +71,7 @@ public struct ProjectorSchedule: Sendable, Equatable {
     /// `projector.py` computes it (not a per-coordinate std).
     public static func wStatistics(wSamples: Tensor) throws -> (wAvg: Tensor, wStd: Double) {
         guard wSamples.rank == 2, wSamples.shape[0] > 0, wSamples.shape[1] > 0 else {
-            throw ImageInputError("wSamples", "needs shape [N, wDim] with N, wDim > 0, got \(wSamples.shape)")
+            throw ScheduleError("wSamples", "needs shape [N, wDim] with N, wDim > 0, got \(wSamples.shape)")
         }
         let (n, d) = (wSamples.shape[0], wSamples.shape[1])
         var avg = [Double](repeating: 0, count: d)
@@ -87,4 +87,12 @@ public struct ProjectorSchedule: Sendable, Equatable {
         }
         return (Tensor(shape: [d], data: avgF), (ss / Double(n)).squareRoot())
     }
+}
+
+/// A schedule parameter out of range: names the parameter and the reason.
+public struct ScheduleError: Error, CustomStringConvertible, Equatable {
+    public var argument: String
+    public var reason: String
+    public init(_ argument: String, _ reason: String) { self.argument = argument; self.reason = reason }
+    public var description: String { "\(argument): \(reason)" }
 }

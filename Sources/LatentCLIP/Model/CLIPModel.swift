@@ -67,7 +67,7 @@ public struct CLIPModel: Sendable {
 
     private static let defaultModel: Result<CLIPModel, Error> = Result {
         guard let url = Bundle.module.url(forResource: "clip-scenes64", withExtension: "safetensors", subdirectory: "Resources") else {
-            throw CLIPError("LatentModels bundle: Resources/clip-scenes64.safetensors is missing")
+            throw CLIPError("LatentCLIP bundle: Resources/clip-scenes64.safetensors is missing")
         }
         return try CLIPModel(safetensorsPath: url.path)
     }

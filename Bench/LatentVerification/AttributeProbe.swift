@@ -1,6 +1,8 @@
 import Foundation
 import LatentTensor
 import LatentModels
+import LatentCLIP
+import LatentEditing
 
 /// Measures every `SceneAttribute` of images at once: CLIP zero-shot probability of the
 /// positive class (one image encoding shared by all attributes) and pixel statistics.

@@ -4,6 +4,7 @@ import LatentTensor
 import LatentFormats
 import LatentModels
 import _TestSupport
+import LatentCLIP
 
 /// The CLIP towers: fast float32 path vs the Double reference, backward passes vs central
 /// finite differences of the reference, loading rules, and the golden outputs of OpenAI's code.

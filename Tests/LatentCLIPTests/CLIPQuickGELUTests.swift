@@ -3,6 +3,7 @@ import XCTest
 import LatentTensor
 import LatentModels
 import _TestSupport
+import LatentCLIP
 
 /// CLIP's vectorisable QuickGELU against the Double reference of `biasAct` and its derivative.
 final class CLIPQuickGELUTests: XCTestCase {

@@ -141,7 +141,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private static let defaultTokenizer: Result<CLIPTokenizer, Error> = Result {
         guard let url = Bundle.module.url(forResource: "bpe_simple_vocab_16e6.txt", withExtension: "gz",
                                           subdirectory: "Resources") else {
-            throw CLIPError("LatentModels bundle: Resources/bpe_simple_vocab_16e6.txt.gz is missing")
+            throw CLIPError("LatentCLIP bundle: Resources/bpe_simple_vocab_16e6.txt.gz is missing")
         }
         return try CLIPTokenizer(bpePath: url.path)
     }

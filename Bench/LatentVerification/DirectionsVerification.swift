@@ -3,6 +3,9 @@ import LatentTensor
 import LatentFormats
 import LatentImageIO
 import LatentModels
+import LatentCLIP
+import LatentEditing
+import LatentCore
 
 /// Verification of a direction library on the default generator (the figures of
 /// `Bench/directions.md`). Modes (arguments after the mode are `--key value`):
@@ -48,7 +51,7 @@ public func runDirectionsVerification(arguments: [String]) -> Bool {
         }
         return true
     } catch {
-        FileHandle.standardError.write("directions verify: \(error)\n".data(using: .utf8)!)
+        FileHandle.standardError.write("LatentBench directions: \(error)\n".data(using: .utf8)!)
         return false
     }
 }
@@ -256,21 +259,11 @@ struct VerificationContext {
 
     /// Reads an inversion's `latent.npz`: `w` `[1, numWs, wDim]` and any `noise.<layer>` maps
     /// (const noise elsewhere).
+    /// One inverted latent (`LatentFile`): ws `[1, numWs, wDim]` and its noise maps `[1, H, W]` (nil when none are stored).
     func loadInversionLatent(_ path: String) throws -> (Tensor, NoiseMaps?) {
-        let arrays = try readNpz(path: path)
-        guard let w = arrays["w"]?.toTensor(), w.count == generator.numWs * generator.wDim else {
-            throw EditingError("\(path): needs 'w' with \(generator.numWs)×\(generator.wDim) values")
-        }
-        var noise = NoiseMaps(), any = false
-        for name in generator.noiseLayerNames {
-            let shape = generator.noiseShape(layer: name)!
-            if let m = arrays["noise.\(name)"]?.toTensor(), m.count == shape.reduce(1, *) {
-                noise[name] = m.reshaped(shape); any = true
-            } else {
-                noise[name] = generator.constNoise[name]!
-            }
-        }
-        return (w.reshaped([1, generator.numWs, generator.wDim]), any ? noise : nil)
+        let file = try LatentFile.read(path: path, generator: generator)
+        guard file.count == 1 else { throw EditingError("\(path): holds \(file.count) latents, expected one") }
+        return (file.ws(generator: generator), file.renderNoise(generator: generator))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentImageIO
+import LatentEditing
 
 /// One rendered test scene of `testdata/scenes/` with its `factors.json` entry: an object
 /// (sphere, cube, cone or cylinder) of hue `obj_hue` on a floor in front of a wall.
@@ -125,9 +126,4 @@ public func maskedPSNR(_ a: Tensor, _ b: Tensor, pixels: [Bool]) -> Double {
         s += d * d; n += 1
     } }
     return 10 * Foundation.log10(1 / max(s / max(n, 1), 1e-12))
-}
-
-/// The image as an 8-bit PNG stores it (`saveImage`'s rounding, `uint8Sample`), back in [-1, 1].
-public func quantized8Bit(_ image: Tensor) -> Tensor {
-    image.map { Float(uint8Sample($0)) / 127.5 - 1 }
 }
