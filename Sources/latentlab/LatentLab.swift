@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import LatentTensor
 
 /// `latentlab`: StyleGAN2 inversion and latent editing on the CPU.
 @main
@@ -11,4 +13,37 @@ struct LatentLab: ParsableCommand {
         Threads: LATENTLAB_THREADS (our loops) and OPENBLAS_NUM_THREADS (GEMM) default to all cores.
         """,
         subcommands: [Inspect.self, Generate.self, Convert.self, Invert.self, Project.self, Edit.self, Directions.self, Clip.self])
+
+    /// ArgumentParser's `main`, plus two guarantees for every command: numeric options are
+    /// checked against `optionBounds` (a usage error, exit 64, before any work), and an error
+    /// escaping `run()` is printed as one human line (Foundation errors included).
+    static func main() {
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        if let problem = optionBoundsViolation(command) {
+            printError("Error: \(problem)")
+            printError("Usage: " + usageString(for: type(of: command)))
+            printError("  See 'latentlab \(commandPath(type(of: command))) --help' for more information.")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        do { try command.run() } catch {
+            // Foundation's errors would print as "Error Domain=NSCocoaErrorDomain Code=…"; ArgumentParser's
+            // own (the help command's) and ours keep their handling.
+            let foundation = error is CocoaError || error is POSIXError || error is DecodingError || type(of: error) is NSError.Type
+            exit(withError: foundation || error is FileAccessError ? CommandFailure(error) : error)
+        }
+    }
+
+    /// The subcommand names leading to `type`, e.g. "directions discover".
+    private static func commandPath(_ type: ParsableCommand.Type) -> String {
+        func find(_ node: ParsableCommand.Type, _ path: [String]) -> [String]? {
+            if node == type { return path }
+            for sub in node.configuration.subcommands {
+                let name = sub.configuration.commandName ?? sub._commandName
+                if let found = find(sub, path + [name]) { return found }
+            }
+            return nil
+        }
+        return (find(self, []) ?? []).joined(separator: " ")
+    }
 }

@@ -221,7 +221,7 @@ func writeScoredLabels(_ s: ScoredSamples, threshold: Double, kept: Set<Int>, to
 
 /// Reads `seed,label` rows (a header line is allowed; label 0/1 or false/true; extra columns ignored).
 func readSeedLabels(path: String) throws -> ([UInt32], [Bool]) {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot read") }
+    guard let text = String(data: try readInputFile(path: path, maxBytes: InputFileLimit.text), encoding: .utf8) else { throw CommandFailure("\(path): not UTF-8 text") }
     var seeds: [UInt32] = [], labels: [Bool] = []
     for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
         let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LatentFormats
 import LatentImageIO
+import LatentTensor
 
 /// `latentlab inspect FILE…`: what each file is, detected by content.
 struct Inspect: ParsableCommand {
@@ -66,20 +67,11 @@ enum FileKind: Equatable {
 }
 
 /// Sniffs the first bytes of `path`.
-/// - Throws: `CommandFailure` for a missing path, a folder, an unreadable or an empty file.
+/// - Throws: `CommandFailure` for a missing path, a folder, a FIFO or device, an unreadable or
+///   an empty file.
 func sniffFileKind(path: String) throws -> FileKind {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw CommandFailure("\(path): no such file")
-    }
-    // Checked before opening: on Linux a folder opens fine and only the read fails.
-    if isDir.boolValue { throw CommandFailure("\(path): is a folder, not a file") }
-    guard let h = FileHandle(forReadingAtPath: path) else {
-        throw CommandFailure("\(path): cannot be opened (permission denied?)")
-    }
-    defer { try? h.close() }
     let head: [UInt8]
-    do { head = [UInt8](try h.read(upToCount: 64) ?? Data()) } catch {
+    do { head = [UInt8](try readInputFilePrefix(path: path, count: 64).data) } catch {
         throw CommandFailure(error, context: path)
     }
     if head.isEmpty { throw CommandFailure("\(path): empty file (0 bytes)") }

@@ -25,7 +25,7 @@ struct Project: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
-        _ = try Shard(parsing: shard)
+        do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -45,6 +45,7 @@ struct Project: ParsableCommand {
         }
         let cleaned = report.removedTemporaryFiles > 0 ? ", \(report.removedTemporaryFiles) stale temporary files of a killed run removed" : ""
         print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv")
+        for n in report.notes { printError("note: \(n)") }
         for f in report.failures { printError("failed: \(f.image): \(f.error)") }
         if !report.failures.isEmpty { throw ExitCode(2) }
     }
