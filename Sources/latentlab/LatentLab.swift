@@ -20,18 +20,25 @@ struct LatentLab: ParsableCommand {
     static func main() {
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
-        if let problem = optionBoundsViolation(command) {
-            printError("Error: \(problem)")
-            printError("Usage: " + usageString(for: type(of: command)))
-            printError("  See 'latentlab \(commandPath(type(of: command))) --help' for more information.")
-            Foundation.exit(ExitCode.validationFailure.rawValue)
-        }
-        do { try command.run() } catch {
+        if let problem = optionBoundsViolation(command) { usageFailure(problem, type(of: command)) }
+        do { try command.run() } catch let e as ValidationError {
+            // A size computed from an option at run time (e.g. seeds × image bytes): still a usage error.
+            usageFailure(e.message, type(of: command))
+        } catch {
             // Foundation's errors would print as "Error Domain=NSCocoaErrorDomain Code=…"; ArgumentParser's
             // own (the help command's) and ours keep their handling.
             let foundation = error is CocoaError || error is POSIXError || error is DecodingError || type(of: error) is NSError.Type
             exit(withError: foundation || error is FileAccessError ? CommandFailure(error) : error)
         }
+    }
+
+    /// Prints `message` with the usage of `type` (as ArgumentParser does for a failed `validate()`)
+    /// and exits with 64.
+    private static func usageFailure(_ message: String, _ type: ParsableCommand.Type) -> Never {
+        printError("Error: \(message)")
+        printError("Usage: " + usageString(for: type))
+        printError("  See 'latentlab \(commandPath(type)) --help' for more information.")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 
     /// The subcommand names leading to `type`, e.g. "directions discover".

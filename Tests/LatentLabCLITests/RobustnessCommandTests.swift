@@ -123,6 +123,8 @@ final class RobustnessCommandTests: CLITestCase {
             (["project", "in", "--out", "o", "--shard", "\(big)/\(big)"], "--shard"),
             (["generate", "--seeds", "0", "--out", "o", "--trunc-cutoff", big], "--trunc-cutoff"),
             (["generate", "--seeds", "0-\(big)", "--out", "o"], "--seeds"),
+            // A size computed from the option: 1,000,000 images held at once.
+            (["generate", "--seeds", "0-999999", "--out", "o"], "--seeds"),
             (["generate", "--seeds", "0", "--out", "o", "--mix-seed", big, "--mix-layers", "0-\(big)"], "--mix-seed"),
             (["edit", "--latent-in", "x.npz", "--text", "a", "--out", "o", "--augment", big], "--augment"),
             (["edit", "--latent-in", "x.npz", "--text", "a", "--out", "o", "--jitter", big], "--jitter"),

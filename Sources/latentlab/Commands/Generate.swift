@@ -59,12 +59,14 @@ struct Generate: ParsableCommand {
         var noiseSeeds: [UInt64]
         if let seeds {
             let list = try parseIntList(seeds, name: "--seeds")
+            try requireWorkingSize("--seeds", count: list.count, bytesEach: generatedImageBytes(G), what: "images")
             let z = Tensor.concatenate(list.map { zFromSeed(UInt32($0), zDim: G.zDim) })
             ws = G.mapping(z: z, truncationPsi: trunc, truncationCutoff: truncCutoff)
             names = list.map { String(format: "seed%04d", $0) }
             noiseSeeds = list.map { UInt64($0) }
         } else {
             let latents = try loadLatents(path: latentIn!, generator: G)
+            try requireWorkingSize("--latent-in", count: { switch latents { case .w(let t), .z(let t): return t.shape[0] } }(), bytesEach: generatedImageBytes(G), what: "images")
             switch latents {
             case .w(let w):
                 if trunc != 1 || truncCutoff != nil {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatentModels
 
 /// The accepted range of every integer option, by property name, with the flag it is given as.
 ///
@@ -30,6 +31,24 @@ let defaultIntRange = 0 ... 4096
 /// The largest magnitude of a floating-point option (weights, rates, strengths, fractions): far
 /// beyond any meaningful setting, far below where products of a few of them overflow Float.
 let maxFloatMagnitude = 1e12
+
+/// The most bytes one option may make a command hold at once (its images, latents, samples).
+let maxWorkingBytes = 8 << 30
+
+/// Checks a size computed from an option (e.g. seeds × bytes per image) against
+/// `maxWorkingBytes`, without overflowing.
+/// - Throws: `ValidationError` naming the option (a usage error, exit 64).
+func requireWorkingSize(_ flag: String, count: Int, bytesEach: Int, what: String) throws {
+    let (total, overflow) = count.multipliedReportingOverflow(by: bytesEach)
+    guard !overflow, total <= maxWorkingBytes else {
+        throw ValidationError("\(flag): \(count) \(what) of \(bytesEach) bytes need more than the \(maxWorkingBytes)-byte limit at once; split the list")
+    }
+}
+
+/// Bytes one generated image holds while a command runs: its ws and its float32 pixels.
+func generatedImageBytes(_ G: StyleGAN2Generator) -> Int {
+    (G.numWs * G.wDim + G.imgChannels * G.resolution * G.resolution) * MemoryLayout<Float>.size
+}
 
 /// The first numeric option of a parsed command (its option groups included) that lies outside
 /// its bounds, as a usage message naming the option; nil when all are in range.
