@@ -182,45 +182,26 @@ private final class PickleMachine {
         return items
     }
 
-    /// The current nesting depth of a value.
-    func depth(_ s: Slot) -> Int {
+    /// Marks a value as placed inside another one and returns its nesting depth and its size
+    /// expanded as a tree (containers carry their own: they grow after being memoized).
+    func embed(_ s: Slot) -> (depth: Int, nodes: Int) {
         switch s.value {
-        case .list(let l), .set(let l): return l.depth
-        case .dict(let d): return d.depth
-        case .call(let c): return c.depth
-        default: return s.depth
-        }
-    }
-
-    /// Marks a value as placed inside another one and returns its depth.
-    func embed(_ s: Slot) -> Int {
-        switch s.value {
-        case .list(let l), .set(let l): l.sealed = true
-        case .dict(let d): d.sealed = true
-        case .call(let c): c.sealed = true
-        default: break
-        }
-        return depth(s)
-    }
-
-    /// The expanded size of a value.
-    func nodes(_ s: Slot) -> Int {
-        switch s.value {
-        case .list(let l), .set(let l): return l.nodes
-        case .dict(let d): return d.nodes
-        case .call(let c): return c.nodes
-        default: return s.nodes
+        case .list(let l), .set(let l): l.sealed = true; return (l.depth, l.nodes)
+        case .dict(let d): d.sealed = true; return (d.depth, d.nodes)
+        case .call(let c): c.sealed = true; return (c.depth, c.nodes)
+        default: return (s.depth, s.nodes)
         }
     }
 
     /// Depth and expanded size of a value holding `children` (plus `base` nodes it has already).
     func nested(_ children: [Slot], base: Int = 1) throws -> (depth: Int, nodes: Int) {
-        let d = 1 + children.reduce(0) { max($0, embed($1)) }
-        guard d <= config.maxDepth else { throw PickleError("values nested deeper than \(config.maxDepth) levels") }
-        var n = base
+        var d = 1, n = base
         for c in children {
+            let inner = embed(c)
+            d = max(d, 1 + inner.depth)
+            guard d <= config.maxDepth else { throw PickleError("values nested deeper than \(config.maxDepth) levels") }
             // Each count is at most maxNodes, so the sum cannot overflow before the check.
-            n += nodes(c)
+            n += inner.nodes
             guard n <= config.maxNodes else {
                 throw PickleError("the value expands to more than \(config.maxNodes) nodes (memoized values shared over and over: a pickle bomb?)")
             }
