@@ -16,6 +16,12 @@ final class RobustnessCommandTests: CLITestCase {
         let limit = memoryKB.map { "ulimit -v \($0) && " } ?? ""
         p.arguments = ["-c", limit + "exec \"$0\" \"$@\"", productsDirectory.appendingPathComponent("latentlab").path] + args
         p.currentDirectoryURL = tmp
+        if memoryKB != nil {
+            // Address space grows with threads (OpenBLAS buffers, malloc arenas): pin them so the
+            // limit means the same on a 2-core laptop and a 64-core CI machine.
+            p.environment = ProcessInfo.processInfo.environment.merging(
+                ["OPENBLAS_NUM_THREADS": "1", "LATENTLAB_THREADS": "1", "MALLOC_ARENA_MAX": "2"]) { _, new in new }
+        }
         let out = temp(".out-\(UUID().uuidString.prefix(6))"), err = temp(".err-\(UUID().uuidString.prefix(6))")
         FileManager.default.createFile(atPath: out, contents: nil)
         FileManager.default.createFile(atPath: err, contents: nil)
