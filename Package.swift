@@ -58,7 +58,7 @@ let package = Package(
                           path: "Bench/LatentBench"),
 
         // MARK: Tests
-        .target(name: "_TestSupport", dependencies: ["LatentTensor", "LatentFormats", "LatentModels"], path: "Tests/_TestSupport"),
+        .target(name: "_TestSupport", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "CZlib"], path: "Tests/_TestSupport"),
         .testTarget(name: "LatentTensorTests", dependencies: ["LatentTensor", "_TestSupport"]),
         .testTarget(name: "LatentFormatsTests", dependencies: ["LatentFormats", "_TestSupport"],
                     resources: [.copy("Resources")]),

@@ -175,7 +175,7 @@ struct VerificationContext {
         let path = try args.require("labels")
         let attrs = try args.attributes()
         guard attrs.count == 1 else { throw EditingError("csv-agreement: give one --attribute") }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EditingError("\(path): cannot read") }
+        guard let text = String(data: try readInputFile(path: path, maxBytes: InputFileLimit.text), encoding: .utf8) else { throw EditingError("\(path): not UTF-8 text") }
         var all = (agree: 0, total: 0), kept = (agree: 0, total: 0)
         for line in text.split(whereSeparator: \.isNewline) {
             let f = line.split(separator: ",")
@@ -194,7 +194,7 @@ struct VerificationContext {
 
     func fitSpeed() throws {
         let path = try args.require("labels")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EditingError("\(path): cannot read") }
+        guard let text = String(data: try readInputFile(path: path, maxBytes: InputFileLimit.text), encoding: .utf8) else { throw EditingError("\(path): not UTF-8 text") }
         var seeds: [UInt32] = [], labels: [Bool] = []
         for line in text.split(whereSeparator: \.isNewline) {
             let f = line.split(separator: ",")

@@ -32,10 +32,11 @@ public struct EditRecipe: Codable, Sendable {
     }
 
     public static func load(path: String) throws -> EditRecipe {
-        guard let data = FileManager.default.contents(atPath: path) else { throw EditingError("\(path): cannot read recipe") }
+        let data: Data
+        do { data = try readInputFile(path: path, maxBytes: InputFileLimit.text) } catch { throw EditingError("\(error)") }
         let recipe: EditRecipe
         do { recipe = try JSONDecoder().decode(EditRecipe.self, from: data) }
-        catch { throw EditingError("\(path): not a valid edit recipe (\(error))") }
+        catch { throw EditingError("\(path): not a valid edit recipe (\(decodingErrorReason(error)))") }
         guard !recipe.steps.isEmpty else { throw EditingError("\(path): recipe '\(recipe.name)' has no steps") }
         for (i, step) in recipe.steps.enumerated() {
             guard step.strength.isFinite else { throw EditingError("\(path): step \(i) has a non-finite strength") }

@@ -30,21 +30,14 @@ public enum FileKind: Equatable, Sendable {
 }
 
 /// Sniffs the first bytes of `path`.
-/// - Throws: `FormatError` naming the file for a missing path, a folder, an unreadable or an empty file.
+/// - Throws: `FormatError` naming the file for a missing path, a folder, a FIFO or device, an
+///   unreadable or an empty file.
 public func sniffFileKind(path: String) throws -> FileKind {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw FormatError(path, "no such file")
-    }
-    // Checked before opening: on Linux a folder opens fine and only the read fails.
-    if isDir.boolValue { throw FormatError(path, "is a folder, not a file") }
-    guard let h = FileHandle(forReadingAtPath: path) else {
-        throw FormatError(path, "cannot be opened (permission denied?)")
-    }
-    defer { try? h.close() }
+    // Through the bounded reader: a FIFO, device or folder is refused from its stat, never opened
+    // for a blocking read.
     let head: [UInt8]
-    do { head = [UInt8](try h.read(upToCount: 64) ?? Data()) } catch {
-        throw FormatError(path, "cannot be read")
+    do { head = [UInt8](try readInputFilePrefix(path: path, count: 64).data) } catch {
+        throw FormatError(path, fileErrorReason(error))
     }
     if head.isEmpty { throw FormatError(path, "empty file (0 bytes)") }
     return fileKind(head: head)

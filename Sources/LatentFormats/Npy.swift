@@ -187,10 +187,7 @@ public struct NpyArray: Sendable, Equatable {
 
 /// Reads an `.npy` file (format versions 1.0, 2.0 and 3.0; see numpy `lib/format.py`).
 public func readNpy(path: String) throws -> NpyArray {
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-    catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
-    return try readNpy(data: data, name: path)
+    try readNpy(data: try readFormatFile(path, maxBytes: InputFileLimit.arrays), name: path)
 }
 
 /// Parses an in-memory `.npy` file; `name` stands for the path in errors. Big-endian data is
@@ -200,7 +197,50 @@ public func readNpy(data: Data, name: String = "<memory>") throws -> NpyArray {
     try data.withUnsafeBytes { try parseNpy($0, name: name) }
 }
 
+/// The longest npy header accepted (numpy's own reader stops at 10 000 bytes by default).
+let maxNpyHeaderLength = 65536
+/// Bytes that always hold a valid npy file's magic, version, length field and header.
+let maxNpyHeaderBytes = 12 + maxNpyHeaderLength
+
+/// What an npy header says: the element type, the byte order character, the header dict, where
+/// the data starts and how many bytes it has.
+struct NpyLayout {
+    var header: NpyHeader
+    var dtype: NpyDType
+    var order: Character
+    var dataStart: Int
+    var dataBytes: Int
+    var totalBytes: Int { dataStart + dataBytes }
+}
+
+/// The total size (header and data) of the npy file whose first bytes are `head`.
+func npySize(head: UnsafeRawBufferPointer, name: String) throws -> Int {
+    try parseNpyLayout(head, name: name).totalBytes
+}
+
 func parseNpy(_ raw: UnsafeRawBufferPointer, name: String) throws -> NpyArray {
+    func bad(_ why: String) -> FormatError { FormatError(name, why) }
+    let layout = try parseNpyLayout(raw, name: name)
+    let header = layout.header, dtype = layout.dtype, order = layout.order
+    let size = dtype.itemSize, need = layout.dataBytes
+    let have = raw.count - layout.dataStart
+    guard have >= need else {
+        throw bad("truncated: shape \(header.shape) of \(dtype.name) needs \(need) bytes of data but the file holds \(have)")
+    }
+    guard have == need else { throw bad("\(have - need) unexpected bytes after the \(need) bytes of array data") }
+
+    var bytes = [UInt8](raw[(raw.count - need)...])
+    if order == ">" && size > 1 {
+        for i in stride(from: 0, to: need, by: size) { bytes[i ..< i + size].reverse() }
+    }
+    if header.fortranOrder && header.shape.count > 1 {
+        bytes = fortranToC(bytes, shape: header.shape, itemSize: size)
+    }
+    return try NpyArray(shape: header.shape, dtype: dtype, bytes: bytes)
+}
+
+/// Parses the magic, version and header of an npy file; only the header bytes need be present.
+func parseNpyLayout(_ raw: UnsafeRawBufferPointer, name: String) throws -> NpyLayout {
     func bad(_ why: String) -> FormatError { FormatError(name, why) }
     guard raw.count > 0 else { throw bad("file is empty") }
     let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
@@ -217,6 +257,9 @@ func parseNpy(_ raw: UnsafeRawBufferPointer, name: String) throws -> NpyArray {
     var headerLen = 0
     for k in 0 ..< lenSize { headerLen |= Int(raw[8 + k]) << (8 * k) }
     let headerStart = 8 + lenSize
+    guard headerLen <= maxNpyHeaderLength else {
+        throw bad("header length \(headerLen) exceeds the \(maxNpyHeaderLength)-byte limit (corrupt file?)")
+    }
     guard headerStart + headerLen <= raw.count else {
         throw bad("header length \(headerLen) runs past the end of the \(raw.count)-byte file (truncated?)")
     }
@@ -248,21 +291,8 @@ func parseNpy(_ raw: UnsafeRawBufferPointer, name: String) throws -> NpyArray {
         n = p
     }
     let (need, o) = n.multipliedReportingOverflow(by: size)
-    guard !o else { throw bad("shape \(header.shape) overflows") }
-    let have = raw.count - headerStart - headerLen
-    guard have >= need else {
-        throw bad("truncated: shape \(header.shape) of \(dtype.name) needs \(need) bytes of data but the file holds \(have)")
-    }
-    guard have == need else { throw bad("\(have - need) unexpected bytes after the \(need) bytes of array data") }
-
-    var bytes = [UInt8](raw[(raw.count - need)...])
-    if order == ">" && size > 1 {
-        for i in stride(from: 0, to: need, by: size) { bytes[i ..< i + size].reverse() }
-    }
-    if header.fortranOrder && header.shape.count > 1 {
-        bytes = fortranToC(bytes, shape: header.shape, itemSize: size)
-    }
-    return try NpyArray(shape: header.shape, dtype: dtype, bytes: bytes)
+    guard !o, need <= Int.max - headerStart - headerLen else { throw bad("shape \(header.shape) overflows") }
+    return NpyLayout(header: header, dtype: dtype, order: order, dataStart: headerStart + headerLen, dataBytes: need)
 }
 
 /// Reorders column-major (Fortran) element bytes into row-major order.
@@ -300,7 +330,7 @@ public func encodeNpy(_ array: NpyArray) -> Data {
 /// Writes `array` to `path` atomically as `numpy.save` would.
 public func writeNpy(_ array: NpyArray, to path: String) throws {
     do { try writeAtomically(encodeNpy(array), to: path) }
-    catch { throw FormatError(path, "cannot write file (\(error.localizedDescription))") }
+    catch { throw FormatError(path, "cannot write file (\(fileErrorReason(error)))") }
 }
 
 /// Writes a tensor to `path` as a float32 `.npy`.

@@ -20,7 +20,11 @@ private func readNpzEntries(archive: ZipArchive) throws -> [(name: String, array
     for entry in archive.entries where !entry.name.hasSuffix("/") {
         let key = entry.name.hasSuffix(".npy") ? String(entry.name.dropLast(4)) : entry.name
         guard seen.insert(key).inserted else { throw FormatError(archive.path, "array '\(key)' appears twice in the archive") }
-        let bytes = try archive.contents(of: entry)
+        let memberName = "\(archive.path)[\(entry.name)]"
+        // The npy header says how many bytes the array has: inflate no more than that.
+        let bytes = try archive.contents(of: entry, headBytes: maxNpyHeaderBytes) { head in
+            try head.withUnsafeBytes { try npySize(head: $0, name: memberName) }
+        }
         let array = try bytes.withUnsafeBytes { try parseNpy($0, name: "\(archive.path)[\(entry.name)]") }
         out.append((key, array))
     }
@@ -68,5 +72,5 @@ public func writeNpz(_ arrays: [(name: String, array: NpyArray)], to path: Strin
     do { data = try encodeNpz(arrays, compressed: compressed) }
     catch let e as FormatError { throw FormatError(path, e.reason) }
     do { try writeAtomically(data, to: path) }
-    catch { throw FormatError(path, "cannot write file (\(error.localizedDescription))") }
+    catch { throw FormatError(path, "cannot write file (\(fileErrorReason(error)))") }
 }

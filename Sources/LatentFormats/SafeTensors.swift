@@ -53,15 +53,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Opens and validates `path` (memory-mapped).
     public convenience init(path: String) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw FormatError(path, "no such file")
-        }
-        guard !isDir.boolValue else { throw FormatError(path, "is a directory, not a safetensors file") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
-        try self.init(data: data, name: path)
+        try self.init(data: try readFormatFile(path, maxBytes: InputFileLimit.checkpoint), name: path)
     }
 
     /// Parses and validates an in-memory safetensors buffer; `name` stands for the path in errors.
@@ -291,4 +283,11 @@ func convertToFloat(_ dt: SafeTensorsDType, _ src: UnsafeRawPointer, _ dst: Unsa
     case .u64: for i in 0 ..< n { dst[i] = Float(UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
     default: break
     }
+}
+
+/// The regular file at `path`, memory-mapped, as `readInputFile` checks it (no FIFO, device or
+/// folder; at most `maxBytes`), its errors as `FormatError`.
+func readFormatFile(_ path: String, maxBytes: Int) throws -> Data {
+    do { return try readInputFile(path: path, maxBytes: maxBytes, mapped: true) }
+    catch let e as FileAccessError { throw FormatError(e.path, e.reason) }
 }

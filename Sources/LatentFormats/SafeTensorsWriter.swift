@@ -155,7 +155,7 @@ public struct SafeTensorsWriter {
     /// Writes the file atomically (a temporary file renamed over `path`).
     public func write(to path: String) throws {
         do { try writeAtomically(encoded(), to: path) }
-        catch { throw FormatError(path, "cannot write file (\(error.localizedDescription))") }
+        catch { throw FormatError(path, "cannot write file (\(fileErrorReason(error)))") }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 
 /// One member of a zip archive, as its central directory describes it.
 public struct ZipEntry: Sendable, Equatable {
@@ -25,10 +26,7 @@ public struct ZipArchive: @unchecked Sendable {
     private let bytes: Data
 
     public init(path: String) throws {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
-        try self.init(data: data, name: path)
+        try self.init(data: try readFormatFile(path, maxBytes: InputFileLimit.arrays), name: path)
     }
 
     public init(data: Data, name: String = "<memory>") throws {
@@ -38,8 +36,17 @@ public struct ZipArchive: @unchecked Sendable {
         entries = try data.withUnsafeBytes { try ZipArchive.readDirectory(ByteReader($0), name) }
     }
 
+    /// The most bytes one member may decompress to.
+    public static let maxMemberSize = InputFileLimit.arrays
+
     /// The decompressed, CRC-checked contents of `entry`.
-    public func contents(of entry: ZipEntry) throws -> [UInt8] {
+    ///
+    /// A deflated member is never inflated past what is known to be right: the size the
+    /// directory claims must be at most `maxMemberSize`, and when `declaredSize` is given it
+    /// reads the first `headBytes` inflated bytes (a file header) and returns the size the member
+    /// must have; a claim that disagrees is refused before the rest is inflated.
+    public func contents(of entry: ZipEntry, headBytes: Int = 0,
+                         declaredSize: (([UInt8]) throws -> Int)? = nil) throws -> [UInt8] {
         try bytes.withUnsafeBytes { raw in
             let r = ByteReader(raw)
             func bad(_ why: String) -> FormatError { FormatError(path, "zip member '\(entry.name)': \(why)") }
@@ -51,6 +58,26 @@ public struct ZipArchive: @unchecked Sendable {
                 throw bad("data (\(entry.compressedSize) bytes at offset \(start)) runs past the end of the \(r.count)-byte archive (truncated?)")
             }
             let payload = UnsafeRawBufferPointer(rebasing: raw[start ..< start + entry.compressedSize])
+            // Deflate cannot expand data more than ~1032:1; a larger claim is corruption or a zip bomb.
+            guard entry.method != 8 || entry.uncompressedSize <= entry.compressedSize * 1032 + 64 else {
+                throw bad("claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, impossible for deflate")
+            }
+            guard entry.uncompressedSize <= ZipArchive.maxMemberSize else {
+                throw bad("claims \(entry.uncompressedSize) bytes, more than the \(ZipArchive.maxMemberSize)-byte limit")
+            }
+            if let declaredSize {
+                let head: [UInt8]
+                if entry.method == 8 {
+                    do { head = try Zlib.inflateRawPrefix(payload, count: min(headBytes, entry.uncompressedSize)) }
+                    catch Zlib.Failure.message(let m) { throw bad(m) }
+                } else {
+                    head = [UInt8](payload.prefix(headBytes))
+                }
+                let size = try declaredSize(head)
+                guard size == entry.uncompressedSize else {
+                    throw bad("the directory says \(entry.uncompressedSize) bytes but the member's own header describes \(size)")
+                }
+            }
             let out: [UInt8]
             switch entry.method {
             case 0:
@@ -59,10 +86,6 @@ public struct ZipArchive: @unchecked Sendable {
                 }
                 out = [UInt8](payload)
             case 8:
-                // Deflate cannot expand data more than ~1032:1; a larger claim is corruption or a zip bomb.
-                guard entry.uncompressedSize <= entry.compressedSize * 1032 + 64 else {
-                    throw bad("claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, impossible for deflate")
-                }
                 do { out = try Zlib.inflateRaw(payload, expectedSize: entry.uncompressedSize) }
                 catch Zlib.Failure.message(let m) { throw bad(m) }
             default:

@@ -1,4 +1,5 @@
 import CZlib
+import LatentTensor
 import Foundation
 
 /// Thin wrappers over zlib for zip members: raw deflate streams (window bits −15, no zlib
@@ -64,6 +65,38 @@ enum Zlib {
         return out
     }
 
+    /// The first `count` bytes a raw deflate stream decodes to (fewer when it ends sooner),
+    /// inflating no further: a member's header can be read before its claimed size is trusted.
+    static func inflateRawPrefix(_ input: UnsafeRawBufferPointer, count: Int) throws -> [UInt8] {
+        guard count > 0 else { return [] }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw Failure.message("zlib inflateInit2 failed")
+        }
+        defer { inflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: count)
+        var produced = 0
+        var consumed = 0
+        try out.withUnsafeMutableBytes { outBuf in
+            while produced < count {
+                let inN = min(chunk, input.count - consumed)
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = uInt(inN)
+                stream.next_out = outBuf.baseAddress!.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(count - produced)
+                let status = inflate(&stream, Z_NO_FLUSH)
+                consumed += inN - Int(stream.avail_in)
+                produced += count - produced - Int(stream.avail_out)
+                if status == Z_STREAM_END || status == Z_BUF_ERROR { break }   // ended, or truncated (found by the full inflate)
+                guard status == Z_OK else {
+                    let msg = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+                    throw Failure.message("corrupt deflate stream (\(msg))")
+                }
+            }
+        }
+        return Array(out.prefix(produced))
+    }
+
     /// Compresses `input` as a raw deflate stream at zlib's default level, as Python's
     /// `zipfile.ZIP_DEFLATED` (and so `numpy.savez_compressed`) does.
     static func deflateRaw(_ input: UnsafeRawBufferPointer, level: Int32 = Z_DEFAULT_COMPRESSION) throws -> [UInt8] {
@@ -104,8 +137,9 @@ enum Zlib {
 
 /// Inflates a gzip (RFC 1952) file's bytes, e.g. OpenAI's `bpe_simple_vocab_16e6.txt.gz`; zlib
 /// checks the header, the CRC-32 and the length in the trailer. `path` names the source in errors.
-/// - Throws: `FormatError` for empty, corrupt or truncated data.
-public func gunzip(_ data: Data, path: String) throws -> Data {
+/// - Parameter maxBytes: the most bytes the data may inflate to (a gzip bomb stops there).
+/// - Throws: `FormatError` for empty, corrupt, truncated or oversized data.
+public func gunzip(_ data: Data, path: String, maxBytes: Int = InputFileLimit.text) throws -> Data {
     var stream = z_stream()
     // 16 + MAX_WBITS: expect a gzip header and trailer.
     var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -134,6 +168,9 @@ public func gunzip(_ data: Data, path: String) throws -> Data {
             guard status == Z_OK || status == Z_STREAM_END else {
                 let msg = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
                 throw FormatError(path, "corrupt gzip data (\(msg))")
+            }
+            guard output.count + produced <= maxBytes else {
+                throw FormatError(path, "gzip data inflates to more than \(maxBytes) bytes")
             }
             output.append(buffer, count: produced)
         } while status != Z_STREAM_END

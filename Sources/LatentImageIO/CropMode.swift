@@ -1,5 +1,8 @@
 import Foundation
 
+/// The largest x, y, width or height a crop box may give.
+public let maxCropCoordinate = 100_000_000
+
 /// How `preprocess` cuts the region it resizes.
 public enum CropMode: Equatable, Sendable, CustomStringConvertible, LosslessStringConvertible {
     /// The largest centred square, as NVIDIA's `projector.py` (`((w - s) // 2, (h - s) // 2)`).
@@ -27,6 +30,11 @@ public enum CropMode: Equatable, Sendable, CustomStringConvertible, LosslessStri
         guard values[0] >= 0, values[1] >= 0, values[2] >= 1, values[3] >= 1 else {
             throw ImageError(.invalidArgument, subject: "crop",
                              reason: "box '\(text)' needs x, y ≥ 0 and width, height ≥ 1")
+        }
+        // No image that loads (at most 100 megapixels) has a side this long; sums stay far from overflow.
+        guard values.allSatisfy({ $0 <= maxCropCoordinate }) else {
+            throw ImageError(.invalidArgument, subject: "crop",
+                             reason: "box '\(text)': coordinates and sizes must be at most \(maxCropCoordinate)")
         }
         return .box(x: values[0], y: values[1], width: values[2], height: values[3])
     }

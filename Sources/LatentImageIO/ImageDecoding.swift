@@ -113,24 +113,14 @@ private func unknownFormatReason(_ data: Data) -> String {
 
 /// Reads up to `limit` bytes (all when nil); `complete` tells whether the whole file was read.
 private func readFile(_ path: String, limit: Int?) throws -> (data: Data, complete: Bool) {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ImageError(.unreadable, subject: path, reason: "no such file")
-    }
-    guard !isDirectory.boolValue else {
-        throw ImageError(.unreadable, subject: path, reason: "is a directory, not an image file")
-    }
     do {
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
         if let limit {
-            let data = try handle.read(upToCount: limit) ?? Data()
-            let more = try handle.read(upToCount: 1) ?? Data()
-            return (data, more.isEmpty)
+            let (data, size) = try readInputFilePrefix(path: path, count: limit)
+            return (data, data.count == size)
         }
-        return (try handle.readToEnd() ?? Data(), true)
-    } catch {
-        throw ImageError(.unreadable, subject: path, reason: "cannot read file (\(error.localizedDescription))")
+        return (try readInputFile(path: path, maxBytes: InputFileLimit.image), true)
+    } catch let e as FileAccessError {
+        throw ImageError(.unreadable, subject: path, reason: e.reason)
     }
 }
 

@@ -86,7 +86,7 @@ public func saveImage(_ image: Tensor, to path: String, quality: Int = 95) throw
     do {
         try writeAtomically(data, to: path)
     } catch {
-        throw ImageError(.writeFailed, subject: path, reason: "cannot write file (\(error.localizedDescription))")
+        throw ImageError(.writeFailed, subject: path, reason: "cannot write file (\(fileErrorReason(error)))")
     }
 }
 

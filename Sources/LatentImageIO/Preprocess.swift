@@ -27,7 +27,8 @@ public func preprocess(_ image: Tensor, crop: CropMode, size: Int, method: Resiz
     case .none:
         (x0, y0, cw, ch) = (0, 0, w, h)
     case let .box(x, y, bw, bh):
-        guard x >= 0, y >= 0, bw >= 1, bh >= 1, x + bw <= w, y + bh <= h else {
+        // Compared by subtraction: x + bw could overflow for a hostile box.
+        guard x >= 0, y >= 0, bw >= 1, bh >= 1, bw <= w, bh <= h, x <= w - bw, y <= h - bh else {
             throw ImageError(.invalidArgument, subject: "crop",
                              reason: "box \(crop) (x,y,w,h) does not fit inside the \(w)×\(h) image")
         }

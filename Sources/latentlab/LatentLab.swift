@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatentTensor
 
 /// `latentlab`: StyleGAN2 inversion and latent editing on the CPU.
 @main
@@ -17,13 +18,49 @@ struct LatentLab: ParsableCommand {
         subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, TrainEncoder.self, Invert.self, Project.self, Edit.self,
                       Directions.self, Clip.self])
 
+    /// ArgumentParser's `main`, plus three guarantees for every command: a word that is no
+    /// subcommand is a usage error (`unknownSubcommand`), numeric options are checked against
+    /// `optionBounds` (a usage error, exit 64, before any work), and an error escaping `run()` is
+    /// printed as one human line (Foundation errors included).
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if let problem = unknownSubcommand(arguments) {
+        if let problem = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardError.write(Data((problem + "\n").utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
-        main(arguments)
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        if let problem = optionBoundsViolation(command) { usageFailure(problem, type(of: command)) }
+        do { try command.run() } catch let e as ValidationError {
+            // A size computed from an option at run time (e.g. seeds × image bytes): still a usage error.
+            usageFailure(e.message, type(of: command))
+        } catch {
+            // Foundation's errors would print as "Error Domain=NSCocoaErrorDomain Code=…"; ArgumentParser's
+            // own (the help command's) and ours keep their handling.
+            let foundation = error is CocoaError || error is POSIXError || error is DecodingError || type(of: error) is NSError.Type
+            exit(withError: foundation || error is FileAccessError ? CommandFailure(error) : error)
+        }
+    }
+
+    /// Prints `message` with the usage of `type` (as ArgumentParser does for a failed `validate()`)
+    /// and exits with 64.
+    private static func usageFailure(_ message: String, _ type: ParsableCommand.Type) -> Never {
+        printError("Error: \(message)")
+        printError("Usage: " + usageString(for: type))
+        printError("  See 'latentlab \(commandPath(type)) --help' for more information.")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
+    }
+
+    /// The subcommand names leading to `type`, e.g. "directions discover".
+    private static func commandPath(_ type: ParsableCommand.Type) -> String {
+        func find(_ node: ParsableCommand.Type, _ path: [String]) -> [String]? {
+            if node == type { return path }
+            for sub in node.configuration.subcommands {
+                let name = sub.configuration.commandName ?? sub._commandName
+                if let found = find(sub, path + [name]) { return found }
+            }
+            return nil
+        }
+        return (find(self, []) ?? []).joined(separator: " ")
     }
 
     /// ArgumentParser answers `latentlab clip encode --help` (a word that is no subcommand of a

@@ -154,7 +154,7 @@ final class NpyTests: XCTestCase {
         for cut in [1, 6, 9, 10, 60, 127, 128, 129, real.count - 1] {
             XCTAssertThrowsError(try readNpy(data: real.prefix(cut)), "cut at \(cut)")
         }
-        assertFormatError(try readNpy(path: "/nonexistent/x.npy"), "cannot read file", path: "/nonexistent/x.npy")
+        assertFormatError(try readNpy(path: "/nonexistent/x.npy"), "no such file", path: "/nonexistent/x.npy")
     }
 
     func testPythonLiteralParser() throws {

@@ -181,7 +181,7 @@ final class SafeTensorsReaderTests: XCTestCase {
     func testFileSystemErrors() throws {
         let dir = try temporaryDirectory(self)
         assertFormatError(try SafeTensorsFile(path: dir.appendingPathComponent("missing.safetensors").path), "no such file")
-        assertFormatError(try SafeTensorsFile(path: dir.path), "is a directory")
+        assertFormatError(try SafeTensorsFile(path: dir.path), "is a folder")
         let empty = dir.appendingPathComponent("empty.safetensors")
         try Data().write(to: empty)
         assertFormatError(try SafeTensorsFile(path: empty.path), "file is empty", path: empty.path)

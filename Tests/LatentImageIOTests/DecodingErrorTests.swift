@@ -61,7 +61,7 @@ final class DecodingErrorTests: XCTestCase {
         assertLoadFails("tiny.gif", .unknownFormat, ["GIF"])
         assertLoadFails("no-such-file.png", .unreadable, ["no such file"])
         let directory = fixture("")
-        assertImageError(.unreadable, subject: directory, contains: ["directory"]) { _ = try loadImage(path: directory) }
+        assertImageError(.unreadable, subject: directory, contains: ["is a folder"]) { _ = try loadImage(path: directory) }
         assertImageError(.empty, subject: "probe.png") { _ = try probeImage(data: Data(), name: "probe.png") }
         assertImageError(.unknownFormat, subject: fixture("text.png")) { _ = try probeImage(path: fixture("text.png")) }
     }

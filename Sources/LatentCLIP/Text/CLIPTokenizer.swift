@@ -1,5 +1,6 @@
 import Foundation
 import LatentFormats
+import LatentTensor
 
 /// OpenAI CLIP's byte-level BPE tokenizer (`clip/simple_tokenizer.py` + `clip.tokenize`),
 /// reproducing its token ids exactly.
@@ -58,8 +59,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Loads the merges from a gzipped `bpe_simple_vocab_16e6.txt.gz` (or a plain-text copy).
     public convenience init(bpePath: String) throws {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: bpePath)) }
-        catch { throw CLIPError("\(bpePath): cannot read BPE merges file (\(error.localizedDescription))") }
+        do { data = try readInputFile(path: bpePath, maxBytes: InputFileLimit.text) }
+        catch { throw CLIPError("\(bpePath): cannot read BPE merges file (\(fileErrorReason(error)))") }
         let raw = (data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B)
             ? try gunzip(data, path: bpePath) : data
         guard let text = String(data: raw, encoding: .utf8) else {

@@ -29,9 +29,7 @@ public final class NVLabsSnapshot: @unchecked Sendable {
     ///   not a dict.
     public init(path: String) throws {
         self.path = path
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
+        let data = try readFormatFile(path, maxBytes: InputFileLimit.checkpoint)
         let source = (path as NSString).lastPathComponent
         let unpickler = Unpickler(source: path, allowList: .nvlabsSnapshot, reducer: TorchTensor.reducer(source: source))
         let (value, end) = try unpickler.load(data)

@@ -35,7 +35,11 @@ public indirect enum PickleValue: CustomStringConvertible {
     /// A torch tensor (`_rebuild_tensor_v2`) or parameter (`_rebuild_parameter`).
     case tensor(TorchTensor)
 
-    public var description: String {
+    public var description: String { describe(level: 0) }
+
+    /// A short description: tuples show at most 6 items and 3 levels, so a message stays one
+    /// short line, and its cost small, whatever the value holds.
+    private func describe(level: Int) -> String {
         switch self {
         case .none: return "None"
         case .bool(let b): return b ? "True" : "False"
@@ -44,13 +48,17 @@ public indirect enum PickleValue: CustomStringConvertible {
         case .float(let d): return String(d)
         case .string(let s): return "'\(s.count > 60 ? String(s.prefix(57)) + "..." : s)'"
         case .bytes(let d): return "<\(d.count) bytes>"
-        case .tuple(let t): return "(" + t.map(\.description).joined(separator: ", ") + (t.count == 1 ? ",)" : ")")
+        case .tuple(let t):
+            guard level < 3 else { return "(<\(t.count) items>)" }
+            let shown = t.prefix(6).map { $0.describe(level: level + 1) }
+            let more = t.count > 6 ? ", <\(t.count - 6) more>" : ""
+            return "(" + shown.joined(separator: ", ") + more + (t.count == 1 ? ",)" : ")")
         case .list(let l): return "[<\(l.items.count) items>]"
         case .dict(let d): return "{<\(d.count) items>}"
         case .set(let s): return "{<set of \(s.items.count)>}"
         case .global(let g): return g.qualifiedName
         case .call(let c): return "\(c.callee.qualifiedName)(<\(c.args.count) args>)"
-        case .persistentID(let p): return "persistent_id(\(p))"
+        case .persistentID(let p): return "persistent_id(\(p.describe(level: level + 1)))"
         case .storage(let s): return "<\(s.dtype.storageName) of \(s.count)>"
         case .tensor(let t): return "<tensor \(t.dtype.name) \(t.size)>"
         }
@@ -107,7 +115,7 @@ public final class PickleList {
     public internal(set) var items: [PickleValue]
     /// Nesting depth and whether the list was already placed inside another value (see
     /// `Unpickler`: a container is complete before it becomes a child).
-    var depth = 1, sealed = false
+    var depth = 1, nodes = 1, sealed = false
     public init(_ items: [PickleValue] = []) { self.items = items }
 }
 
@@ -116,7 +124,7 @@ public final class PickleDict {
     public private(set) var keys: [PickleValue] = []
     public private(set) var values: [PickleValue] = []
     private var index: [PickleKey: Int] = [:]
-    var depth = 1, sealed = false
+    var depth = 1, nodes = 1, sealed = false
 
     public init() {}
 
@@ -151,7 +159,7 @@ public final class PickleCall {
     public let args: [PickleValue]
     /// Set by `BUILD` (Python's `__setstate__` argument), else nil.
     public internal(set) var state: PickleValue?
-    var depth = 1, sealed = false
+    var depth = 1, nodes = 1, sealed = false
     public init(callee: PickleGlobal, args: [PickleValue]) { self.callee = callee; self.args = args }
 }
 

@@ -42,8 +42,8 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw FormatError(path, "cannot read file (\(error.localizedDescription))") }
+        do { data = try readInputFile(path: path, maxBytes: InputFileLimit.checkpoint, mapped: true) }
+        catch { throw FormatError(path, fileErrorReason(error)) }
         guard TorchCheckpoint.isZip(data) else {
             // The legacy (torch < 1.6) format opens with a pickle of the magic number.
             guard data.count >= 14, data.prefix(4).elementsEqual([0x80, 0x02, 0x8A, 0x0A]),

@@ -11,7 +11,10 @@ import Foundation
 ///
 /// Resource bounds: every declared length is checked against the bytes that remain before
 /// anything is allocated; memo indices live in a dictionary (a huge index allocates nothing);
-/// nesting is limited to `maxDepth`. Containers are complete before they become children in
+/// nesting is limited to `maxDepth`, and the size of the value written out as a tree (a memoized
+/// value referenced twice counts twice) to `maxNodes`, so a tiny pickle whose memo shares nested
+/// containers (2^40 nodes in a few hundred bytes) is refused instead of making every reader of
+/// the tree (descriptions, JSON, conversion) expand it. Containers are complete before they become children in
 /// pickles written by `pickle.dump`, so a container that is mutated after being placed in another
 /// value (only cyclic or hand-made pickles do that) is refused; this keeps the nesting depth exact.
 public struct Unpickler {
@@ -28,12 +31,16 @@ public struct Unpickler {
     public var persistentLoad: ((PickleValue) throws -> PickleValue)?
     /// Deepest container nesting accepted.
     public var maxDepth: Int
+    /// Most nodes the decoded value may have when expanded as a tree (shared values counted at
+    /// every reference). An NVlabs snapshot at 1024² has a few thousand.
+    public var maxNodes: Int
 
-    public init(source: String, allowList: PickleAllowList, maxDepth: Int = 1000,
+    public init(source: String, allowList: PickleAllowList, maxDepth: Int = 1000, maxNodes: Int = 1_000_000,
                 reducer: Reducer? = nil, persistentLoad: ((PickleValue) throws -> PickleValue)? = nil) {
         self.source = source
         self.allowList = allowList
         self.maxDepth = maxDepth
+        self.maxNodes = maxNodes
         self.reducer = reducer
         self.persistentLoad = persistentLoad
     }
@@ -64,6 +71,8 @@ public struct Unpickler {
 private struct Slot {
     var value: PickleValue
     var depth: Int
+    /// Size of the value expanded as a tree (see `Unpickler.maxNodes`).
+    var nodes: Int
 }
 
 private final class PickleMachine {
@@ -157,7 +166,8 @@ private final class PickleMachine {
 
     // MARK: stack
 
-    func push(_ v: PickleValue, depth: Int = 1) { stack.append(Slot(value: v, depth: depth)) }
+    func push(_ v: PickleValue, depth: Int = 1, nodes: Int = 1) { stack.append(Slot(value: v, depth: depth, nodes: nodes)) }
+    func push(_ v: PickleValue, _ shape: (depth: Int, nodes: Int)) { push(v, depth: shape.depth, nodes: shape.nodes) }
 
     func pop() throws -> Slot {
         guard let top = stack.last, stack.count > (marks.last ?? 0) else { throw PickleError("stack underflow") }
@@ -172,31 +182,31 @@ private final class PickleMachine {
         return items
     }
 
-    /// The current nesting depth of a value.
-    func depth(_ s: Slot) -> Int {
+    /// Marks a value as placed inside another one and returns its nesting depth and its size
+    /// expanded as a tree (containers carry their own: they grow after being memoized).
+    func embed(_ s: Slot) -> (depth: Int, nodes: Int) {
         switch s.value {
-        case .list(let l), .set(let l): return l.depth
-        case .dict(let d): return d.depth
-        case .call(let c): return c.depth
-        default: return s.depth
+        case .list(let l), .set(let l): l.sealed = true; return (l.depth, l.nodes)
+        case .dict(let d): d.sealed = true; return (d.depth, d.nodes)
+        case .call(let c): c.sealed = true; return (c.depth, c.nodes)
+        default: return (s.depth, s.nodes)
         }
     }
 
-    /// Marks a value as placed inside another one and returns its depth.
-    func embed(_ s: Slot) -> Int {
-        switch s.value {
-        case .list(let l), .set(let l): l.sealed = true
-        case .dict(let d): d.sealed = true
-        case .call(let c): c.sealed = true
-        default: break
+    /// Depth and expanded size of a value holding `children` (plus `base` nodes it has already).
+    func nested(_ children: [Slot], base: Int = 1) throws -> (depth: Int, nodes: Int) {
+        var d = 1, n = base
+        for c in children {
+            let inner = embed(c)
+            d = max(d, 1 + inner.depth)
+            guard d <= config.maxDepth else { throw PickleError("values nested deeper than \(config.maxDepth) levels") }
+            // Each count is at most maxNodes, so the sum cannot overflow before the check.
+            n += inner.nodes
+            guard n <= config.maxNodes else {
+                throw PickleError("the value expands to more than \(config.maxNodes) nodes (memoized values shared over and over: a pickle bomb?)")
+            }
         }
-        return depth(s)
-    }
-
-    func nested(_ children: [Slot]) throws -> Int {
-        let d = 1 + children.reduce(0) { max($0, embed($1)) }
-        guard d <= config.maxDepth else { throw PickleError("values nested deeper than \(config.maxDepth) levels") }
-        return d
+        return (d, n)
     }
 
     func mutable(_ sealed: Bool, _ what: String) throws {
@@ -284,19 +294,19 @@ private final class PickleMachine {
             guard stack.count - (marks.last ?? 0) >= n else { throw PickleError("stack underflow") }
             let items = Array(stack.suffix(n))
             stack.removeLast(n)
-            push(.tuple(items.map(\.value)), depth: try nested(items))
+            push(.tuple(items.map(\.value)), try nested(items))
         case .tuple:
             let items = try popMark()
-            push(.tuple(items.map(\.value)), depth: try nested(items))
+            push(.tuple(items.map(\.value)), try nested(items))
         case .emptyList: push(.list(PickleList()))
         case .emptyDict: push(.dict(PickleDict()))
         case .emptySet: push(.set(PickleList()))
         case .list:
             let items = try popMark()
-            let l = PickleList(items.map(\.value)); l.depth = try nested(items); push(.list(l))
+            let l = PickleList(items.map(\.value)); (l.depth, l.nodes) = try nested(items); push(.list(l))
         case .frozenSet:
             let items = try popMark()
-            let l = PickleList(items.map(\.value)); l.depth = try nested(items); l.sealed = true; push(.set(l))
+            let l = PickleList(items.map(\.value)); (l.depth, l.nodes) = try nested(items); l.sealed = true; push(.set(l))
         case .dict:
             let items = try popMark()
             let d = PickleDict()
@@ -308,7 +318,8 @@ private final class PickleMachine {
             guard let target = stack.last, stack.count > (marks.last ?? 0) else { throw PickleError("stack underflow") }
             guard case .list(let l) = target.value else { throw PickleError("\(op.name) to \(target.value), which is not a list") }
             try mutable(l.sealed, op.name)
-            l.depth = max(l.depth, try nested(items))
+            let shape = try nested(items, base: l.nodes)
+            l.depth = max(l.depth, shape.depth); l.nodes = shape.nodes
             l.items += items.map(\.value)
         case .addItems:
             let items = try popMark()
@@ -316,7 +327,8 @@ private final class PickleMachine {
                 throw PickleError("ADDITEMS to a value that is not a set")
             }
             try mutable(l.sealed, op.name)
-            l.depth = max(l.depth, try nested(items))
+            let shape = try nested(items, base: l.nodes)
+            l.depth = max(l.depth, shape.depth); l.nodes = shape.nodes
             l.items += items.map(\.value)
         case .setItem, .setItems:
             let items: [Slot]
@@ -363,14 +375,15 @@ private final class PickleMachine {
             }
             try mutable(c.sealed, "BUILD")
             guard c.state == nil else { throw PickleError("BUILD applied twice to \(c.callee.qualifiedName)") }
-            c.depth = max(c.depth, try nested([state]))
+            let shape = try nested([state], base: c.nodes)
+            c.depth = max(c.depth, shape.depth); c.nodes = shape.nodes
             c.state = state.value
         case .binPersID:
             let pid = try pop()
             guard let load = config.persistentLoad else {
                 throw PickleError("persistent id \(pid.value) found, but this pickle may not reference external objects")
             }
-            push(try load(pid.value), depth: try nested([pid]))
+            push(try load(pid.value), try nested([pid]))
 
         default:
             throw PickleError("unsupported pickle opcode \(op.name); refusing the file (only protocol 2–5 data opcodes are accepted)")
@@ -379,7 +392,8 @@ private final class PickleMachine {
 
     func fill(_ d: PickleDict, _ items: [Slot]) throws {
         guard items.count % 2 == 0 else { throw PickleError("odd number of items (\(items.count)) for a dict") }
-        d.depth = max(d.depth, try nested(items))
+        let shape = try nested(items, base: d.nodes)
+        d.depth = max(d.depth, shape.depth); d.nodes = shape.nodes
         for i in stride(from: 0, to: items.count, by: 2) { try d.set(items[i].value, items[i + 1].value) }
     }
 
@@ -415,19 +429,19 @@ private final class PickleMachine {
         if kind == .reduce && !config.allowList.permitsCall(g) {
             throw PickleError("refusing to call '\(g.qualifiedName)': it may only be instantiated with NEWOBJ")
         }
-        let d = try nested([argsSlot])
+        let shape = try nested([argsSlot])
         if let v = try config.reducer?(g, args, kind) ?? PickleAllowList.dataConstructor(g, args, kind) {
-            // A container built from the arguments holds them, so it is as deep as they are.
+            // A container built from the arguments holds them, so it is as deep and as large as they are.
             switch v {
-            case .list(let l), .set(let l): l.depth = d
-            case .dict(let dd): dd.depth = d
-            case .call(let c): c.depth = d
+            case .list(let l), .set(let l): (l.depth, l.nodes) = shape
+            case .dict(let dd): (dd.depth, dd.nodes) = shape
+            case .call(let c): (c.depth, c.nodes) = shape
             default: break
             }
-            push(v, depth: d)
+            push(v, shape)
         } else {
             let c = PickleCall(callee: g, args: args)
-            c.depth = d
+            (c.depth, c.nodes) = shape
             push(.call(c))
         }
     }

@@ -16,6 +16,9 @@ public struct BatchProjectionReport: Sendable {
     public var failures: [(image: String, error: String)]
     /// Stale temporary files of a killed earlier run that were removed.
     public var removedTemporaryFiles: Int
+    /// What the user should know that is not a failure: hidden entries skipped, an empty shard,
+    /// finished images redone because an output was damaged.
+    public var notes: [String] = []
 }
 
 /// Progress of a batch run: images finished so far out of those pending.
@@ -32,7 +35,8 @@ public struct BatchProgress: Sendable {
 /// one sub-folder per image under `outputDir` (see `writeInversionOutputs` and
 /// `outputFolderNames`) and refreshing `summary.csv` / `summary.json` after every batch.
 ///
-/// - Resumable: an image whose folder holds a readable `metrics.json` for that image is skipped;
+/// - Resumable: an image whose folder holds a `metrics.json` for that image and outputs that all
+///   read back (`checkFinishedInversion`) is skipped; one with a damaged output is redone (a note);
 ///   every file is written atomically and `metrics.json` last, so a run killed at any moment
 ///   (SIGKILL included) loses no finished image and leaves no half-written file under a real
 ///   name. Hidden temporary files a kill left behind are removed by the next run (all of them in
@@ -45,8 +49,10 @@ public struct BatchProgress: Sendable {
 ///   result is the one it would get alone (see `project`), so batching and sharding do not
 ///   change results.
 ///
-/// - Throws: `ProjectorError` for a missing input folder or `batchSize` < 1; errors creating
-///   `outputDir` or writing the summary.
+/// - Inputs: see `listDataset` (symbolic links followed, hidden entries skipped with a note,
+///   unreadable entries failed, the output folder excluded when it lies inside the input).
+/// - Throws: `ProjectorError` for a missing input folder, a folder with no images, `batchSize`
+///   < 1, or an output folder that cannot be created; errors writing the summary.
 public func runBatchProjection(generator: StyleGAN2Generator,
                                loss: ImageLoss,
                                inputDir: String,
@@ -58,17 +64,37 @@ public func runBatchProjection(generator: StyleGAN2Generator,
                                arguments: [String: RecordValue] = [:],
                                progress: ((BatchProgress) -> Void)? = nil) throws -> BatchProjectionReport {
     guard batchSize >= 1 else { throw ProjectorError("batchSize must be at least 1, got \(batchSize)") }
-    let all = try listImages(root: inputDir)
+    do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) }
+    catch { throw ProjectorError("\(outputDir): cannot create folder: \(fileErrorReason(error))") }
+    // The output folder may lie inside the input: its own PNGs are not inputs.
+    let listing = try listDataset(root: inputDir, excluding: [outputDir])
+    let all = listing.images
     let folders = outputFolderNames(for: all)
     let mine = all.filter { shard.contains($0) }
-    try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
     var removed = removeStaleTemporaryFiles(in: outputDir, shared: true)
     for rel in mine { removed += removeStaleTemporaryFiles(in: outputDir + "/" + folders[rel]!, shared: false) }
-    let pending = mine.filter { readInversionRecord(dir: outputDir + "/" + folders[$0]!)?.image != $0 }
+    var notes: [String] = []
+    if !listing.hidden.isEmpty {
+        let shown = listing.hidden.prefix(3).joined(separator: ", ") + (listing.hidden.count > 3 ? ", …" : "")
+        notes.append("\(listing.hidden.count) hidden entries under \(inputDir) skipped (names starting with '.'): \(shown)")
+    }
+    if mine.isEmpty { notes.append("shard \(shard) holds none of the \(all.count) images under \(inputDir)") }
+    let pending = mine.filter { rel in
+        switch checkFinishedInversion(dir: outputDir + "/" + folders[rel]!, image: rel, generator: generator) {
+        case .finished: return false
+        case .notFinished: return true
+        case .damaged(let why):
+            notes.append("redoing \(rel): its finished output is damaged (\(why))")
+            return true
+        }
+    }
     var report = BatchProjectionReport(inShard: mine.count, skipped: mine.count - pending.count, inverted: 0,
-                                       failures: [], removedTemporaryFiles: removed)
+                                       failures: listing.problems.filter { shard.contains($0.path) }.map { ($0.path, $0.reason) },
+                                       removedTemporaryFiles: removed, notes: notes)
+    // Entries the listing could not take are failures of every summary (all shards see them).
+    let unreadable = listing.problems.map { FailureRecord(image: $0.path, error: $0.reason) }
     guard !pending.isEmpty else {
-        try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
+        try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)
         return report
     }
     let stats = try WStatistics.estimate(generator: generator, samples: options.wAvgSamples)
@@ -82,8 +108,8 @@ public func runBatchProjection(generator: StyleGAN2Generator,
             do {
                 batch.append((rel, try loadProjectionTarget(path: inputDir + "/" + rel, resolution: generator.resolution, crop: crop)))
             } catch {
-                report.failures.append((rel, "\(error)"))
-                try? recordFailure(outputDir: outputDir, folder: folders[rel]!, image: rel, error: "\(error)")
+                report.failures.append((rel, errorLine(error)))
+                try? recordFailure(outputDir: outputDir, folder: folders[rel]!, image: rel, error: errorLine(error))
                 done += 1
             }
         }
@@ -111,16 +137,16 @@ public func runBatchProjection(generator: StyleGAN2Generator,
         } catch {
             // The whole batch shares one optimisation: images not yet written fail together.
             for item in batch where !written.contains(item.path) {
-                report.failures.append((item.path, "\(error)"))
-                try? recordFailure(outputDir: outputDir, folder: folders[item.path]!, image: item.path, error: "\(error)")
+                report.failures.append((item.path, errorLine(error)))
+                try? recordFailure(outputDir: outputDir, folder: folders[item.path]!, image: item.path, error: errorLine(error))
             }
         }
         done += batch.count
         progress?(BatchProgress(done: done, pending: pending.count, step: options.schedule.numSteps,
                                 numSteps: options.schedule.numSteps, loss: .nan))
-        try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
+        try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)
     }
-    try writeBatchSummary(outputDir: outputDir, images: all, folders: folders)
+    try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)
     return report
 }
 
@@ -176,23 +202,26 @@ func writeSharedFile(_ data: Data, to path: String) throws {
 /// Rebuilds `summary.csv` and `summary.json` from every image folder under `outputDir`, so
 /// shards writing into one folder each leave a summary of everything finished so far.
 /// Rows: finished images (`ok`, with their metrics), then failed ones (`failed`, with the error);
-/// images not yet attempted are counted in `images` only. Rebuilds of concurrent shards take
-/// turns (`withSummaryLock`), so the last one lists every image finished before it.
-public func writeBatchSummary(outputDir: String, images: [String], folders: [String: String]) throws {
+/// images not yet attempted are counted in `images` only. `unreadable` entries of the input
+/// folder (see `DatasetListing.problems`) are listed as failed too. Rebuilds of concurrent shards
+/// take turns (`withSummaryLock`), so the last one lists every image finished before it.
+public func writeBatchSummary(outputDir: String, images: [String], folders: [String: String],
+                              unreadable: [FailureRecord] = []) throws {
     try withSummaryLock(outputDir: outputDir) {
-        try rebuildBatchSummary(outputDir: outputDir, images: images, folders: folders)
+        try rebuildBatchSummary(outputDir: outputDir, images: images, folders: folders, unreadable: unreadable)
     }
 }
 
-private func rebuildBatchSummary(outputDir: String, images: [String], folders: [String: String]) throws {
+private func rebuildBatchSummary(outputDir: String, images: [String], folders: [String: String],
+                                 unreadable: [FailureRecord]) throws {
     var rows: [InversionRecord] = []
-    var failures: [FailureRecord] = []
+    var failures: [FailureRecord] = unreadable
     for rel in images {
         guard let folder = folders[rel] else { continue }
         let dir = outputDir + "/" + folder
         if let r = readInversionRecord(dir: dir), r.image == rel {
             rows.append(r)
-        } else if let d = FileManager.default.contents(atPath: dir + "/error.json"),
+        } else if let d = try? readInputFile(path: dir + "/error.json", maxBytes: InputFileLimit.text),
                   let f = try? resultJSONDecoder().decode(FailureRecord.self, from: d), f.image == rel {
             failures.append(f)
         }

@@ -69,6 +69,58 @@ public func writeInversionOutputs(dir: String, index i: Int, result: ProjectionR
 /// Reads back a finished image's record, or nil when it is absent or unreadable (then the
 /// image is not finished and is redone).
 public func readInversionRecord(dir: String) -> InversionRecord? {
-    guard let data = FileManager.default.contents(atPath: dir + "/metrics.json") else { return nil }
+    guard let data = try? readInputFile(path: dir + "/metrics.json", maxBytes: InputFileLimit.text) else { return nil }
     return try? resultJSONDecoder().decode(InversionRecord.self, from: data)
+}
+
+/// Whether an image folder holds a finished inversion.
+public enum FinishedInversion {
+    /// Every output reads back: `latent.npz` with `w` `[1, numWs, wDim]` and noise maps of the
+    /// generator's shapes, both PNGs decode at its resolution, `metrics.json` names the image.
+    case finished(InversionRecord)
+    /// No `metrics.json`, or one of another image: not finished.
+    case notFinished
+    /// `metrics.json` is there but an output is damaged (why, naming the file): redo the image.
+    case damaged(String)
+}
+
+/// Checks the outputs of `image` in `dir` against `generator`, reading every one of them back
+/// (a resume must not trust a folder whose `latent.npz` was truncated by a full disk or whose
+/// PNG was overwritten).
+public func checkFinishedInversion(dir: String, image: String, generator G: StyleGAN2Generator) -> FinishedInversion {
+    let metricsPath = dir + "/metrics.json"
+    guard FileManager.default.fileExists(atPath: metricsPath) else { return .notFinished }
+    let record: InversionRecord
+    do {
+        record = try resultJSONDecoder().decode(InversionRecord.self, from: readInputFile(path: metricsPath, maxBytes: InputFileLimit.text))
+    } catch {
+        return .damaged("\(metricsPath): \(decodingErrorReason(error))")
+    }
+    guard record.image == image else { return .notFinished }
+    let latentPath = dir + "/latent.npz"
+    do {
+        let arrays = try readNpz(path: latentPath)
+        guard let w = arrays["w"] else { return .damaged("\(latentPath): no array 'w'") }
+        try G.validate(ws: w.toTensor())
+        guard w.shape[0] == 1 else { return .damaged("\(latentPath): 'w' holds \(w.shape[0]) latents, expected 1") }
+        var noise = NoiseMaps()
+        for (name, array) in arrays where name.hasPrefix("noise.") { noise[String(name.dropFirst(6))] = array.toTensor() }
+        try G.validate(noise: noise, batch: 1)
+    } catch let e as StyleGAN2InputError {
+        return .damaged("\(latentPath): \(e)")
+    } catch {
+        return .damaged(errorLine(error))
+    }
+    for name in ["target.png", "reconstruction.png"] {
+        let path = dir + "/" + name
+        do {
+            let png = try loadImage(path: path)
+            guard png.info.width == G.resolution, png.info.height == G.resolution else {
+                return .damaged("\(path): \(png.info.width)×\(png.info.height), expected \(G.resolution)×\(G.resolution)")
+            }
+        } catch {
+            return .damaged(errorLine(error))
+        }
+    }
+    return .finished(record)
 }

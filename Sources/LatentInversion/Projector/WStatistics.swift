@@ -40,7 +40,7 @@ public struct WStatistics: Sendable, Equatable {
         let key = "wstats-\(generator.fingerprint)-\(generator.wDim)-\(samples)-\(seed)"
         if let hit = cache.withLock({ $0[key] }) { return hit }
         let file = cacheDirectory.map { $0 + "/" + key + ".json" }
-        if let file, let data = FileManager.default.contents(atPath: file),
+        if let file, let data = try? readInputFile(path: file, maxBytes: InputFileLimit.text),
            let stored = try? JSONDecoder().decode(StoredStatistics.self, from: data),
            stored.wAvg.count == generator.wDim, stored.wAvg.allSatisfy(\.isFinite), stored.wStd.isFinite {
             let stats = WStatistics(wAvg: Tensor(shape: [generator.wDim], data: stored.wAvg), wStd: stored.wStd)

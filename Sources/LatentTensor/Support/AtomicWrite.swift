@@ -3,26 +3,43 @@ import Foundation
 /// Writes `data` to `path` atomically: the bytes go to a temporary file in the same folder,
 /// are flushed to disk, and the file is renamed over `path`. A reader (or a rerun after a
 /// SIGKILL) sees either the old file, no file, or the complete new one, never a partial write.
+/// - Throws: `FileAccessError` naming `path` (or the folder that cannot be created) and the
+///   system's reason.
 public func writeAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
-    guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: tmp.path])
+    do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+    catch { throw FileAccessError(fileErrorPath(error) ?? dir.path, "cannot create folder: \(fileErrorReason(error))") }
+    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { throw FileAccessError(path, "cannot write: \(systemReason(errno))") }
+    func fail(_ what: String) -> FileAccessError {
+        let reason = systemReason(errno)
+        close(fd)
+        unlink(tmp)
+        return FileAccessError(path, "\(what): \(reason)")
     }
-    do {
-        let h = try FileHandle(forWritingTo: tmp)
-        try h.write(contentsOf: data)
-        try h.synchronize()
-        try h.close()
-        // rename(2) replaces the destination atomically on POSIX file systems.
-        guard rename(tmp.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path,
-                             NSLocalizedDescriptionKey: "rename failed: \(String(cString: strerror(errno)))"])
+    var done = 0
+    try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+        while done < raw.count {
+            let n = write(fd, raw.baseAddress! + done, min(raw.count - done, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw fail("cannot write")
+            }
+            done += n
         }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw error
+    }
+    guard fsync(fd) == 0 || errno == EINVAL else { throw fail("cannot flush to disk") }
+    guard close(fd) == 0 else {
+        let reason = systemReason(errno)
+        unlink(tmp)
+        throw FileAccessError(path, "cannot write: \(reason)")
+    }
+    // rename(2) replaces the destination atomically on POSIX file systems.
+    guard rename(tmp, path) == 0 else {
+        let reason = systemReason(errno)
+        unlink(tmp)
+        throw FileAccessError(path, "cannot write: \(reason)")
     }
 }

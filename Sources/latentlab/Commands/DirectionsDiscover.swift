@@ -96,8 +96,9 @@ extension Directions {
         func discoverInterFaceGAN(_ G: StyleGAN2Generator, range: Range<Int>) throws -> DirectionSet {
             let source: InterFaceGANLabels
             if let labels {
-                let text: String
-                do { text = try String(contentsOfFile: labels, encoding: .utf8) } catch { throw CommandFailure("\(labels): cannot read (not a UTF-8 text file?)") }
+                guard let text = String(data: try readInputFile(path: labels, maxBytes: InputFileLimit.text), encoding: .utf8) else {
+                    throw CommandFailure("\(labels): not UTF-8 text")
+                }
                 let (seeds, values) = try parseSeedLabels(text, source: labels)
                 source = .seeds(seeds, values, source: "csv:\(URL(fileURLWithPath: labels).lastPathComponent)")
             } else {

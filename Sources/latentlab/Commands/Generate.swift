@@ -64,11 +64,13 @@ struct Generate: ParsableCommand {
         var noiseSeeds: [UInt64]
         if let seeds {
             let list = try parseIntList(seeds, name: "--seeds")
+            try requireWorkingSize("--seeds", count: list.count, bytesEach: generatedImageBytes(G), what: "images")
             ws = G.mapping(z: zFromSeeds(list.map { UInt32($0) }, zDim: G.zDim), truncationPsi: trunc, truncationCutoff: truncCutoff)
             names = list.map { String(format: "seed%04d", $0) }
             noiseSeeds = list.map { UInt64($0) }
         } else {
             let file = try LatentFile.read(path: latentIn!, generator: G)
+            try requireWorkingSize("--latent-in", count: file.count, bytesEach: generatedImageBytes(G), what: "images")
             if case .w = file.codes, trunc != 1 || truncCutoff != nil {
                 throw CommandFailure("\(latentIn!): holds w latents, which are used as they are; --trunc and --trunc-cutoff apply only to z")
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LatentFormats
 import LatentImageIO
+import LatentTensor
 
 /// `latentlab inspect FILE…`: what each file is, detected by content.
 struct Inspect: ParsableCommand {

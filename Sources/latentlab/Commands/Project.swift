@@ -32,7 +32,7 @@ struct Project: ParsableCommand {
 
     func validate() throws {
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1-4096") }
-        _ = try Shard(parsing: shard)
+        do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -64,9 +64,10 @@ struct Project: ParsableCommand {
         let sheet = try writeProjectContactSheet(out: out, folders: outputFolderNames(for: try listImages(root: input)))
         let cleaned = report.removedTemporaryFiles > 0 ? ", \(report.removedTemporaryFiles) stale temporary files of a killed run removed" : ""
         print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv\(sheet.map { ", \($0)" } ?? "")")
-        if let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) {
+        if let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: readInputFile(path: out + "/summary.json", maxBytes: InputFileLimit.text)) {
             for r in summary.results { if let w = outOfDomainWarning(image: r.image, metrics: r.metrics) { printError(w) } }
         }
+        for n in report.notes { printError("note: \(n)") }
         for f in report.failures { printError("failed: \(f.image): \(f.error)") }
         if !report.failures.isEmpty { throw ExitCode(2) }
     }
