@@ -13,8 +13,17 @@ struct Edit: ParsableCommand {
         discussion: """
         --direction FILE[:name|index] --strength s[,s2,…] [--layers a-b] moves the latent along one direction, once \
         per strength. FILE may name the shipped library (sefa:0, interfacegan-size-clip:size). --recipe Edits/X.json \
-        applies a saved edit; --strength s multiplies every step of it (-1 undoes it). --text / --text-from --text-to: \
-        see the text options below and Bench/clip-edit.md.
+        applies a saved edit; --strength s multiplies every step of it (-1 undoes it).
+
+        --text "…" optimises W+ (StyleCLIP latent optimisation) to minimise 1 − cos(CLIP(G(w)), CLIP(text)) \
+        + λ‖w − w₀‖² over the ws rows of --layers (--space w: one shared offset), with Adam for --steps at --lr \
+        (ramped as NVIDIA's projector); --text-from/--text-to use the directional loss instead. --mask M.png \
+        (white = may change) adds --mask-weight · mean((1 − M)(G(w) − G(w₀))²); --augment K scores K random \
+        views per step (shifted by --jitter, mirrored unless --no-flips, cropped to --min-crop) so the edit cannot \
+        hide in CLIP's patch grid; --subspace ganspace:12 keeps the offsets in the span of 12 directions. Noise \
+        maps stay the latent's own. Defaults are the settings measured best in Bench/clip-edit.md (λ 0.0005, 8 \
+        views with flips and crops to 0.6, mask weight 50). The summary judges each edit on two views it never \
+        optimised (mirrored, blurred) and, with a mask, by the PSNR outside it.
 
         Every kind writes, per latent: original.png (the latent rendered as it is), edited.png and latent.npz (one \
         result) or edited_<strength>.png and latent_<strength>.npz (several), strip.png (original, then the edits) \
