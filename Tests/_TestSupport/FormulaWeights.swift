@@ -2,14 +2,17 @@ import Foundation
 import LatentTensor
 import LatentFormats
 
-/// Rebuilds the formula-defined weights of the `../shared/golden` e4e/pSp/rosinality files from
+/// Rebuilds the formula-defined weights of the `../shared/golden` e4e/pSp/rosinality and LPIPS v2 files from
 /// their metadata (`weights` gives the rules, `*tensor_order` lists every state_dict entry as
 /// `[name, shape, rule]`): t = position in that list, i = flat row-major index, m = i mod 10007,
 /// A = (0.37·i + 1.1·t) + 0.001·(m·m), all in Double, then rounded to Float.
 ///
 /// Test support only: the library never fabricates weights.
 public enum FormulaWeights {
-    public struct Entry { public var name: String; public var shape: [Int]; public var rule: String }
+    public struct Entry {
+        public var name: String; public var shape: [Int]; public var rule: String
+        public init(name: String, shape: [Int], rule: String) { self.name = name; self.shape = shape; self.rule = rule }
+    }
 
     /// Parses a `tensor_order` JSON list.
     public static func order(json: String) throws -> [Entry] {
@@ -40,6 +43,8 @@ public enum FormulaWeights {
         case "bn_mean": return 0.1 * sin(0.29 * di + dt)
         case "bn_var": return 1 + 0.5 * (1 + sin(0.71 * di + dt)) / 2
         case "other": return 0.5 * sin(0.61 * di + 0.7 * dt)
+        // The LPIPS v2 packs' linear layers (non-negative, as the released ones).
+        case "lpips_lin": return 0.5 + 0.5 * sin(1.7 * di + 0.3 * dt)
         case "keep":
             if name.hasSuffix("num_batches_tracked") { return 0 }
             // rosinality's FIR kernels: outer([1,3,3,1])/64, ×4 after an upsampling.
