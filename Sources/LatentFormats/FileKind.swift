@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 
 /// What kind of file `path` holds, judged from its first bytes.
 public enum FileKind: Equatable, Sendable {

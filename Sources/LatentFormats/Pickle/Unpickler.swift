@@ -367,7 +367,8 @@ private final class PickleMachine {
                 // `state_dict()` carries `_metadata` so): attributes of the dict object, not items.
                 // They are not needed, so they are dropped after the usual checks.
                 try mutable(d.sealed, "BUILD")
-                d.depth = max(d.depth, try nested([state]))
+                let shape = try nested([state], base: d.nodes)
+                d.depth = max(d.depth, shape.depth); d.nodes = shape.nodes
                 break
             }
             guard case .call(let c) = target.value else {
