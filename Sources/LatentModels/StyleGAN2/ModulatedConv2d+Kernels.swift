@@ -44,7 +44,7 @@ extension ModulatedConv2d {
     /// Up-sampling convolution: `t = weightUpT · xs` per tile of (images, output channels), then
     /// scatter each channel's taps to the stride-2 grid and FIR-filter it into the output.
     ///
-    /// On large maps (one image per tile, and a tile's weight rows smaller than the input map) the
+    /// On large maps (≥ 256 pixels, so one image per tile, and a tile's weight rows smaller than the input map) the
     /// style scales the tile's weight columns instead of the input (`weightUpT · diag(s[n]) · x[n]`):
     /// no modulated copy of the input (67 MB at 1024²) is written, read, or left idle in the pool.
     private func forwardUp(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
@@ -54,7 +54,9 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: plan)
         let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
         let scratch = max(plan.height * plan.width, PolyphaseUpsample.scratchCount(height: h, width: w))
-        let scaleWeights = tiling.imagesPerGroup == 1 && outChannels * kk <= hw
+        // Decided by the map size alone (≥ 256 pixels: one image per tile at every batch size), so
+        // an image is computed the same way alone or in a batch.
+        let scaleWeights = hw >= GemmTiling.minColumns && outChannels * kk <= hw
         let xs = scaleWeights ? nil : ScratchPool.shared.take(i * ncol)
         defer { if let xs { ScratchPool.shared.give(xs) } }
         if let xs { modulate(x, s, batch: n, pixels: hw, xs.pointer) }
