@@ -7,13 +7,23 @@ import LatentInversion
 ///
 ///     LatentBench lpips [--batches 1] [--iterations 5] [--size 256] [--json]
 ///
-/// Random-valued weights (`LPIPS.formulaWeights`): the cost does not depend on them. FLOPs are
+/// Random weights (He-scaled normal convolutions, positive linear heads): the cost does not depend
+/// on them. FLOPs are
 /// the VGG16 convolutions up to conv5_3 (the backward w.r.t. the input repeats each GEMM once;
 /// the first layer's input gradient included).
 func runLPIPSBench(arguments: [String]) {
     let args = BenchArguments(arguments)
     let json = args.flag("json"), size = args.int("size", 256)
-    let lpips = LPIPS.formulaWeights(net: .vgg)
+    var weightRNG = NumpyRandomState(seed: 0)
+    var params = [String: Tensor]()
+    for (name, shape) in LPIPS.parameterShapes(.vgg) {
+        let count = shape.reduce(1, *)
+        if name.hasPrefix("lin") { params[name] = Tensor(shape: shape, repeating: 1 / Float(count)); continue }
+        let scale = name.hasSuffix(".bias") ? 0.01 : (2 / Double(shape[1] * shape[2] * shape[3])).squareRoot()
+        params[name] = Tensor(shape: shape, data: weightRNG.randn(count: count).map { Float($0 * scale) })
+    }
+    let lpips: LPIPS
+    do { lpips = try LPIPS(net: .vgg, parameters: params, source: "random") } catch { report("lpips: \(error)", args.flag("json")); return }
     let peak = measureSgemmPeak()
     report(String(format: "load average %@; sgemm peak %.1f GFLOP/s (n = 1024, %d threads)", loadAverage(), peak.wall,
                   Parallel.threadCount), json)
