@@ -7,13 +7,23 @@ import LatentInversion
 ///
 ///     LatentBench lpips [--batches 1] [--iterations 5] [--size 256] [--json]
 ///
-/// Random-valued weights (`randomLPIPS`): the cost does not depend on them. FLOPs are
+/// Random weights (He-scaled normal convolutions, positive linear heads): the cost does not depend
+/// on them. FLOPs are
 /// the VGG16 convolutions up to conv5_3 (the backward w.r.t. the input repeats each GEMM once;
 /// the first layer's input gradient included).
 func runLPIPSBench(arguments: [String]) {
     let args = BenchArguments(arguments)
     let json = args.flag("json"), size = args.int("size", 256)
-    let lpips = randomLPIPS(net: .vgg)
+    var weightRNG = NumpyRandomState(seed: 0)
+    var params = [String: Tensor]()
+    for (name, shape) in LPIPS.parameterShapes(.vgg) {
+        let count = shape.reduce(1, *)
+        if name.hasPrefix("lin") { params[name] = Tensor(shape: shape, repeating: 1 / Float(count)); continue }
+        let scale = name.hasSuffix(".bias") ? 0.01 : (2 / Double(shape[1] * shape[2] * shape[3])).squareRoot()
+        params[name] = Tensor(shape: shape, data: weightRNG.randn(count: count).map { Float($0 * scale) })
+    }
+    let lpips: LPIPS
+    do { lpips = try LPIPS(net: .vgg, parameters: params, source: "random") } catch { report("lpips: \(error)", args.flag("json")); return }
     let peak = measureSgemmPeak()
     report(String(format: "load average %@; sgemm peak %.1f GFLOP/s (n = 1024, %d threads)", loadAverage(), peak.wall,
                   Parallel.threadCount), json)
@@ -38,31 +48,17 @@ func runLPIPSBench(arguments: [String]) {
             let fwdPct = 100 * flops * Double(b) / fwd.best / 1e9 / peak.wall
             let stepPct = 100 * 2 * flops * Double(b) / step.best / 1e9 / peak.wall
             if json {
-                let format: String = "{\"config\": \"lpips-vgg%d\", \"batch\": %d, \"fwd_ms\": %.2f, \"step_ms\": %.2f, \"step_weights_ms\": null, "
-                    + "\"fwd_pct_peak\": %.1f, \"step_pct_peak\": %.1f, \"peak_rss_mb\": %.0f, \"sgemm_gflops\": %.1f, "
-                    + "\"gflop_fwd\": %.3f, \"load_avg\": \"%@\"}"
-                print(String(format: format, size, b, fwd.best * per, step.best * per,
+                print(String(format: "{\"config\": \"lpips-vgg%d\", \"batch\": %d, \"fwd_ms\": %.2f, \"step_ms\": %.2f, \"step_weights_ms\": null, "
+                             + "\"fwd_pct_peak\": %.1f, \"step_pct_peak\": %.1f, \"peak_rss_mb\": %.0f, \"sgemm_gflops\": %.1f, "
+                             + "\"gflop_fwd\": %.3f, \"load_avg\": \"%@\"}", size, b, fwd.best * per, step.best * per,
                              fwdPct, stepPct, rss, peak.wall, flops / 1e9, loadAverage() as NSString))
             } else {
-                let format: String = "lpips-vgg%d batch %d: fwd %.2f ms (median %.2f, %.0f%% of peak), fwd+bwd %.2f ms (median %.2f, %.0f%%), "
-                    + "peak RSS %.0f MB, %.2f GFLOP forward"
-                print(String(format: format, size, b, fwd.best * per, fwd.wall * per, fwdPct,
+                print(String(format: "lpips-vgg%d batch %d: fwd %.2f ms (median %.2f, %.0f%% of peak), fwd+bwd %.2f ms (median %.2f, %.0f%%), "
+                             + "peak RSS %.0f MB, %.2f GFLOP forward", size, b, fwd.best * per, fwd.wall * per, fwdPct,
                              step.best * per, step.wall * per, stepPct, rss, flops / 1e9))
             }
         } catch {
             report("lpips: \(error)", json)
         }
     }
-}
-
-/// LPIPS with random weights of the right shapes (normal, std 0.05; the linear layers
-/// non-negative as the released ones are): a timing stand-in, not a metric.
-func randomLPIPS(net: LPIPSNet) -> LPIPS {
-    var rng = NumpyRandomState(seed: 2)
-    var params = [String: Tensor]()
-    for (name, shape) in LPIPS.parameterShapes(net) {
-        let values = rng.randn(count: shape.reduce(1, *)).map { Float(0.05 * $0) }
-        params[name] = Tensor(shape: shape, data: name.hasPrefix("lin") ? values.map(abs) : values)
-    }
-    return try! LPIPS(net: net, parameters: params, source: "random (benchmark)")
 }

@@ -27,6 +27,19 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
         }
     }
 
+    /// Maps of ≥ 256 pixels put one image in each up-sampling tile, where the styles scale the
+    /// weight instead of the input: odd sizes, several samples, against the fused reference.
+    func testUpsamplingWithStyleScaledWeightsMatchesReference() {
+        var rng = TestRNG(seed: 28)
+        let n = 2, ci = 3, co = 4, h = 17, w = 19
+        let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, 3, 3]), styles = rng.tensor([n, ci], 0.3, 1.7)
+        let noise = rng.tensor([n, 1, 2 * h, 2 * w])
+        let fast = modulatedConv2d(x, weight: weight, styles: styles, noise: noise, up: 2, resampleFilter: filter)
+        let ref = modulatedConv2dReference(x: x.doubles, shape: x.shape, weight: weight.doubles, weightShape: weight.shape,
+                                           styles: styles.doubles, noise: noise.doubles, up: 2, resampleFilter: filter)
+        assertClose(fast, Tensor(shape: fast.shape, data: ref.map { Float($0) }), atol: 2e-5, rtol: 1e-4)
+    }
+
     /// A non-separable resample filter takes the generic scatter + 2-D FIR path instead of the
     /// polyphase one; both must agree with the reference, forward and backward.
     func testGenericUpsamplingPathWithNonSeparableFilter() {

@@ -43,6 +43,10 @@ extension ModulatedConv2d {
 
     /// Up-sampling convolution: `t = weightUpT · xs` per tile of (images, output channels), then
     /// scatter each channel's taps to the stride-2 grid and FIR-filter it into the output.
+    ///
+    /// On large maps (≥ 256 pixels, so one image per tile, and a tile's weight rows smaller than the input map) the
+    /// style scales the tile's weight columns instead of the input (`weightUpT · diag(s[n]) · x[n]`):
+    /// no modulated copy of the input (67 MB at 1024²) is written, read, or left idle in the pool.
     private func forwardUp(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
                            _ out: UnsafeMutablePointer<Float>) {
         let i = inChannels, kk = kernelSize * kernelSize, hw = h * w, ncol = n * hw
@@ -50,26 +54,35 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: plan)
         let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
         let scratch = max(plan.height * plan.width, PolyphaseUpsample.scratchCount(height: h, width: w))
-        withScratch(i * ncol) { xs in
-            modulate(x, s, batch: n, pixels: hw, xs)
-            weightUpT.withUnsafeBufferPointer { pw in
-                Parallel.forEachDynamic(tiling.count) { t in
-                    let (imgs, units) = tiling.tile(t)
-                    let rows = units.count * kk, cols = imgs.count * hw
-                    withScratch(rows * cols + scratch) { tb in
-                        sgemm(m: rows, n: cols, k: i, a: pw.baseAddress! + units.lowerBound * kk * i,
-                              b: xs + imgs.lowerBound * hw, ldb: ncol, c: tb)
-                        let u = tb + rows * cols
-                        for o in units {
-                            for nn in imgs {
-                                let taps = tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw
-                                let dst = out + (o * n + nn) * plan.outHeight * plan.outWidth
-                                if let poly {
-                                    poly.forward(taps, ld: cols, height: h, width: w, dst, scratch: u)
-                                } else {
-                                    scatterTaps(taps, ld: cols, height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
-                                    plan.run(u, planes: 1, dst, parallel: false)
-                                }
+        // Decided by the map size alone (≥ 256 pixels: one image per tile at every batch size), so
+        // an image is computed the same way alone or in a batch.
+        let scaleWeights = hw >= GemmTiling.minColumns && outChannels * kk <= hw
+        let xs = scaleWeights ? nil : ScratchPool.shared.take(i * ncol)
+        defer { if let xs { ScratchPool.shared.give(xs) } }
+        if let xs { modulate(x, s, batch: n, pixels: hw, xs.pointer) }
+        weightUpT.withUnsafeBufferPointer { pw in
+            Parallel.forEachDynamic(tiling.count) { t in
+                let (imgs, units) = tiling.tile(t)
+                let rows = units.count * kk, cols = imgs.count * hw
+                let tileWeights = pw.baseAddress! + units.lowerBound * kk * i
+                withScratch(rows * cols + scratch + (scaleWeights ? rows * i : 0)) { tb in
+                    if let xs {
+                        sgemm(m: rows, n: cols, k: i, a: tileWeights, b: xs.pointer + imgs.lowerBound * hw, ldb: ncol, c: tb)
+                    } else {
+                        let nn = imgs.lowerBound, sw = tb + rows * cols + scratch, sn = s + nn * i
+                        for r in 0..<rows { for c in 0..<i { sw[r * i + c] = tileWeights[r * i + c] * sn[c] } }
+                        sgemm(m: rows, n: cols, k: i, a: sw, b: x + nn * hw, ldb: ncol, c: tb)
+                    }
+                    let u = tb + rows * cols
+                    for o in units {
+                        for nn in imgs {
+                            let taps = tb + (o - units.lowerBound) * kk * cols + (nn - imgs.lowerBound) * hw
+                            let dst = out + (o * n + nn) * plan.outHeight * plan.outWidth
+                            if let poly {
+                                poly.forward(taps, ld: cols, height: h, width: w, dst, scratch: u)
+                            } else {
+                                scatterTaps(taps, ld: cols, height: h, width: w, u, uw: plan.width, uCount: plan.height * plan.width)
+                                plan.run(u, planes: 1, dst, parallel: false)
                             }
                         }
                     }
