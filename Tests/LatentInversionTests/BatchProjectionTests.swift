@@ -124,7 +124,8 @@ final class BatchProjectionTests: XCTestCase {
         XCTAssertEqual(BatchFixtures.temporaryFiles(under: root), [])
     }
 
-    /// Batch size does not change any image's result.
+    /// Batch size does not change any image's result (within 1e-3 after 8 Adam steps: batched GEMMs
+    /// round differently, by up to ~2e-4 on OpenBLAS's FMA kernels; see ProjectorTests).
     func testBatchSizeDoesNotChangeResults() throws {
         let (G, _) = try TinyProjector.load()
         let root = try BatchFixtures.temporaryFolder("batchsize")
@@ -137,7 +138,7 @@ final class BatchProjectionTests: XCTestCase {
         for k in 0..<3 {
             let w1 = try readNpz(path: root + "/out1/s\(k)/latent.npz")["w"]!.toTensor()
             let w3 = try readNpz(path: root + "/out3/s\(k)/latent.npz")["w"]!.toTensor()
-            assertClose(w3, w1, atol: 1e-4, rtol: 1e-4, "s\(k)")
+            assertClose(w3, w1, atol: 1e-3, rtol: 1e-3, "s\(k)")
         }
     }
 

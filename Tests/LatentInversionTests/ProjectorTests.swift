@@ -63,7 +63,9 @@ final class ProjectorTests: XCTestCase {
     /// Bitwise equality is not expected: batched GEMMs round differently (~1e-7 relative), and
     /// Adam's elementwise normalisation turns such differences in near-zero gradient entries into
     /// update differences of order lr, so after a few dozen steps trajectories agree in quality
-    /// (loss, PSNR) rather than digit for digit. Short runs agree to 1e-4.
+    /// (loss, PSNR) rather than digit for digit. Short runs (10 steps) agree to 1e-3: measured
+    /// ≤ 1e-5 with OpenBLAS's non-FMA kernels and up to 2e-4 with its FMA kernels (Haswell/Zen),
+    /// which round the edge columns of a GEMM block differently.
     func testBatchEqualsSingleRuns() throws {
         let (G, stats) = try TinyProjector.load()
         let targets = TinyProjector.generatedTargets(G, seeds: [21, 22, 23])
@@ -73,12 +75,12 @@ final class ProjectorTests: XCTestCase {
             for i in 0..<3 {
                 let single = try project(generator: G, targets: targets.slice(i ..< i + 1), loss: PixelL2Loss(),
                                          statistics: stats, options: options)
-                assertClose(batch.ws.row(i), single.ws.row(0), atol: 1e-4, rtol: 1e-4, "\(space) image \(i) ws")
+                assertClose(batch.ws.row(i), single.ws.row(0), atol: 1e-3, rtol: 1e-3, "\(space) image \(i) ws")
                 for name in G.noiseLayerNames {
-                    assertClose(batch.noise[name]!.row(i), single.noise[name]!.row(0), atol: 1e-4, rtol: 1e-4, "\(space) image \(i) \(name)")
+                    assertClose(batch.noise[name]!.row(i), single.noise[name]!.row(0), atol: 1e-3, rtol: 1e-3, "\(space) image \(i) \(name)")
                 }
-                assertClose(batch.reconstruction.row(i), single.reconstruction.row(0), atol: 1e-4, rtol: 0, "\(space) image \(i) image")
-                XCTAssertEqual(batch.finalLoss[i], single.finalLoss[0], accuracy: 1e-4 * single.finalLoss[0])
+                assertClose(batch.reconstruction.row(i), single.reconstruction.row(0), atol: 1e-3, rtol: 0, "\(space) image \(i) image")
+                XCTAssertEqual(batch.finalLoss[i], single.finalLoss[0], accuracy: 1e-3 * single.finalLoss[0])
             }
         }
         // Longer: the same quality per image.

@@ -21,8 +21,8 @@ public enum LPIPSNet: String, Sendable, CaseIterable {
 ///    mean; summed over the five taps.
 ///
 /// Weights: `features.N.weight/bias` (ImageNet VGG16/AlexNet) and `lin{k}.model.1.weight`
-/// (the released LPIPS layers), supplied by the user as safetensors; `formulaWeights(net:)`
-/// builds the formula-defined weights of the golden test files.
+/// (the released LPIPS layers), supplied by the user as safetensors (the golden tests build
+/// formula-defined weights in their test support instead).
 public struct LPIPS: Sendable {
     public let net: LPIPSNet
     /// Conv layers by torchvision `features` index.
@@ -159,32 +159,5 @@ public struct LPIPS: Sendable {
                               (unused.count > 8 ? " and \(unused.count - 8) more" : "") + " (pass allowUnusedKeys to ignore them)")
         }
         try self.init(net: net, parameters: params, source: path)
-    }
-
-    /// The formula-defined weights of `lpips_{vgg,alex}_golden.safetensors`: for tensor number t in
-    /// `parameterShapes` order and element i (row-major), conv weight `sin(0.37·i + 1.1·t) /
-    /// sqrt(fan_in)`, conv bias `0.05·cos(0.91·i + t)`, lin weight `0.5 + 0.5·sin(1.7·i + 0.3·t)`,
-    /// computed in Double and rounded to Float. For tests; not a trained network.
-    public static func formulaWeights(net: LPIPSNet) -> LPIPS {
-        try! LPIPS(net: net, parameters: formulaParameters(net: net), source: "formula")
-    }
-
-    /// The tensors of `formulaWeights(net:)` by name (`parameterShapes` names).
-    public static func formulaParameters(net: LPIPSNet) -> [String: Tensor] {
-        var params = [String: Tensor]()
-        for (t, (name, shape)) in parameterShapes(net).enumerated() {
-            let count = shape.reduce(1, *), dt = Double(t)
-            let values: [Float]
-            if name.hasSuffix(".bias") {
-                values = (0..<count).map { Float(0.05 * cos(0.91 * Double($0) + dt)) }
-            } else if name.hasPrefix("lin") {
-                values = (0..<count).map { Float(0.5 + 0.5 * sin(1.7 * Double($0) + 0.3 * dt)) }
-            } else {
-                let fanIn = Double(shape[1] * shape[2] * shape[3])
-                values = (0..<count).map { Float(sin(0.37 * Double($0) + 1.1 * dt) / fanIn.squareRoot()) }
-            }
-            params[name] = Tensor(shape: shape, data: values)
-        }
-        return params
     }
 }
