@@ -144,6 +144,21 @@ final class TorchCheckpointTests: XCTestCase {
         assertRefused(try write(legacyFile(values: [1, 2, 3, 4], global: ("builtins", "eval")), "eval.pt"), contains: "refusing global 'builtins.eval'")
     }
 
+    /// rosinality training checkpoints keep `args`, an argparse.Namespace (NEWOBJ + BUILD): inert
+    /// data; calling it with REDUCE is still refused.
+    func testArgparseNamespaceIsInertData() throws {
+        var p = PickleBytes()
+        p.op("}"); p.str("args"); p.global("argparse", "Namespace"); p.op(")"); p.raw(0x81)
+        p.op("}"); p.str("size"); p.int(256); p.op("s"); p.op("b"); p.op("s"); p.stop()
+        let c = try TorchCheckpoint(path: try write(try torchZip(p.b, storages: [:]), "args.pt"))
+        let args = try XCTUnwrap(c.rootDict?["args"]?.callValue)
+        XCTAssertEqual(args.callee.qualifiedName, "argparse.Namespace")
+        XCTAssertEqual(args.state?.dictValue?["size"]?.intValue, 256)
+        var q = PickleBytes()
+        q.global("argparse", "ArgumentParser"); q.op(")"); q.op("R"); q.stop()
+        assertRefused(try write(try torchZip(q.b, storages: [:]), "parser.pt"), contains: "refusing to call 'argparse.ArgumentParser'")
+    }
+
     /// Integer weights where floats belong: the rosinality converter refuses them by name.
     func testWrongDtypeIsRefusedByTheConverter() throws {
         var p = PickleBytes()

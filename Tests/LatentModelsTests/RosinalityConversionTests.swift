@@ -108,3 +108,30 @@ final class RosinalityConversionTests: XCTestCase {
         XCTAssertEqual(conv.builtGenerator.fingerprint, plain.builtGenerator.fingerprint)
     }
 }
+
+/// The w_avg fallback for checkpoints without `latent_avg`.
+final class ComputedWAvgTests: XCTestCase {
+    /// scenes64's stored w_avg is the mean of 10 000 mapped torch-random z; our mean over 2000
+    /// seeded z agrees within sampling noise (~std/√2000 per coordinate).
+    func testMatchesTheStoredMeanOfTheDefaultGenerator() throws {
+        let g = try StyleGAN2Generator.loadDefault()
+        let mean = computeWAvg(generator: g, samples: 2000)
+        XCTAssertEqual(mean.shape, [g.wDim])
+        let ws = mapFirstRows(generator: g, z: zFromSeeds((5000..<5200).map { $0 }, zDim: g.zDim))
+        var spread: Float = 0
+        for k in 0..<g.wDim {
+            var v: Float = 0
+            for i in 0..<200 { let d = ws[i, k] - g.wAvg[flat: k]; v += d * d }
+            spread = max(spread, (v / 200).squareRoot())
+        }
+        let err = maxAbsDiff(mean, g.wAvg)
+        print("computeWAvg vs stored w_avg: max abs \(err), largest per-coordinate std \(spread)")
+        XCTAssertLessThanOrEqual(err, 6 * spread / Float(2000).squareRoot() + 1e-4)
+        // Without latent_avg the LatentFormats converter marks w_avg as missing (zeros).
+        guard let shared = sharedDirectory() else { throw MissingTestInput("../shared is not present") }
+        let ckpt = try TorchCheckpoint(path: shared.appendingPathComponent("golden/rosinality_tiny32.pt").path)
+        let conv = try convertRosinalityGenerator(stateDict: try ckpt.tensorDict("g_ema"), latentAvg: nil, source: "tiny32")
+        XCTAssertEqual(conv.metadata["w_avg_source"], "missing")
+        XCTAssertEqual(conv.tensors.first { $0.name == "mapping.w_avg" }?.tensor, Tensor.zeros([64]))
+    }
+}

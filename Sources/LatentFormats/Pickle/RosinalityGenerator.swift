@@ -31,7 +31,8 @@ import LatentTensor
 /// - Parameters:
 ///   - stateDict: the generator's tensors with rosinality names (after stripping any `decoder.` prefix).
 ///   - latentAvg: `[w_dim]`, `[1, w_dim]` or `[n, w_dim]` (pSp stores it repeated per style; rows that
-///     differ are averaged).
+///     differ are averaged). nil (training checkpoints have none): `mapping.w_avg` is zeros and the
+///     metadata `w_avg_source` is `missing`, for the caller to fill in (`convertTorchCheckpoint` does).
 ///   - source: the file name, for errors and the `source` metadata.
 /// - Returns: NVlabs-named float32 tensors and metadata (`format` stylegan2, `architecture`,
 ///   `config` NVlabs JSON with `channels` when the table is not `min(channel_base/res, channel_max)`,
@@ -75,9 +76,8 @@ public func convertRosinalityGenerator(stateDict: [(name: String, tensor: TorchT
         put("mapping.fc\(k - 1).weight", try take("style.\(k).weight", [wDim, wDim]))
         put("mapping.fc\(k - 1).bias", try take("style.\(k).bias", [wDim]))
     }
-    guard let avgT = latentAvg else {
-        throw fail("the checkpoint has no 'latent_avg' (needed as mapping.w_avg for truncation); rosinality's convert_weight.py and pSp/e4e checkpoints store it")
-    }
+    var wAvgSource = "latent_avg"
+    if let avgT = latentAvg {
     guard avgT.dtype.isFloatingPoint, avgT.size.last == wDim, avgT.count % wDim == 0, avgT.count > 0 else {
         throw fail("latent_avg has shape \(avgT.size) (\(avgT.dtype.name)), expected [\(wDim)] or [n, \(wDim)]")
     }
@@ -86,6 +86,11 @@ public func convertRosinalityGenerator(stateDict: [(name: String, tensor: TorchT
     let first = avgRows.row(0)
     let identical = (0..<avgRows.shape[0]).allSatisfy { avgRows.row($0) == first }
     put("mapping.w_avg", identical ? first : avgRows.sum(axis: 0) / Float(avgRows.shape[0]))
+    } else {
+        // Training checkpoints ({'g', 'd', 'g_ema', …}) have none; the caller computes it.
+        put("mapping.w_avg", Tensor.zeros([wDim]))
+        wAvgSource = "missing"
+    }
 
     let standardKernel = [Float]([1, 3, 3, 1].flatMap { a in [1, 3, 3, 1].map { b in Float(a * b) / 64 * 4 } })
     func checkKernel(_ name: String) throws {
@@ -147,6 +152,7 @@ public func convertRosinalityGenerator(stateDict: [(name: String, tensor: TorchT
         "config": config,
         "source": (source as NSString).lastPathComponent,
         "converted_from": "rosinality/stylegan2-pytorch Generator (lr_mlp 0.01 assumed)",
+        "w_avg_source": wAvgSource,
     ]
     return (out, metadata)
 }

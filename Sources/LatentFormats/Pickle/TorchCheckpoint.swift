@@ -29,7 +29,10 @@ public final class TorchCheckpoint: @unchecked Sendable {
         globals: PickleAllowList.dataConstructors
             .union(["torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
                     "torch._utils._rebuild_parameter_with_state"])
-            .union(TorchDType.allCases.map { "torch.\($0.storageName)" }))
+            .union(TorchDType.allCases.map { "torch.\($0.storageName)" }),
+        // rosinality's training checkpoints keep their `args` (an argparse.Namespace, pickled as
+        // NEWOBJ + BUILD): admitted as an inert object, never constructed.
+        classPrefixes: ["argparse"])
 
     /// Whether `data` starts like a zip archive (`PK\u{3}\u{4}`), i.e. torch's default `.pt` format.
     public static func isZip(_ data: Data) -> Bool {

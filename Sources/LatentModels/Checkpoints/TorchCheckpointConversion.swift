@@ -44,8 +44,9 @@ public func convertTorchCheckpoint(path: String, requireCompleteEncoder: Bool = 
     }
     if root["g_ema"] != nil {
         let sd = try ckpt.tensorDict("g_ema")
-        let g = try convertRosinalityGenerator(stateDict: sd, latentAvg: latentAvg, source: path)
-        let built = try buildGenerator(g, source: "\(name) [g_ema]")
+        var g = try convertRosinalityGenerator(stateDict: sd, latentAvg: latentAvg, source: path)
+        var built = try buildGenerator(g, source: "\(name) [g_ema]")
+        if g.metadata["w_avg_source"] == "missing" { (g, built) = try withComputedWAvg(g, built, source: "\(name) [g_ema]") }
         return TorchCheckpointConversion(kind: .rosinalityGenerator, generator: g, encoder: nil, builtGenerator: built, builtEncoder: nil)
     }
     guard root["state_dict"] != nil else {
@@ -61,8 +62,9 @@ public func convertTorchCheckpoint(path: String, requireCompleteEncoder: Bool = 
     guard !encoderPart.isEmpty, !decoderPart.isEmpty else {
         throw FormatError(path, "state_dict lacks the \(encoderPart.isEmpty ? "encoder" : "decoder") part of a pSp/e4e checkpoint")
     }
-    let g = try convertRosinalityGenerator(stateDict: decoderPart, latentAvg: latentAvg, source: path)
-    let builtG = try buildGenerator(g, source: "\(name) [decoder]")
+    var g = try convertRosinalityGenerator(stateDict: decoderPart, latentAvg: latentAvg, source: path)
+    var builtG = try buildGenerator(g, source: "\(name) [decoder]")
+    if g.metadata["w_avg_source"] == "missing" { (g, builtG) = try withComputedWAvg(g, builtG, source: "\(name) [decoder]") }
 
     let opts = try root["opts"].map { v -> PickleDict in
         guard let d = v.dictValue else { throw FormatError(path, "'opts' is \(v), not a dict of options") }
@@ -127,6 +129,16 @@ func pspEncoderConfig(opts: PickleDict?, generatorResolution: Int, hasLatentAvg:
                                   startFromLatentAvg: start)
     try config.validate(source: path)
     return config
+}
+
+/// The generator with `mapping.w_avg` = `computeWAvg(generator:)`, for checkpoints without `latent_avg`.
+private func withComputedWAvg(_ g: (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]), _ built: StyleGAN2Generator,
+                              source: String) throws -> ((tensors: [(name: String, tensor: Tensor)], metadata: [String: String]), StyleGAN2Generator) {
+    let mean = computeWAvg(generator: built)
+    var out = g
+    out.tensors = g.tensors.map { $0.name == "mapping.w_avg" ? ($0.name, mean) : $0 }
+    out.metadata["w_avg_source"] = "mean of mapping(z) over z = RandomState(seed).randn for seeds 0-\(computedWAvgSamples - 1) (the checkpoint has no latent_avg)"
+    return (out, try buildGenerator(out, source: source))
 }
 
 private func buildGenerator(_ g: (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]), source: String) throws -> StyleGAN2Generator {
