@@ -26,7 +26,7 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     public var batchSize: Int = 8
     /// Adam learning rate (e4e: 1e-4 with Ranger), held constant, then a cosine ramp-down over the
     /// last `rampDown` fraction of the run (of `steps`, else of `minutes`).
-    public var learningRate: Float = 5e-4
+    public var learningRate: Float = 2e-4
     public var rampDown: Double = 0.25
     /// Seeds the initial weights, the sampled z, the real-image draws.
     public var seed: UInt64 = 0

@@ -31,7 +31,7 @@ struct TrainEncoder: ParsableCommand {
     @Flag(help: "ReStyle mode: input = (image, current reconstruction), residual codes.") var iterative = false
     @Option(help: "ReStyle iterations per training step (with --iterative).") var iterations: Int = 3
     @Option(help: "Images per step.") var batch: Int = 8
-    @Option(help: "Adam learning rate (cosine ramp-down over the last quarter).") var lr: Float = 5e-4
+    @Option(help: "Adam learning rate (cosine ramp-down over the last quarter).") var lr: Float = 2e-4
     @Option(help: "Random seed (initial weights, samples, real-image draws).") var seed: UInt64 = 0
     @Option(name: .customLong("real-fraction"), help: "Share of each batch taken from --images.") var realFraction: Double = 0.5
     @Option(help: "Weight of the pixel L2 loss.") var l2: Float = 1
