@@ -101,7 +101,7 @@ final class EncoderTrainingTests: XCTestCase {
         refuses({ $0.realFraction = 1 }, "needs real images")
         refuses({ $0.iterative = true; $0.iterations = 0 }, "iterations")
         refuses({ _ in }, "no checkpoint to resume", resume: true)
-        XCTAssertThrowsError(try listTrainingImages(folder: dir.path)) { e in XCTAssertTrue("\(e)".contains("no .png")) }
+        XCTAssertThrowsError(try listTrainingImages(folder: dir.path)) { e in XCTAssertTrue("\(e)".contains("no images under"), "\(e)") }
         // A finished run is not overwritten; a resume with other options is refused.
         _ = try trainEncoder(generator: g, outputPath: out, options: smallOptions(steps: 1))
         refuses({ _ in }, "a checkpoint exists")

@@ -83,9 +83,9 @@ final class TrainingData {
 /// refused before training starts.
 /// - Throws: `EncoderError` naming the folder (empty, missing) or the first bad file.
 public func listTrainingImages(folder: String) throws -> [String] {
+    // listImages refuses a folder without images ("no images under DIR"), as `project` does.
     let names: [String]
     do { names = try listImages(root: folder) } catch { throw EncoderError("\(error)") }
-    guard !names.isEmpty else { throw EncoderError("\(folder): no .png/.jpg/.jpeg images in this folder") }
     let paths = names.map { URL(fileURLWithPath: folder).appendingPathComponent($0).path }
     for p in paths {
         do { _ = try probeImage(path: p) } catch { throw EncoderError("\(error)".hasPrefix(p) ? "\(error)" : "\(p): \(error)") }
