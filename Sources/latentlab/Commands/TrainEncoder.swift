@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatentCore
 import LatentTensor
 import LatentInversion
 import LatentEncoders
@@ -38,7 +39,7 @@ struct TrainEncoder: ParsableCommand {
     @Option(help: "Weight of 1 − MS-SSIM.") var msssim: Float = 0.2
     @Option(help: "Weight of LPIPS (needs --lpips-weights).") var lpips: Float = 0.8
     @Option(name: .customLong("lpips-weights"), help: "LPIPS weights (.safetensors: features.N.*, lin{k}.model.1.weight).") var lpipsWeights: String?
-    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: String = "vgg"
+    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: LPIPSNet = .vgg
     @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
@@ -61,7 +62,6 @@ struct TrainEncoder: ParsableCommand {
 
     func validate() throws {
         guard steps != nil || minutes != nil else { throw ValidationError("give --steps N or --minutes M") }
-        guard ["vgg", "alex"].contains(lpipsNet) else { throw ValidationError("--lpips-net must be vgg or alex") }
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
         do { try options.validate(hasRealImages: images != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
@@ -71,7 +71,7 @@ struct TrainEncoder: ParsableCommand {
         do {
             let G = try net.loadGenerator()
             let real = try images.map { try listTrainingImages(folder: $0) } ?? []
-            let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet == "alex" ? .alex : .vgg, weightsPath: $0) }
+            let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
             let o = options
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
@@ -84,15 +84,16 @@ struct TrainEncoder: ParsableCommand {
             }
             minuteBar?.update(Int.max)
             let folder = encoderTrainingFolder(outputPath: out)
-            var record: [String: String] = [
-                "network": net.networkName, "out": out, "images": images ?? "", "resume": "\(resume)",
-                "options": o.json, "steps": "\(report.steps)", "steps_this_run": "\(report.stepsThisRun)",
-                "seconds": String(format: "%.1f", report.elapsedSeconds),
-                "final_loss": report.lossHistory.last.map { "\($0)" } ?? "",
-            ]
-            if let lpipsWeights { record["lpips_weights"] = lpipsWeights; record["lpips_net"] = lpipsNet }
-            let json = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
-            try writeAtomically(json, to: (folder as NSString).appendingPathComponent("train-encoder.json"))
+            // The options as their own JSON object, numbers as numbers (one RunRecord like every command's).
+            let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(o.json.utf8))) ?? .string(o.json)
+            var record = RunRecord(command: "train-encoder", [
+                "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
+                "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
+                "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
+            ])
+            if let lpipsWeights { record.values["lpips_weights"] = .string(lpipsWeights); record.values["lpips_net"] = .string(lpipsNet.rawValue) }
+            let recordPath = (folder as NSString).appendingPathComponent("train-encoder.json")
+            do { try record.write(to: recordPath) } catch { throw CommandFailure(error, context: recordPath) }
             print("\(out): \(report.steps) steps (\(report.stepsThisRun) this run), \(String(format: "%.0f", report.elapsedSeconds)) s, final loss \(report.lossHistory.last.map { String(format: "%.4g", $0) } ?? "-"); figures in \(folder)")
         } catch let e as CommandFailure {
             throw e
