@@ -108,7 +108,7 @@ public struct LatentFile: Sendable, Equatable {
         }
         for key in attachments.keys.sorted() {
             let bytes = Array(attachments[key]!.utf8)
-            arrays.append(("attachment.\(key)", try NpyArray(shape: [bytes.count], dtype: .uint8, bytes: bytes)))
+            arrays.append(("attachment.\(key)", try NpyArray(shape: [bytes.count], dtype: .u8, bytes: bytes)))
         }
         try writeNpz(arrays, to: path, compressed: false)
     }
@@ -185,7 +185,7 @@ public struct LatentFile: Sendable, Equatable {
             }
             if !noise.maps.isEmpty { file.noise = noise }
             for (key, a) in arrays where key.hasPrefix("attachment.") {
-                guard a.dtype == .uint8, a.shape.count == 1, let text = String(bytes: a.bytes, encoding: .utf8) else {
+                guard a.dtype == .u8, a.shape.count == 1, let text = String(bytes: a.bytes, encoding: .utf8) else {
                     throw fail("'\(key)' is not UTF-8 text (a 1-D uint8 array)")
                 }
                 file.attachments[String(key.dropFirst("attachment.".count))] = text

@@ -1,58 +1,13 @@
 import Foundation
 import LatentTensor
 
-/// Element types of npy arrays supported here, named by numpy's little-endian `dtype.str`.
-public enum NpyDType: String, CaseIterable, Sendable {
-    case bool = "|b1"
-    case uint8 = "|u1"
-    case int8 = "|i1"
-    case int16 = "<i2"
-    case int32 = "<i4"
-    case int64 = "<i8"
-    case float16 = "<f2"
-    case float32 = "<f4"
-    case float64 = "<f8"
-
-    /// Bytes per element.
-    public var itemSize: Int {
-        switch self {
-        case .bool, .uint8, .int8: return 1
-        case .int16, .float16: return 2
-        case .int32, .float32: return 4
-        case .int64, .float64: return 8
-        }
-    }
-
-    public var isFloatingPoint: Bool { self == .float16 || self == .float32 || self == .float64 }
-
-    /// numpy's name for the type (`float32`, `int64`, …).
-    public var name: String {
-        switch self {
-        case .bool: return "bool"
-        case .uint8: return "uint8"
-        case .int8: return "int8"
-        case .int16: return "int16"
-        case .int32: return "int32"
-        case .int64: return "int64"
-        case .float16: return "float16"
-        case .float32: return "float32"
-        case .float64: return "float64"
-        }
-    }
-
-    /// The type for a descr's kind and size (`"f"`, 4), whatever its byte-order character.
-    static func from(kind: Character, size: Int) -> NpyDType? {
-        allCases.first { $0.rawValue.last.map { String($0) } == String(size) && $0.rawValue.dropFirst().first == kind }
-    }
-}
-
 /// An n-dimensional numpy array as stored in `.npy` files: shape, element type and the element
 /// bytes, always little-endian in C (row-major) order (big-endian and Fortran-ordered files are
 /// converted on reading).
 public struct NpyArray: Sendable, Equatable {
     /// Sizes of each dimension, outermost first (`[]` for a 0-d array).
     public let shape: [Int]
-    public let dtype: NpyDType
+    public let dtype: DType
     /// `count × dtype.itemSize` little-endian bytes in C order.
     public let bytes: [UInt8]
 
@@ -61,9 +16,15 @@ public struct NpyArray: Sendable, Equatable {
 
     static let errorPath = "NpyArray"
 
+    /// `.npy` files here hold the types with a numpy descr (`DType.npyTypes`).
+    static func requireNpyType(_ dtype: DType) throws {
+        guard dtype.npyDescr != nil else { throw FormatError(errorPath, "\(dtype.name) cannot be stored in an .npy file") }
+    }
+
     /// An array over raw little-endian C-order bytes; the byte count must match the shape.
-    public init(shape: [Int], dtype: NpyDType, bytes: [UInt8]) throws {
+    public init(shape: [Int], dtype: DType, bytes: [UInt8]) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw FormatError(Self.errorPath, "negative dimension in shape \(shape)") }
+        try Self.requireNpyType(dtype)
         guard shape.reduce(1, *) * dtype.itemSize == bytes.count else {
             throw FormatError(Self.errorPath, "shape \(shape) of \(dtype.name) needs \(shape.reduce(1, *) * dtype.itemSize) bytes, got \(bytes.count)")
         }
@@ -72,13 +33,13 @@ public struct NpyArray: Sendable, Equatable {
 
     /// A floating-point array from float32 values, stored as `dtype` (float32 by default; float16
     /// rounds to nearest even, float64 is exact).
-    public init(shape: [Int], floats: [Float], dtype: NpyDType = .float32) throws {
+    public init(shape: [Int], floats: [Float], dtype: DType = .f32) throws {
+        try Self.requireNpyType(dtype)
         guard dtype.isFloatingPoint else { throw FormatError(Self.errorPath, "floats cannot be stored as \(dtype.name); use init(shape:integers:dtype:)") }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == floats.count else {
             throw FormatError(Self.errorPath, "shape \(shape) does not hold \(floats.count) elements")
         }
-        let sdt: SafeTensorsDType = dtype == .float16 ? .f16 : dtype == .float64 ? .f64 : .f32
-        try self.init(shape: shape, dtype: dtype, bytes: encodeFloats(floats, as: sdt))
+        try self.init(shape: shape, dtype: dtype, bytes: encodeFloats(floats, as: dtype))
     }
 
     /// A float64 array (exact).
@@ -90,11 +51,12 @@ public struct NpyArray: Sendable, Equatable {
         b.withUnsafeMutableBytes { out in
             for (i, v) in doubles.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
         }
-        try self.init(shape: shape, dtype: .float64, bytes: b)
+        try self.init(shape: shape, dtype: .f64, bytes: b)
     }
 
     /// An integer or boolean array (`int64` by default); every value must fit `dtype`.
-    public init(shape: [Int], integers: [Int], dtype: NpyDType = .int64) throws {
+    public init(shape: [Int], integers: [Int], dtype: DType = .i64) throws {
+        try Self.requireNpyType(dtype)
         guard !dtype.isFloatingPoint else { throw FormatError(Self.errorPath, "integers cannot be stored as \(dtype.name); use init(shape:floats:dtype:)") }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == integers.count else {
             throw FormatError(Self.errorPath, "shape \(shape) does not hold \(integers.count) elements")
@@ -102,10 +64,10 @@ public struct NpyArray: Sendable, Equatable {
         let range: ClosedRange<Int>
         switch dtype {
         case .bool: range = 0 ... 1
-        case .uint8: range = 0 ... 255
-        case .int8: range = -128 ... 127
-        case .int16: range = Int(Int16.min) ... Int(Int16.max)
-        case .int32: range = Int(Int32.min) ... Int(Int32.max)
+        case .u8: range = 0 ... 255
+        case .i8: range = -128 ... 127
+        case .i16: range = Int(Int16.min) ... Int(Int16.max)
+        case .i32: range = Int(Int32.min) ... Int(Int32.max)
         default: range = Int.min ... Int.max
         }
         if let i = integers.firstIndex(where: { !range.contains($0) }) {
@@ -127,7 +89,7 @@ public struct NpyArray: Sendable, Equatable {
     }
 
     /// The tensor's values as a float32 array (or float16/float64), same shape.
-    public init(_ tensor: Tensor, dtype: NpyDType = .float32) throws {
+    public init(_ tensor: Tensor, dtype: DType = .f32) throws {
         try self.init(shape: tensor.shape, floats: tensor.storage, dtype: dtype)
     }
 
@@ -138,14 +100,15 @@ public struct NpyArray: Sendable, Equatable {
         bytes.withUnsafeBytes { p in
             for i in 0 ..< n {
                 switch dtype {
-                case .bool, .uint8: out[i] = Double(p[i])
-                case .int8: out[i] = Double(Int8(bitPattern: p[i]))
-                case .int16: out[i] = Double(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
-                case .int32: out[i] = Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-                case .int64: out[i] = Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-                case .float16: out[i] = Double(halfToFloatTable[Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))])
-                case .float32: out[i] = Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
-                case .float64: out[i] = Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                case .bool, .u8: out[i] = Double(p[i])
+                case .i8: out[i] = Double(Int8(bitPattern: p[i]))
+                case .i16: out[i] = Double(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
+                case .i32: out[i] = Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+                case .i64: out[i] = Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+                case .f16: out[i] = Double(halfToFloatTable[Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))])
+                case .f32: out[i] = Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+                case .f64: out[i] = Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                default: preconditionFailure("\(dtype.name) is not an npy type")   // refused by every initialiser
                 }
             }
         }
@@ -154,7 +117,7 @@ public struct NpyArray: Sendable, Equatable {
 
     /// Every element as float32 (float64 and large integers round to nearest).
     public func floats() -> [Float] {
-        if dtype == .float32 {
+        if dtype == .f32 {
             let n = count
             return [Float](unsafeUninitializedCapacity: n) { buf, initialized in
                 bytes.withUnsafeBytes { p in
@@ -163,7 +126,7 @@ public struct NpyArray: Sendable, Equatable {
                 initialized = n
             }
         }
-        if dtype == .int64 {
+        if dtype == .i64 {
             // Through Double would round twice; convert directly.
             return bytes.withUnsafeBytes { p in (0 ..< count).map { Float(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) } }
         }
@@ -173,7 +136,7 @@ public struct NpyArray: Sendable, Equatable {
     /// Every element as an exact Int; throws for floating-point arrays.
     public func integers() throws -> [Int] {
         guard !dtype.isFloatingPoint else { throw FormatError(Self.errorPath, "array of \(dtype.name) is not an integer array") }
-        if dtype == .int64 {
+        if dtype == .i64 {
             return bytes.withUnsafeBytes { p in (0 ..< count).map { Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) } }
         }
         return doubles().map { Int($0) }
@@ -206,7 +169,7 @@ let maxNpyHeaderBytes = 12 + maxNpyHeaderLength
 /// the data starts and how many bytes it has.
 struct NpyLayout {
     var header: NpyHeader
-    var dtype: NpyDType
+    var dtype: DType
     var order: Character
     var dataStart: Int
     var dataBytes: Int
@@ -280,8 +243,8 @@ func parseNpyLayout(_ raw: UnsafeRawBufferPointer, name: String) throws -> NpyLa
     if descr.dropFirst().first == "O" { throw bad("array holds pickled Python objects (descr '\(descr)'), which are not supported") }
     guard descr.count >= 3, let order = descr.first, "<>|=".contains(order),
           let size = Int(descr.dropFirst(2)), let kind = descr.dropFirst().first,
-          let dtype = NpyDType.from(kind: kind, size: size) else {
-        let supported = NpyDType.allCases.map(\.rawValue).joined(separator: ", ")
+          let dtype = DType.npy(kind: kind, size: size) else {
+        let supported = DType.npyTypes.map { $0.npyDescr! }.joined(separator: ", ")
         throw bad("unsupported dtype descr '\(descr)' (supported: \(supported), either byte order)")
     }
     var n = 1
@@ -322,7 +285,7 @@ func fortranToC(_ src: [UInt8], shape: [Int], itemSize: Int) -> [UInt8] {
 
 /// The `.npy` encoding of `array`, byte-identical to `numpy.save` (format 1.0, C order).
 public func encodeNpy(_ array: NpyArray) -> Data {
-    var out = Data(NpyHeader(descr: array.dtype.rawValue, fortranOrder: false, shape: array.shape).encoded())
+    var out = Data(NpyHeader(descr: array.dtype.npyDescr!, fortranOrder: false, shape: array.shape).encoded())
     out.append(contentsOf: array.bytes)
     return out
 }

@@ -19,7 +19,7 @@ public struct SafeTensorInfo: Sendable, Equatable {
     public let dataOffsets: Range<Int>
 
     /// The parsed dtype (always valid: the reader refuses unknown ones).
-    public var dataType: SafeTensorsDType { SafeTensorsDType(rawValue: dtype)! }
+    public var dataType: DType { DType(rawValue: dtype)! }
     /// Number of elements (1 for a scalar).
     public var elementCount: Int { shape.reduce(1, *) }
 }
@@ -153,7 +153,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
         }
         guard case .string(let dtypeName) = try field("dtype") else { throw bad("'dtype' is not a string") }
-        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else { throw bad("unknown dtype '\(dtypeName)'") }
+        guard let dtype = DType(rawValue: dtypeName) else { throw bad("unknown dtype '\(dtypeName)'") }
         guard let size = dtype.elementSize else {
             throw bad("dtype \(dtypeName) packs elements below one byte, which this reader does not support")
         }
@@ -177,7 +177,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Bytes per element of a safetensors dtype name, or nil when unknown or sub-byte.
     public static func elementSize(_ dtype: String) -> Int? {
-        SafeTensorsDType(rawValue: dtype)?.elementSize
+        DType(rawValue: dtype)?.elementSize
     }
 
     public func contains(_ name: String) -> Bool { entries[name] != nil }
@@ -256,7 +256,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 let halfToFloatTable: [Float] = (0 ... 0xFFFF).map { Float(Float16(bitPattern: UInt16($0))) }
 
 /// Converts `n` little-endian elements of `dt` at `src` to float32 at `dst`.
-func convertToFloat(_ dt: SafeTensorsDType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+func convertToFloat(_ dt: DType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
     switch dt {
     case .f32:
         #if _endian(little)

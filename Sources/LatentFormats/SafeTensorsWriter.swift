@@ -17,7 +17,7 @@ import LatentTensor
 public struct SafeTensorsWriter {
     /// String metadata written under `__metadata__` (omitted when empty, as the reference does for `None`).
     public var metadata: [String: String]
-    private var items: [(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: [UInt8])] = []
+    private var items: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])] = []
     private var used = Set<String>()
 
     /// The path used in errors raised before a destination is known.
@@ -28,13 +28,13 @@ public struct SafeTensorsWriter {
     /// Names added so far, in insertion order.
     public var names: [String] { items.map(\.name) }
 
-    private mutating func append(_ name: String, _ dtype: SafeTensorsDType, _ shape: [Int], _ bytes: [UInt8]) throws {
+    private mutating func append(_ name: String, _ dtype: DType, _ shape: [Int], _ bytes: [UInt8]) throws {
         guard name != "__metadata__" else { throw FormatError(Self.errorPath, "'__metadata__' is reserved and cannot name a tensor") }
         guard used.insert(name).inserted else { throw FormatError(Self.errorPath, "tensor '\(name)' added twice") }
         items.append((name, dtype, shape, bytes))
     }
 
-    private static func check(_ name: String, _ dtype: SafeTensorsDType, _ shape: [Int], count: Int) throws {
+    private static func check(_ name: String, _ dtype: DType, _ shape: [Int], count: Int) throws {
         guard dtype.isWritable else { throw FormatError(errorPath, "tensor '\(name)': writing dtype \(dtype.rawValue) is not supported") }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw FormatError(errorPath, "tensor '\(name)': negative dimension in shape \(shape)") }
         guard shape.reduce(1, *) == count else {
@@ -45,7 +45,7 @@ public struct SafeTensorsWriter {
     /// Adds a float tensor stored as `dtype` (default F32). F16/BF16 round to nearest even (as
     /// `Tensor.half()` / `.bfloat16()` in PyTorch); an integer `dtype` requires every value to be
     /// an integer in range (e.g. token ids held in a `Tensor`).
-    public mutating func add(_ name: String, _ tensor: Tensor, dtype: SafeTensorsDType = .f32) throws {
+    public mutating func add(_ name: String, _ tensor: Tensor, dtype: DType = .f32) throws {
         try Self.check(name, dtype, tensor.shape, count: tensor.count)
         if dtype.isInteger {
             var ints = [Int](repeating: 0, count: tensor.count)
@@ -62,7 +62,7 @@ public struct SafeTensorsWriter {
     }
 
     /// Adds exact integers (token ids, labels) as `dtype` (default I64; also I32, I16, I8, U8, BOOL).
-    public mutating func add(_ name: String, integers: [Int], shape: [Int], dtype: SafeTensorsDType = .i64) throws {
+    public mutating func add(_ name: String, integers: [Int], shape: [Int], dtype: DType = .i64) throws {
         try Self.check(name, dtype, shape, count: integers.count)
         guard dtype.isInteger else { throw FormatError(Self.errorPath, "tensor '\(name)': \(dtype.rawValue) is not an integer dtype") }
         let range: ClosedRange<Int>
@@ -103,7 +103,7 @@ public struct SafeTensorsWriter {
     }
 
     /// Adds already-encoded little-endian bytes (e.g. copied from another file with `rawBytes`).
-    public mutating func add(_ name: String, rawBytes: Data, dtype: SafeTensorsDType, shape: [Int]) throws {
+    public mutating func add(_ name: String, rawBytes: Data, dtype: DType, shape: [Int]) throws {
         guard let size = dtype.elementSize else { throw FormatError(Self.errorPath, "tensor '\(name)': sub-byte dtype \(dtype.rawValue) is not supported") }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) * size == rawBytes.count else {
             throw FormatError(Self.errorPath, "tensor '\(name)': \(rawBytes.count) bytes do not match shape \(shape) of \(dtype.rawValue)")
@@ -160,7 +160,7 @@ public struct SafeTensorsWriter {
 }
 
 /// float32 values encoded little-endian as the float dtype `dtype` (F32, F16, BF16, F64).
-func encodeFloats(_ values: [Float], as dtype: SafeTensorsDType) -> [UInt8] {
+func encodeFloats(_ values: [Float], as dtype: DType) -> [UInt8] {
     let size = dtype.elementSize!
     var bytes = [UInt8](repeating: 0, count: values.count * size)
     bytes.withUnsafeMutableBytes { out in
@@ -190,7 +190,7 @@ func encodeFloats(_ values: [Float], as dtype: SafeTensorsDType) -> [UInt8] {
 /// stored as `dtype` (F32 by default; F16, BF16, F64, or an integer type for integral values).
 /// Throws on duplicate names or values the dtype cannot hold.
 public func encodeSafeTensors(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
-                              dtype: SafeTensorsDType = .f32) throws -> Data {
+                              dtype: DType = .f32) throws -> Data {
     var w = SafeTensorsWriter(metadata: metadata)
     for (name, t) in tensors { try w.add(name, t, dtype: dtype) }
     return w.encoded()
@@ -198,7 +198,7 @@ public func encodeSafeTensors(_ tensors: [(name: String, tensor: Tensor)], metad
 
 /// Writes `tensors` to `path` atomically as a safetensors file (see `encodeSafeTensors`).
 public func writeSafeTensors(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
-                             dtype: SafeTensorsDType = .f32, to path: String) throws {
+                             dtype: DType = .f32, to path: String) throws {
     var w = SafeTensorsWriter(metadata: metadata)
     do {
         for (name, t) in tensors { try w.add(name, t, dtype: dtype) }

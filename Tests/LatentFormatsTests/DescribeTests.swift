@@ -43,7 +43,7 @@ final class DescribeTests: XCTestCase {
     func testDescribeNpyAndNpz() throws {
         let a = try NpyArray(shape: [2, 3], floats: [-1.5, 0, 1, 2, 3, 4.5])
         XCTAssertEqual(describeNpy(a, name: "x"), "x: float32 [2, 3], 6 elements, 24 bytes, min -1.5, max 4.5, mean 1.5")
-        let ids = try NpyArray(shape: [4], integers: [1, 2, 3, 10_000], dtype: .int64)
+        let ids = try NpyArray(shape: [4], integers: [1, 2, 3, 10_000], dtype: .i64)
         XCTAssertEqual(describeNpy(ids), "int64 [4], 4 elements, 32 bytes, min 1, max 10000, mean 2501.5")
         XCTAssertEqual(describeNpy(try NpyArray(shape: [0, 2], floats: [])), "float32 [0, 2], 0 elements, 0 bytes")
         let text = describeNpz(["x": a, "ids": ids])

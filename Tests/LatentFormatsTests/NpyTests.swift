@@ -8,7 +8,7 @@ final class NpyTests: XCTestCase {
     func testReadsNumpySaveFiles() throws {
         let f4 = try readNpy(path: try fixture("numpy_f4", "npy").path)
         XCTAssertEqual(f4.shape, [2, 3, 5])
-        XCTAssertEqual(f4.dtype, .float32)
+        XCTAssertEqual(f4.dtype, .f32)
         XCTAssertEqual(f4.floats(), ramp(30).map { Float($0) })
         XCTAssertEqual(f4.toTensor(), Tensor(shape: [2, 3, 5], data: ramp(30).map { Float($0) }))
 
@@ -27,11 +27,11 @@ final class NpyTests: XCTestCase {
     func testConvertsFortranOrderAndBigEndian() throws {
         let fortran = try readNpy(path: try fixture("numpy_fortran", "npy").path)
         XCTAssertEqual(fortran.shape, [3, 4, 2])
-        XCTAssertEqual(fortran.dtype, .float64)
+        XCTAssertEqual(fortran.dtype, .f64)
         XCTAssertEqual(fortran.doubles(), ramp(24))  // C order after conversion
 
         let big = try readNpy(path: try fixture("numpy_bigendian", "npy").path)
-        XCTAssertEqual(big.dtype, .int32)
+        XCTAssertEqual(big.dtype, .i32)
         XCTAssertEqual(big.shape, [3, 5])
         XCTAssertEqual(try big.integers(), (0 ..< 15).map { Int(Int32(truncatingIfNeeded: ($0 - 7) * 123_456_789)) })
     }
@@ -69,18 +69,18 @@ final class NpyTests: XCTestCase {
         let ints = (0 ..< 30).map { $0 * 9 - 120 }
         var arrays: [NpyArray] = [
             try NpyArray(shape: shape, integers: ints.map { $0 & 1 }, dtype: .bool),
-            try NpyArray(shape: shape, integers: ints.map { ($0 + 120) / 2 }, dtype: .uint8),
-            try NpyArray(shape: shape, integers: ints.map { $0 / 2 }, dtype: .int8),
-            try NpyArray(shape: shape, integers: ints.map { $0 * 200 }, dtype: .int16),
-            try NpyArray(shape: shape, integers: ints.map { $0 * 10_000_000 }, dtype: .int32),
-            try NpyArray(shape: shape, integers: ints.map { $0 * 1_000_000_000_007 }, dtype: .int64),
-            try NpyArray(shape: shape, floats: ramp(30).map { Float($0) }, dtype: .float16),
-            try NpyArray(shape: shape, floats: ramp(30).map { Float($0) / 3 }, dtype: .float32),
+            try NpyArray(shape: shape, integers: ints.map { ($0 + 120) / 2 }, dtype: .u8),
+            try NpyArray(shape: shape, integers: ints.map { $0 / 2 }, dtype: .i8),
+            try NpyArray(shape: shape, integers: ints.map { $0 * 200 }, dtype: .i16),
+            try NpyArray(shape: shape, integers: ints.map { $0 * 10_000_000 }, dtype: .i32),
+            try NpyArray(shape: shape, integers: ints.map { $0 * 1_000_000_000_007 }, dtype: .i64),
+            try NpyArray(shape: shape, floats: ramp(30).map { Float($0) }, dtype: .f16),
+            try NpyArray(shape: shape, floats: ramp(30).map { Float($0) / 3 }, dtype: .f32),
             try NpyArray(shape: shape, doubles: ramp(30).map { $0 / 3 }),
         ]
         arrays.append(try NpyArray(shape: [], floats: [5]))
         arrays.append(try NpyArray(shape: [0, 4], floats: []))
-        XCTAssertEqual(Set(arrays.map(\.dtype)), Set(NpyDType.allCases))
+        XCTAssertEqual(Set(arrays.map(\.dtype)), Set(DType.npyTypes))
         for (i, a) in arrays.enumerated() {
             let path = dir.appendingPathComponent("a\(i).npy").path
             try writeNpy(a, to: path)
@@ -96,11 +96,11 @@ final class NpyTests: XCTestCase {
     }
 
     func testConstructorsRefuseBadInput() {
-        assertFormatError(try NpyArray(shape: [2], integers: [1, 256], dtype: .uint8), "value 256 at index 1 does not fit in uint8")
+        assertFormatError(try NpyArray(shape: [2], integers: [1, 256], dtype: .u8), "value 256 at index 1 does not fit in uint8")
         assertFormatError(try NpyArray(shape: [3], floats: [1, 2]), "shape [3] does not hold 2 elements")
-        assertFormatError(try NpyArray(shape: [1], floats: [1], dtype: .int32), "floats cannot be stored as int32")
-        assertFormatError(try NpyArray(shape: [1], integers: [1], dtype: .float32), "integers cannot be stored as float32")
-        assertFormatError(try NpyArray(shape: [2], dtype: .float64, bytes: [0, 0]), "shape [2] of float64 needs 16 bytes, got 2")
+        assertFormatError(try NpyArray(shape: [1], floats: [1], dtype: .i32), "floats cannot be stored as int32")
+        assertFormatError(try NpyArray(shape: [1], integers: [1], dtype: .f32), "integers cannot be stored as float32")
+        assertFormatError(try NpyArray(shape: [2], dtype: .f64, bytes: [0, 0]), "shape [2] of float64 needs 16 bytes, got 2")
         assertFormatError(try NpyArray(shape: [1], floats: [1.5]).integers(), "array of float32 is not an integer array")
     }
 

@@ -15,11 +15,11 @@ final class NpzTests: XCTestCase {
         XCTAssertEqual(try d["i1"]?.integers(), (0 ..< 6).map { ($0 - 3) * 40 })
         XCTAssertEqual(d["i2"]?.shape, [2, 3])
         XCTAssertEqual(try d["i2"]?.integers(), (0 ..< 6).map { ($0 - 3) * 9000 })
-        XCTAssertEqual(d["i4"]?.dtype, .int32)
+        XCTAssertEqual(d["i4"]?.dtype, .i32)
         XCTAssertEqual(try d["i4"]?.integers(), (0 ..< 15).map { Int(Int32(truncatingIfNeeded: ($0 - 7) * 123_456_789)) })
         XCTAssertEqual(d["i8"]?.shape, [4, 1])
         XCTAssertEqual(try d["i8"]?.integers(), (0 ..< 4).map { ($0 - 2) * ((1 << 40) + 3) })
-        XCTAssertEqual(d["f2"]?.dtype, .float16)
+        XCTAssertEqual(d["f2"]?.dtype, .f16)
         XCTAssertEqual(d["f2"]?.floats(), ramp(10).map { Float($0) })
         XCTAssertEqual(d["f4"]?.shape, [2, 3, 5])
         XCTAssertEqual(d["f4"]?.floats(), ramp(30).map { Float($0) })
@@ -93,7 +93,7 @@ final class NpzTests: XCTestCase {
             XCTAssertEqual(back[0].array.toTensor(), big)
             XCTAssertEqual(back[1].array.toTensor(), small)
         }
-        let ids = try NpyArray(shape: [2, 3], integers: [1, 2, 3, 4, 5, 6], dtype: .int32)
+        let ids = try NpyArray(shape: [2, 3], integers: [1, 2, 3, 4, 5, 6], dtype: .i32)
         let path = dir.appendingPathComponent("ids.npz").path
         try writeNpz([("z", ids), ("a", try NpyArray(small))], to: path, compressed: true)
         XCTAssertEqual(try readNpzEntries(path: path).map(\.name), ["z", "a"])

@@ -11,7 +11,7 @@ final class PickleTorchTensorTests: XCTestCase {
     private func storage(_ values: [Float]) throws -> TorchStorage {
         var raw = Data()
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw.append(contentsOf: $0) } }
-        return try TorchStorage(dtype: .float32, count: values.count, raw: raw)
+        return try TorchStorage(dtype: .f32, count: values.count, raw: raw)
     }
 
     /// Plain nested loops over every index, in Double-free exact arithmetic (a gather).
@@ -58,22 +58,22 @@ final class PickleTorchTensorTests: XCTestCase {
         XCTAssertTrue(rank.contains("2 sizes but 1 strides"), rank)
         let huge = errorText { try TorchTensor(storage: st, storageOffset: 0, size: [1 << 40, 1 << 40], stride: [1, 1]) }
         XCTAssertTrue(huge.contains("reaches past"), huge)
-        let bytes = errorText { try TorchStorage(dtype: .float16, count: 3, raw: Data(count: 5)) }
+        let bytes = errorText { try TorchStorage(dtype: .f16, count: 3, raw: Data(count: 5)) }
         XCTAssertTrue(bytes.contains("needs 6 bytes, got 5"), bytes)
     }
 
     func testDTypeConversions() throws {
         // float16 1.5, -2; bfloat16 0.15625; float64 1/3; int64 -5 and 2^40
-        let h = try TorchStorage(dtype: .float16, count: 2, raw: Data([0x00, 0x3E, 0x00, 0xC0]))
+        let h = try TorchStorage(dtype: .f16, count: 2, raw: Data([0x00, 0x3E, 0x00, 0xC0]))
         XCTAssertEqual(try TorchTensor(storage: h, storageOffset: 0, size: [2], stride: [1]).floatTensor().storage, [1.5, -2])
-        let bf = try TorchStorage(dtype: .bfloat16, count: 1, raw: Data([0x20, 0x3E]))
+        let bf = try TorchStorage(dtype: .bf16, count: 1, raw: Data([0x20, 0x3E]))
         XCTAssertEqual(try TorchTensor(storage: bf, storageOffset: 0, size: [], stride: []).floatTensor().storage, [0.15625])
         var d = Data(); withUnsafeBytes(of: (1.0 / 3.0).bitPattern.littleEndian) { d.append(contentsOf: $0) }
-        let f64 = try TorchStorage(dtype: .float64, count: 1, raw: d)
+        let f64 = try TorchStorage(dtype: .f64, count: 1, raw: d)
         XCTAssertEqual(try TorchTensor(storage: f64, storageOffset: 0, size: [1], stride: [1]).floatTensor().storage, [Float(1.0 / 3.0)])
         var l = Data()
         for v: Int64 in [-5, 1 << 40] { withUnsafeBytes(of: v.littleEndian) { l.append(contentsOf: $0) } }
-        let i64 = try TorchTensor(storage: TorchStorage(dtype: .int64, count: 2, raw: l), storageOffset: 0, size: [2], stride: [1])
+        let i64 = try TorchTensor(storage: TorchStorage(dtype: .i64, count: 2, raw: l), storageOffset: 0, size: [2], stride: [1])
         XCTAssertEqual(i64.integers(), [-5, 1 << 40])
         XCTAssertEqual(i64.floatTensor().storage, [-5, Float(1 << 40)])
     }
@@ -101,7 +101,7 @@ final class PickleTorchTensorTests: XCTestCase {
 
     func testLegacyStorageBytes() throws {
         let s = try TorchStorage.loadLegacy(legacy(), source: "inline")
-        XCTAssertEqual(s.dtype, .float32)
+        XCTAssertEqual(s.dtype, .f32)
         XCTAssertEqual(try TorchTensor(storage: s, storageOffset: 0, size: [3], stride: [1]).floatTensor().storage, [1.5, -2, 0.25])
         // a view (key 'v', offset 1, size 2) of the 3-element root
         let v = try TorchStorage.loadLegacy(legacy(view: [0x28] + str("v") + [0x4B, 1, 0x4B, 2, 0x74]), source: "inline")

@@ -48,7 +48,7 @@ final class SafeTensorsWriterTests: XCTestCase {
         let floats = rng.tensor(shape, -300, 300)
         let ints = (0 ..< 21).map { $0 * 11 - 100 }
         var w = SafeTensorsWriter()
-        for dt in [SafeTensorsDType.f32, .f16, .bf16] { try w.add(dt.rawValue, floats, dtype: dt) }
+        for dt in [DType.f32, .f16, .bf16] { try w.add(dt.rawValue, floats, dtype: dt) }
         try w.add("F64", doubles: floats.storage.map { Double($0) / 3 }, shape: shape)
         try w.add("I64", integers: ints.map { $0 * 1_000_000_007 }, shape: shape, dtype: .i64)
         try w.add("I32", integers: ints.map { $0 * 1_000_007 }, shape: shape, dtype: .i32)

@@ -60,7 +60,7 @@ final class GenerateCommandTests: CLITestCase {
     func testFileOutputsAndRecords() throws {
         try runOK(["generate", "--seeds", "1,4", "--out", temp("imgs.npy")])
         let npy = try readNpy(path: temp("imgs.npy"))
-        XCTAssertEqual(npy.dtype, .float32)
+        XCTAssertEqual(npy.dtype, .f32)
         XCTAssertEqual(npy.shape, [2, 3, 64, 64])
         // Nominally [-1, 1]: the raw output is not clamped, but a trained model stays close.
         let values = npy.floats()

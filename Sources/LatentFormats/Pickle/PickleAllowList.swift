@@ -48,7 +48,7 @@ public struct PickleAllowList: Sendable {
 
     /// What the pickles inside legacy `torch.save` bytes reference: only storage types.
     public static let torchLegacyStorage = PickleAllowList(
-        globals: Set(TorchDType.allCases.map { "torch.\($0.storageName)" }))
+        globals: Set(DType.torchTypes.map { "torch.\($0.torchStorageName!)" }))
 
     /// Builds data for the constructors in `dataConstructors`; nil for every other global.
     static func dataConstructor(_ g: PickleGlobal, _ args: [PickleValue], _ kind: Unpickler.CallKind) throws -> PickleValue? {

@@ -59,7 +59,7 @@ public indirect enum PickleValue: CustomStringConvertible {
         case .global(let g): return g.qualifiedName
         case .call(let c): return "\(c.callee.qualifiedName)(<\(c.args.count) args>)"
         case .persistentID(let p): return "persistent_id(\(p.describe(level: level + 1)))"
-        case .storage(let s): return "<\(s.dtype.storageName) of \(s.count)>"
+        case .storage(let s): return "<\(s.dtype.torchStorageName!) of \(s.count)>"
         case .tensor(let t): return "<tensor \(t.dtype.name) \(t.size)>"
         }
     }

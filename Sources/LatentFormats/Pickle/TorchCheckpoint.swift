@@ -29,7 +29,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         globals: PickleAllowList.dataConstructors
             .union(["torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
                     "torch._utils._rebuild_parameter_with_state"])
-            .union(TorchDType.allCases.map { "torch.\($0.storageName)" }),
+            .union(DType.torchTypes.map { "torch.\($0.torchStorageName!)" }),
         // rosinality's training checkpoints keep their `args` (an argparse.Namespace, pickled as
         // NEWOBJ + BUILD): admitted as an inert object, never constructed.
         classPrefixes: ["argparse"])
@@ -89,7 +89,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
             guard let t = pid.sequenceValue, t.count == 5, t[0].stringValue == "storage" else {
                 throw PickleError("unsupported persistent id \(pid) (expected ('storage', type, key, location, numel))")
             }
-            guard case .global(let g) = t[1], g.module == "torch", let dtype = TorchDType(storageName: g.name) else {
+            guard case .global(let g) = t[1], g.module == "torch", let dtype = DType(torchStorageName: g.name) else {
                 throw PickleError("unknown storage type \(t[1])")
             }
             guard let key = t[2].stringValue, !key.contains("/"), let numel = t[4].intValue, numel >= 0 else {
@@ -104,9 +104,9 @@ public final class TorchCheckpoint: @unchecked Sendable {
             guard let entry = byName[prefix + "data/" + key] else {
                 throw PickleError("storage '\(key)' has no member \(prefix)data/\(key) in the archive (truncated?)")
             }
-            let (bytes, overflow) = numel.multipliedReportingOverflow(by: dtype.elementSize)
+            let (bytes, overflow) = numel.multipliedReportingOverflow(by: dtype.itemSize)
             guard !overflow, entry.uncompressedSize == bytes else {
-                throw PickleError("storage '\(key)' declares \(numel) \(dtype.name) elements (\(numel * dtype.elementSize) bytes) but its member holds \(entry.uncompressedSize) bytes")
+                throw PickleError("storage '\(key)' declares \(numel) \(dtype.name) elements (\(numel * dtype.itemSize) bytes) but its member holds \(entry.uncompressedSize) bytes")
             }
             let raw: [UInt8]
             do { raw = try zip.contents(of: entry) } catch let e as FormatError { throw PickleError(e.reason) }

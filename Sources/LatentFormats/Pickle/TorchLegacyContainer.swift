@@ -30,12 +30,12 @@ extension TorchStorage {
             throw PickleError("legacy torch.save bytes were written on a big-endian machine, which is not supported")
         }
 
-        struct Request { var dtype: TorchDType; var key: String; var numel: Int; var view: (key: String, offset: Int, size: Int)? }
+        struct Request { var dtype: DType; var key: String; var numel: Int; var view: (key: String, offset: Int, size: Int)? }
         func parse(_ pid: PickleValue) throws -> Request {
             guard let t = pid.sequenceValue, t.count == 6, t[0].stringValue == "storage" else {
                 throw PickleError("unsupported persistent id \(pid) (expected ('storage', type, key, location, numel, view))")
             }
-            guard case .global(let g) = t[1], g.module == "torch", let dtype = TorchDType(storageName: g.name) else {
+            guard case .global(let g) = t[1], g.module == "torch", let dtype = DType(torchStorageName: g.name) else {
                 throw PickleError("unknown storage type \(t[1])")
             }
             guard let key = t[2].stringValue, let numel = t[4].intValue, numel >= 0 else {
@@ -78,10 +78,10 @@ extension TorchStorage {
             guard count == Int64(req.numel) else {
                 throw PickleError("storage '\(key)' declares \(req.numel) elements but its data has \(count)")
             }
-            guard req.numel <= (remaining - 8) / req.dtype.elementSize else {
+            guard req.numel <= (remaining - 8) / req.dtype.itemSize else {
                 throw PickleError("storage '\(key)' declares \(req.numel) \(req.dtype.name) elements but only \(remaining - 8) bytes remain (truncated or corrupt)")
             }
-            let n = req.numel * req.dtype.elementSize
+            let n = req.numel * req.dtype.itemSize
             let lo = bytes.startIndex + position
             roots[key] = try TorchStorage(dtype: req.dtype, count: req.numel, raw: bytes[lo ..< lo + n])
             position += n
@@ -91,7 +91,7 @@ extension TorchStorage {
             guard let root = roots[req.key] else { throw PickleError("legacy torch.save bytes lack the data of storage '\(req.key)'") }
             guard root.dtype == req.dtype else { throw PickleError("storage '\(req.key)' is used as both \(root.dtype.name) and \(req.dtype.name)") }
             guard let v = req.view else { resolved.append(root); continue }
-            let s = root.dtype.elementSize
+            let s = root.dtype.itemSize
             let lo = root.raw.startIndex + v.offset * s
             resolved.append(try TorchStorage(dtype: root.dtype, count: v.size, raw: root.raw[lo ..< lo + v.size * s]))
         }

@@ -1,56 +1,18 @@
 import Foundation
 
-/// Element types of torch storages (the legacy `torch.<Name>Storage` classes).
-public enum TorchDType: String, CaseIterable, Sendable {
-    case float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool
-
-    /// The legacy storage class name, e.g. `FloatStorage`.
-    public var storageName: String {
-        switch self {
-        case .float32: return "FloatStorage"
-        case .float16: return "HalfStorage"
-        case .bfloat16: return "BFloat16Storage"
-        case .float64: return "DoubleStorage"
-        case .int64: return "LongStorage"
-        case .int32: return "IntStorage"
-        case .int16: return "ShortStorage"
-        case .int8: return "CharStorage"
-        case .uint8: return "ByteStorage"
-        case .bool: return "BoolStorage"
-        }
-    }
-
-    public init?(storageName: String) {
-        guard let t = TorchDType.allCases.first(where: { $0.storageName == storageName }) else { return nil }
-        self = t
-    }
-
-    public var name: String { rawValue }
-
-    public var elementSize: Int {
-        switch self {
-        case .float64, .int64: return 8
-        case .float32, .int32: return 4
-        case .float16, .bfloat16, .int16: return 2
-        case .int8, .uint8, .bool: return 1
-        }
-    }
-
-    public var isFloatingPoint: Bool { [.float32, .float16, .bfloat16, .float64].contains(self) }
-}
-
 /// A torch storage: `count` little-endian elements of `dtype`, kept as a slice of the file's
 /// bytes and converted only when a tensor is materialised.
 public final class TorchStorage: @unchecked Sendable {
-    public let dtype: TorchDType
+    public let dtype: DType
     public let count: Int
-    /// `count * dtype.elementSize` raw little-endian bytes.
+    /// `count * dtype.itemSize` raw little-endian bytes.
     public let raw: Data
 
     /// A storage over `raw`, which must hold exactly `count` elements of `dtype`.
-    public init(dtype: TorchDType, count: Int, raw: Data) throws {
-        guard count >= 0, raw.count == count * dtype.elementSize else {
-            throw PickleError("a \(count)-element \(dtype.name) storage needs \(count * dtype.elementSize) bytes, got \(raw.count)")
+    public init(dtype: DType, count: Int, raw: Data) throws {
+        guard dtype.torchStorageName != nil else { throw PickleError("\(dtype.name) is not a torch storage type") }
+        guard count >= 0, raw.count == count * dtype.itemSize else {
+            throw PickleError("a \(count)-element \(dtype.name) storage needs \(count * dtype.itemSize) bytes, got \(raw.count)")
         }
         self.dtype = dtype
         self.count = count
@@ -59,7 +21,7 @@ public final class TorchStorage: @unchecked Sendable {
 
     /// Elements `start ..< start + n` converted to Float; float32 data is copied byte for byte.
     func floats(from start: Int, count n: Int) -> [Float] {
-        guard dtype == .float32 else { return floats(n) { start + $0 } }
+        guard dtype == .f32 else { return floats(n) { start + $0 } }
         return [Float](unsafeUninitializedCapacity: n) { out, initialized in
             raw.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
                 let src = b.baseAddress! + 4 * start
@@ -80,15 +42,16 @@ public final class TorchStorage: @unchecked Sendable {
                 let p = b.baseAddress!
                 func fill(_ get: (Int) -> Float) { for i in 0..<n { out[i] = get(index(i)) } }
                 switch dtype {
-                case .float32: fill { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-                case .float16: fill { Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))) }
-                case .bfloat16: fill { Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) << 16) }
-                case .float64: fill { Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
-                case .int64: fill { Float(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
-                case .int32: fill { Float(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
-                case .int16: fill { Float(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
-                case .int8: fill { Float(p.load(fromByteOffset: $0, as: Int8.self)) }
-                case .uint8, .bool: fill { Float(p.load(fromByteOffset: $0, as: UInt8.self)) }
+                case .f32: fill { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                case .f16: fill { Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))) }
+                case .bf16: fill { Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) << 16) }
+                case .f64: fill { Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
+                case .i64: fill { Float(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+                case .i32: fill { Float(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+                case .i16: fill { Float(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
+                case .i8: fill { Float(p.load(fromByteOffset: $0, as: Int8.self)) }
+                case .u8, .bool: fill { Float(p.load(fromByteOffset: $0, as: UInt8.self)) }
+                default: preconditionFailure("\(dtype.name) is not a torch storage type")   // refused by init
                 }
             }
             initialized = n
@@ -105,10 +68,10 @@ public final class TorchStorage: @unchecked Sendable {
             return (0..<n).map { i in
                 let j = index(i)
                 switch dtype {
-                case .int64: return Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * j, as: Int64.self)))
-                case .int32: return Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * j, as: Int32.self)))
-                case .int16: return Int(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * j, as: Int16.self)))
-                case .int8: return Int(p.load(fromByteOffset: j, as: Int8.self))
+                case .i64: return Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * j, as: Int64.self)))
+                case .i32: return Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * j, as: Int32.self)))
+                case .i16: return Int(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * j, as: Int16.self)))
+                case .i8: return Int(p.load(fromByteOffset: j, as: Int8.self))
                 default: return Int(p.load(fromByteOffset: j, as: UInt8.self))
                 }
             }

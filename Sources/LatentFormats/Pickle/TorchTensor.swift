@@ -16,7 +16,7 @@ public struct TorchTensor: @unchecked Sendable {
     /// Whether it was pickled as an `nn.Parameter` (`_rebuild_parameter`).
     public var isParameter: Bool
 
-    public var dtype: TorchDType { storage.dtype }
+    public var dtype: DType { storage.dtype }
     /// Number of elements.
     public let count: Int
 
