@@ -42,7 +42,9 @@ final class TextGuidedEditBatchesTests: XCTestCase {
             o.mask = i == 3 ? mask : nil
             // Latent 2 shares its batch with the masked latent 3: an all-ones mask leaves its objective unchanged.
             let alone = try textGuidedEdit(generator: fx.G, clip: fx.clip, ws: ws[i], target: .text(text), options: o)
-            assertClose(results[i]!, alone.ws, atol: 1e-4, rtol: 1e-4, "latent \(i)")
+            // 1e-3, as the projector's batch-vs-single test: batched GEMMs round differently (FMA kernels), and
+            // Adam turns rounding-level gradient differences into update differences.
+            assertClose(results[i]!, alone.ws, atol: 1e-3, rtol: 1e-3, "latent \(i)")
         }
     }
 }

@@ -41,9 +41,11 @@ final class GenerateCommandTests: CLITestCase {
         XCTAssertEqual(record["trunc"] as? Double, 1)
         XCTAssertEqual(record["images"] as? Int, 3)
         XCTAssertTrue(record["trunc_cutoff"] is NSNull)
-        // Each sample's latent renders it again: seed0002.npz → the same image.
+        // Each sample's latent renders it again: seed0002.npz → the same image, within one 8-bit step (rendered
+        // alone instead of in a batch of three: FMA GEMM kernels may round a value across a quantisation step).
         try runOK(["generate", "--latent-in", temp("out/seed0002.npz"), "--out", temp("again.png")])
-        XCTAssertEqual(try loadImage(path: temp("again.png")).tensor, try loadImage(path: temp("out/seed0002.png")).tensor)
+        XCTAssertLessThanOrEqual(maxAbsDiff(try loadImage(path: temp("again.png")).tensor, try loadImage(path: temp("out/seed0002.png")).tensor),
+                                 2.0 / 255 + 1e-6)
         try FileManager.default.removeItem(atPath: temp("again.png")); try FileManager.default.removeItem(atPath: temp("again.png.json"))
 
         // The PNG is the .npy image quantised to 8 bits (clamped to [-1, 1]).
