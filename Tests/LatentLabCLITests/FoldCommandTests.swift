@@ -157,16 +157,19 @@ final class FoldCommandTests: CLITestCase {
     func testProjectRerunWithOtherSettings() throws {
         try FileManager.default.createDirectory(atPath: temp("imgs"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: cliFixture("rgb8.png"), toPath: temp("imgs/a.png"))
+        try FileManager.default.copyItem(atPath: cliFixture("rgb8.png"), toPath: temp("imgs/b.png"))
         let common = ["project", temp("imgs"), "--out", temp("proj"), "--w-avg-samples", "16"]
         try runOK(common + ["--steps", "2"])
-        XCTAssertTrue(FileManager.default.fileExists(atPath: temp("proj/contact_sheet.png")))
+        // One labelled row (target | reconstruction) per image: two rows of 64×64 images.
+        let sheet = try loadImage(path: temp("proj/contact_sheet.png")).tensor
+        XCTAssertGreaterThan(sheet.shape[1], 2 * 64, "\(sheet.shape)")
         // Batch and shard do not change results: a rerun with another --batch is fine (nothing to do).
         let same = try runOK(common + ["--steps", "2", "--batch", "4"])
-        XCTAssertTrue(same.stdout.contains("1 already done"), same.stdout)
+        XCTAssertTrue(same.stdout.contains("2 already done"), same.stdout)
         let message = try runFails(common + ["--steps", "3"], contains: ["steps 2 → 3", "--redo"])
         XCTAssertFalse(message.contains("batch"), message)
         let redo = try runOK(common + ["--steps", "3", "--redo"])
-        XCTAssertTrue(redo.stdout.contains("1 inverted"), redo.stdout)
+        XCTAssertTrue(redo.stdout.contains("2 inverted"), redo.stdout)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("proj/a/metrics.json")))) as! [String: Any]
         XCTAssertEqual((record["metrics"] as! [String: Any])["steps"] as? Int, 3)
     }

@@ -77,12 +77,14 @@ struct Project: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: out + "/summary.json"),
               let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: data) else { return nil }
         var rows: [[Tensor]] = []
+        var shape: [Int]? = nil   // of the unlabelled images: the sheet takes one size
         for r in summary.results.prefix(64) {
             guard let folder = folders[r.image] else { continue }
             let dir = out + "/" + folder
             guard let t = try? loadImage(path: dir + "/target.png").tensor,
                   let rec = try? loadImage(path: dir + "/reconstruction.png").tensor, t.shape == rec.shape else { continue }
-            if let first = rows.first?.first, first.shape != t.shape { continue }
+            if let shape, shape != t.shape { continue }
+            shape = t.shape
             rows.append([labelled(t, "target"), labelled(rec, "reconstruction")])
         }
         guard !rows.isEmpty else { return nil }
