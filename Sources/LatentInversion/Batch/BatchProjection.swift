@@ -19,6 +19,8 @@ public struct BatchProjectionReport: Sendable {
     /// What the user should know that is not a failure: hidden entries skipped, an empty shard,
     /// finished images redone because an output was damaged.
     public var notes: [String] = []
+    /// Output folder (relative to the output directory) of every image of the input, all shards.
+    public var folders: [String: String] = [:]
 }
 
 /// Progress of a batch run: images finished so far out of those pending.
@@ -90,7 +92,7 @@ public func runBatchProjection(generator: StyleGAN2Generator,
     }
     var report = BatchProjectionReport(inShard: mine.count, skipped: mine.count - pending.count, inverted: 0,
                                        failures: listing.problems.filter { shard.contains($0.path) }.map { ($0.path, $0.reason) },
-                                       removedTemporaryFiles: removed, notes: notes)
+                                       removedTemporaryFiles: removed, notes: notes, folders: folders)
     // Entries the listing could not take are failures of every summary (all shards see them).
     let unreadable = listing.problems.map { FailureRecord(image: $0.path, error: $0.reason) }
     guard !pending.isEmpty else {

@@ -61,21 +61,19 @@ struct Project: ParsableCommand {
             let detail = p.loss.isFinite ? String(format: "(%d/%d images) loss %.5f", p.done, p.pending, p.loss) : "(\(p.done)/\(p.pending) images)"
             bar!.update(p.done * numSteps + (p.loss.isFinite ? p.step * running : 0), detail: detail)
         }
-        let sheet = try writeProjectContactSheet(out: out, folders: outputFolderNames(for: try listImages(root: input)))
+        // The summary of every shard finished so far, read once: for the contact sheet and the domain warnings.
+        let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: readInputFile(path: out + "/summary.json", maxBytes: InputFileLimit.text))
+        let sheet = try summary.flatMap { try writeProjectContactSheet(out: out, summary: $0, folders: report.folders) }
         let cleaned = report.removedTemporaryFiles > 0 ? ", \(report.removedTemporaryFiles) stale temporary files of a killed run removed" : ""
         print("shard \(shard): \(report.inShard) images, \(report.skipped) already done, \(report.inverted) inverted, \(report.failures.count) failed\(cleaned) → \(out)/summary.csv\(sheet.map { ", \($0)" } ?? "")")
-        if let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: readInputFile(path: out + "/summary.json", maxBytes: InputFileLimit.text)) {
-            for r in summary.results { if let w = outOfDomainWarning(image: r.image, metrics: r.metrics) { printError(w) } }
-        }
+        for r in summary?.results ?? [] { if let w = outOfDomainWarning(image: r.image, metrics: r.metrics) { printError(w) } }
         for n in report.notes { printError("note: \(n)") }
         for f in report.failures { printError("failed: \(f.image): \(f.error)") }
         if !report.failures.isEmpty { throw ExitCode(2) }
     }
 
     /// `contact_sheet.png`: target | reconstruction of the first 64 finished images (summary order).
-    func writeProjectContactSheet(out: String, folders: [String: String]) throws -> String? {
-        guard let data = FileManager.default.contents(atPath: out + "/summary.json"),
-              let summary = try? resultJSONDecoder().decode(BatchSummary.self, from: data) else { return nil }
+    func writeProjectContactSheet(out: String, summary: BatchSummary, folders: [String: String]) throws -> String? {
         var rows: [[Tensor]] = []
         var shape: [Int]? = nil   // of the unlabelled images: the sheet takes one size
         for r in summary.results.prefix(64) {
