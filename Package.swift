@@ -42,7 +42,8 @@ let package = Package(
                                                       "LatentCLIP", "LatentCore"]),
         // Trainable CPU encoders (e4e design, ReStyle mode) and their trainer.
         .target(name: "LatentEncoders", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore",
-                                                       "LatentInversion"]),
+                                                       "LatentInversion"],
+                resources: [.copy("Resources")]),
         .executableTarget(name: "latentlab", dependencies: [
             "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing",
             "LatentEncoders",

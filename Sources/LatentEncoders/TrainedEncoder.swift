@@ -13,6 +13,19 @@ public protocol LatentEncoder: Sendable {
     /// - Parameter images: `[N, 3, R, R]` in [-1, 1].
     /// - Returns: ws `[N, numWs, wDim]` (ready for `synthesis`, `latent_avg` included).
     func encode(images: Tensor) throws -> Tensor
+    /// Trained for ReStyle refinement (input = image + current reconstruction).
+    var isIterative: Bool { get }
+    /// ReStyle-style refinement through `generator`; a plain encoder runs one pass.
+    /// - Returns: the codes after each iteration, last = final, each `[N, numWs, wDim]`.
+    func encode(images: Tensor, generator: StyleGAN2Generator, iterations: Int) throws -> [Tensor]
+}
+
+extension LatentEncoder {
+    public var isIterative: Bool { false }
+    public func encode(images: Tensor, generator: StyleGAN2Generator, iterations: Int) throws -> [Tensor] {
+        guard iterations >= 1 else { throw EncoderError("iterations must be ≥ 1, got \(iterations)") }
+        return [try encode(images: images)]
+    }
 }
 
 /// An encoder trained by `trainEncoder` (file format `latentlab-e4e`): the network, its
@@ -26,6 +39,7 @@ public struct TrainedEncoder: LatentEncoder {
     public var numWs: Int { config.numWs }
     public var wDim: Int { config.wDim }
     public var resolution: Int { config.architecture.resolution }
+    public var isIterative: Bool { config.iterative }
 
     public init(network: EncoderNetwork, config: EncoderFileConfig, latentAvg: Tensor) {
         precondition(latentAvg.shape == [config.wDim], "TrainedEncoder: latentAvg must be [\(config.wDim)]")

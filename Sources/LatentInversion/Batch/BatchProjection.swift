@@ -65,6 +65,23 @@ public func runBatchProjection(generator: StyleGAN2Generator,
                                options: ProjectorOptions = ProjectorOptions(),
                                arguments: [String: RecordValue] = [:],
                                progress: ((BatchProgress) -> Void)? = nil) throws -> BatchProjectionReport {
+    try runBatchInversion(generator: generator, solver: OptimizationSolver(generator: generator, loss: loss, options: options),
+                          inputDir: inputDir, outputDir: outputDir, shard: shard, batchSize: batchSize, crop: crop,
+                          arguments: arguments, progress: progress)
+}
+
+/// `runBatchProjection` with any `InversionSolver` (optimisation, encoder, hybrid, tuning): the
+/// same listing, resume, failure isolation, outputs and summaries; each batch of targets goes to
+/// `solver.invert`, and the solver's extra files land in the image folders before `metrics.json`.
+public func runBatchInversion(generator: StyleGAN2Generator,
+                              solver: InversionSolver,
+                              inputDir: String,
+                              outputDir: String,
+                              shard: Shard = .all,
+                              batchSize: Int = 1,
+                              crop: CropMode = .center,
+                              arguments: [String: RecordValue] = [:],
+                              progress: ((BatchProgress) -> Void)? = nil) throws -> BatchProjectionReport {
     guard batchSize >= 1 else { throw ProjectorError("batchSize must be at least 1, got \(batchSize)") }
     do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) }
     catch { throw ProjectorError("\(outputDir): cannot create folder: \(fileErrorReason(error))") }
@@ -99,7 +116,6 @@ public func runBatchProjection(generator: StyleGAN2Generator,
         try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)
         return report
     }
-    let stats = try WStatistics.estimate(generator: generator, samples: options.wAvgSamples)
     var done = 0
     var index = 0
     while index < pending.count {
@@ -119,20 +135,21 @@ public func runBatchProjection(generator: StyleGAN2Generator,
         let targets = Tensor.concatenate(batch.map { $0.image.reshaped([1] + $0.image.shape) })
         var written = Set<String>()
         do {
-            let result = try project(generator: generator, targets: targets, loss: loss, statistics: stats,
-                                     options: options) { p in
+            let solved = try solver.invert(targets: targets, mask: nil) { p in
                 progress?(BatchProgress(done: done, pending: pending.count, step: p.step, numSteps: p.numSteps,
                                         loss: p.loss.reduce(0, +) / Float(p.loss.count)))
             }
+            let result = solved.result
             let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets,
                                                finalLoss: result.finalLoss, steps: result.stepsRun,
                                                secondsPerImage: result.seconds / Double(batch.count))
             for (i, item) in batch.enumerated() {
                 let dir = outputDir + "/" + folders[item.path]!
                 let record = InversionRecord(image: item.path, metrics: metrics[i], generator: generator.fingerprint,
-                                             space: options.space.rawValue, arguments: arguments)
+                                             space: solver.space.rawValue, arguments: arguments, solver: solved.extraRecord[i])
                 try? FileManager.default.removeItem(atPath: dir + "/error.json")
-                try writeInversionOutputs(dir: dir, index: i, result: result, target: targets, record: record)
+                try writeInversionOutputs(dir: dir, index: i, result: result, target: targets, record: record,
+                                          extraFiles: solved.extraFiles[i])
                 written.insert(item.path)
                 report.inverted += 1
             }
@@ -144,8 +161,8 @@ public func runBatchProjection(generator: StyleGAN2Generator,
             }
         }
         done += batch.count
-        progress?(BatchProgress(done: done, pending: pending.count, step: options.schedule.numSteps,
-                                numSteps: options.schedule.numSteps, loss: .nan))
+        progress?(BatchProgress(done: done, pending: pending.count, step: solver.numSteps,
+                                numSteps: solver.numSteps, loss: .nan))
         try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)
     }
     try writeBatchSummary(outputDir: outputDir, images: all, folders: folders, unreadable: unreadable)

@@ -32,9 +32,14 @@ public struct InversionRecord: Codable, Sendable {
     public var space: String
     /// The command line that produced it (`RunRecord` values: numbers as numbers).
     public var arguments: [String: RecordValue]
+    /// What the solver measured besides the metrics (e.g. a hybrid's encoder-only PSNR); not a
+    /// setting, so a resume never compares it. Absent in records of plain optimisation.
+    public var solver: [String: RecordValue]?
 
-    public init(image: String, metrics: InversionMetrics, generator: String, space: String, arguments: [String: RecordValue]) {
+    public init(image: String, metrics: InversionMetrics, generator: String, space: String, arguments: [String: RecordValue],
+                solver: [String: RecordValue]? = nil) {
         self.image = image; self.metrics = metrics; self.generator = generator; self.space = space; self.arguments = arguments
+        self.solver = solver.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 
@@ -55,10 +60,12 @@ public func inversionMetrics(reconstruction: Tensor, target: Tensor, finalLoss: 
 /// Writes one image's inversion into `dir`: `latent.npz` (`w` `[1, numWs, wDim]` as NVIDIA's
 /// `projected_w.npz`, plus `noise.<layer>` `[H, W]` maps under the official layer names),
 /// `target.png`, `reconstruction.png`, and last `metrics.json`, every file atomically. Because
-/// `metrics.json` is written last, its presence marks the image as finished.
+/// `metrics.json` is written last, its presence marks the image as finished. `extraFiles` (name →
+/// bytes, e.g. a solver's weight delta) are written, atomically too, before `metrics.json`.
 public func writeInversionOutputs(dir: String, index i: Int, result: ProjectionResult, target: Tensor,
-                                  record: InversionRecord) throws {
+                                  record: InversionRecord, extraFiles: [String: Data] = [:]) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) { try writeAtomically(data, to: dir + "/" + name) }
     try LatentFile(ws: result.ws.slice(i ..< i + 1), noise: NoiseMaps(result.noise.maps.mapValues { $0.slice(i ..< i + 1) }))
         .write(to: dir + "/latent.npz")
     try saveImage(target.row(i), to: dir + "/target.png")

@@ -13,6 +13,10 @@ public struct ProjectionProgress: Sendable {
     public var ws: Tensor
     /// The noise maps after this step.
     public var noise: NoiseMaps
+
+    public init(step: Int, numSteps: Int, loss: [Float], learningRate: Float, ws: Tensor, noise: NoiseMaps) {
+        self.step = step; self.numSteps = numSteps; self.loss = loss; self.learningRate = learningRate; self.ws = ws; self.noise = noise
+    }
 }
 
 /// The outcome of optimising latents for a batch of target images.
@@ -31,6 +35,11 @@ public struct ProjectionResult: Sendable {
     public var finalLoss: [Float]
     public var stepsRun: Int
     public var seconds: Double
+
+    public init(ws: Tensor, noise: NoiseMaps, reconstruction: Tensor, lossHistory: [Float], finalLoss: [Float], stepsRun: Int, seconds: Double) {
+        self.ws = ws; self.noise = noise; self.reconstruction = reconstruction; self.lossHistory = lossHistory
+        self.finalLoss = finalLoss; self.stepsRun = stepsRun; self.seconds = seconds
+    }
 }
 
 /// Optimisation-based GAN inversion following NVIDIA's stylegan2-ada-pytorch `projector.py`:

@@ -19,6 +19,9 @@ struct Convert: ParsableCommand {
         NVIDIA's names; a pSp or e4e checkpoint converts to the folder OUT with generator.safetensors (its \
         decoder) and encoder.safetensors (the official encoder names without the 'encoder.' prefix, \
         latent_avg, and the options as metadata 'config').
+        A .safetensors input (a generator or an encoder) is rewritten with every tensor in --dtype (f16 halves \
+        the file: the embedded default encoder ships that way), metadata kept; the copy is loaded back as what \
+        the original was before the command reports success.
         """)
 
     @Argument(help: "NVIDIA snapshot (network-snapshot-*.pkl) or PyTorch checkpoint (.pt).") var snapshot: String
@@ -27,6 +30,7 @@ struct Convert: ParsableCommand {
     @Flag(name: .customLong("partial-encoder"),
           help: "pSp/e4e: write encoder.safetensors even when the encoder's tensors are incomplete (to inspect truncated checkpoints; such a file does not load as an encoder).")
     var partialEncoder = false
+    @Option(help: "For a .safetensors input: the dtype of the copy (f16, bf16 or f32).") var dtype: String = "f16"
 
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("the output path is empty") }
@@ -37,6 +41,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         if Convert.isTorchCheckpoint(snapshot) { _ = try sniffFileKind(path: snapshot); return try runTorch() }
+        if snapshot.lowercased().hasSuffix(".safetensors") { return try runSafeTensorsCopy() }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue {
             throw CommandFailure("\(out): is a folder; give the output .safetensors file name")

@@ -5,6 +5,7 @@ import LatentImageIO
 import LatentCore
 import LatentInversion
 import LatentModels
+import LatentEncoders
 
 /// `latentlab project INPUT_DIR --out OUT_DIR`: resumable, shardable batch inversion.
 struct Project: ParsableCommand {
@@ -17,10 +18,12 @@ struct Project: ParsableCommand {
         the finished images were made with is refused (the differing settings are listed) unless --redo, which \
         redoes every image with the new settings; --batch and --shard may change freely.
         --shard K/N (0 <= K < N) takes a deterministic 1/N of the images (hash of the relative path), so N machines \
-        can share a dataset with no coordination. Exit code: 0 all finished, 2 some images failed (see the summary).
+        can share a dataset with no coordination. --method encoder|hybrid inverts with an encoder (one pass) or \
+        an encoder followed by a short optimisation (see 'invert'). Exit code: 0 all finished, 2 some images failed (see the summary).
         """)
 
     @OptionGroup var net: NetworkOptions
+    @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var solver: SolverOptions
     @OptionGroup var losses: LossOptions
     @OptionGroup var cropOption: CropOption
@@ -35,12 +38,15 @@ struct Project: ParsableCommand {
         do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
     }
 
-    func run() throws {
+    func run() throws { try runProject(command: "project") }
+
+    /// The whole command; `encode DIR` runs it as `--method encoder` under its own name.
+    func runProject(command: String) throws {
         let G = try net.loadGenerator()
-        let options = try solver.projectorOptions(generator: G)
-        let loss = try losses.makeLoss()
-        var args = solver.record.merging(losses.record) { a, _ in a }
-        args["command"] = "project"; args["network"] = .string(net.networkName); args["crop"] = .string(cropOption.crop)
+        let (inverter, note) = try methodOptions.makeSolver(generator: G, net: net, solver: solver, losses: losses)
+        if let note { printError("note: \(note)") }
+        var args = methodOptions.record(solver: solver, losses: losses)
+        args["command"] = .string(command); args["network"] = .string(net.networkName); args["crop"] = .string(cropOption.crop)
         args["batch"] = .int(batch); args["shard"] = .string(shard)
         let changes = differingSettings(outputDir: out, arguments: args)
         if !changes.isEmpty {
@@ -50,11 +56,11 @@ struct Project: ParsableCommand {
             }
             printError("--redo: \(markFinishedImagesForRedo(outputDir: out)) finished image(s) will be redone (\(list))")
         }
-        let numSteps = options.schedule.numSteps
+        let numSteps = inverter.numSteps
         var bar: ProgressBar? = nil
-        let report = try runBatchProjection(generator: G, loss: loss, inputDir: input, outputDir: out,
-                                            shard: try Shard(parsing: shard), batchSize: batch,
-                                            crop: try cropOption.mode(), options: options, arguments: args) { p in
+        let report = try runBatchInversion(generator: G, solver: inverter, inputDir: input, outputDir: out,
+                                           shard: try Shard(parsing: shard), batchSize: batch,
+                                           crop: try cropOption.mode(), arguments: args) { p in
             // Units are optimisation steps of images, so the ETA moves while a batch runs.
             if bar == nil { bar = ProgressBar(total: p.pending * numSteps, label: "project") }
             let running = min(batch, p.pending - p.done)
