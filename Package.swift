@@ -37,12 +37,13 @@ let package = Package(
         // What inversion and editing share: the latent file, latent spaces, the optimisation
         // schedule, ws ranges, mask weights, run records.
         .target(name: "LatentCore", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels"]),
-        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore"]),
+        .target(name: "LatentInversion", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore",
+                                                        "LatentCLIP"]),
         .target(name: "LatentEditing", dependencies: ["CBLAS", "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels",
                                                       "LatentCLIP", "LatentCore"]),
         // Trainable CPU encoders (e4e design, ReStyle mode) and their trainer.
         .target(name: "LatentEncoders", dependencies: ["LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCore",
-                                                       "LatentInversion"],
+                                                       "LatentInversion", "LatentCLIP"],
                 resources: [.copy("Resources")]),
         .executableTarget(name: "latentlab", dependencies: [
             "LatentTensor", "LatentFormats", "LatentImageIO", "LatentModels", "LatentCLIP", "LatentCore", "LatentInversion", "LatentEditing",
@@ -59,7 +60,7 @@ let package = Package(
                           path: "Bench/LatentBench"),
 
         // MARK: Tests
-        .target(name: "_TestSupport", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "CZlib"], path: "Tests/_TestSupport"),
+        .target(name: "_TestSupport", dependencies: ["LatentTensor", "LatentFormats", "LatentModels", "LatentCLIP", "CZlib"], path: "Tests/_TestSupport"),
         .testTarget(name: "LatentTensorTests", dependencies: ["LatentTensor", "_TestSupport"]),
         .testTarget(name: "LatentFormatsTests", dependencies: ["LatentFormats", "_TestSupport"],
                     resources: [.copy("Resources")]),
@@ -70,11 +71,11 @@ let package = Package(
         .testTarget(name: "LatentCLIPTests", dependencies: ["LatentCLIP", "_TestSupport"],
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore", "_TestSupport"]),
-        .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "_TestSupport"],
+        .testTarget(name: "LatentInversionTests", dependencies: ["LatentInversion", "LatentCLIP", "_TestSupport"],
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_LatentVerification", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "_TestSupport"]),
+        .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "LatentCLIP", "_TestSupport"]),
         .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
                     resources: [.copy("Resources")]),
     ],

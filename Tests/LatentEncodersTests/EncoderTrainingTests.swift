@@ -3,6 +3,7 @@ import LatentTensor
 import LatentFormats
 import LatentModels
 import LatentEncoders
+import LatentCLIP
 import _TestSupport
 
 /// The trainer on the tiny32 golden generator: the loss falls, a resumed run is bit-identical to
@@ -50,6 +51,30 @@ final class EncoderTrainingTests: XCTestCase {
         XCTAssertEqual(e.config.stage, 7)           // 40 steps / 4 per stage, capped at numWs − 1
         XCTAssertEqual(e.config.generatorFingerprint, g.fingerprint)
         XCTAssertEqual(try e.encode(images: g.synthesis(ws: g.mapping(z: Tensor.zeros([1, g.zDim])))).shape, [1, 8, 128])
+    }
+
+    /// The CLIP image-feature term joins the objective when a model and a weight are given, and
+    /// the options of checkpoints written before it existed (no `clipWeight` key) still decode.
+    func testCLIPTermJoinsTheObjective() throws {
+        let g = try tiny32Generator()
+        let clip = try CLIPModel(config: tinyCLIPConfig, weights: tinyCLIPWeights())
+        var o = smallOptions(steps: 1)
+        o.rampDown = 0
+        let plain = try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("A.safetensors").path, options: o)
+        o.clipWeight = 2
+        var terms: EncoderLossTerms?
+        let withCLIP = try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("B.safetensors").path, options: o,
+                                        clip: clip) { terms = $0.terms }
+        // Same initial weights and batch: the first loss grows by 2 · (1 − cos) > 0.
+        XCTAssertGreaterThan(withCLIP.lossHistory[0], plain.lossHistory[0] + 1e-6)
+        XCTAssertTrue(terms!.total.isFinite)
+        var old = o
+        old.clipWeight = nil
+        XCTAssertFalse(old.json.contains("clipWeight"))
+        XCTAssertEqual(try JSONDecoder().decode(EncoderTrainingOptions.self, from: Data(old.json.utf8)), old)
+        var bad = o
+        bad.clipWeight = -1
+        XCTAssertThrowsError(try bad.validate(hasRealImages: false))
     }
 
     /// N steps straight = k steps, then resume to N: identical weights, Adam and history (the same

@@ -3,6 +3,7 @@ import LatentTensor
 import LatentFormats
 import LatentImageIO
 import LatentModels
+import LatentCLIP
 import LatentInversion
 
 /// What `trainEncoder` reports after each step.
@@ -66,13 +67,14 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///   - realImages: image files (see `listTrainingImages`), may be empty.
 ///   - options: see `EncoderTrainingOptions`.
 ///   - lpips: an LPIPS network for the LPIPS loss (nil: no LPIPS term).
+///   - clip: a CLIP model for the CLIP image-feature loss (nil: no CLIP term).
 ///   - resume: continue from the folder's checkpoint (an error when there is none).
 ///   - progress: called after every step.
 /// - Throws: `EncoderError` for bad options, an existing checkpoint without `resume` (nothing is
 ///   overwritten), a checkpoint from other options or another generator, a non-finite loss; file
 ///   errors naming the path.
 public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, realImages: [String] = [],
-                         options: EncoderTrainingOptions, lpips: LPIPS? = nil, resume: Bool = false,
+                         options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil, resume: Bool = false,
                          progress: ((EncoderTrainingProgress) -> Void)? = nil) throws -> EncoderTrainingReport {
     try options.validate(hasRealImages: !realImages.isEmpty)
     let folder = encoderTrainingFolder(outputPath: outputPath)
@@ -107,7 +109,7 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     let resumedFrom = resume ? state.step : nil
     let data = TrainingData(generator: generator, realImages: realImages, batchSize: options.batchSize,
                             realFraction: options.realFraction)
-    let objective = TrainingObjective(generator: generator, imageLoss: trainingImageLoss(options: options, lpips: lpips),
+    let objective = TrainingObjective(generator: generator, imageLoss: trainingImageLoss(options: options, lpips: lpips, clip: clip),
                                       options: options, latentAvg: generator.wAvg)
     let sampleTargets = try data.sampleTargets(count: options.sampleCount, seed: options.seed)
     let names = architecture.parameterShapes.map(\.name)

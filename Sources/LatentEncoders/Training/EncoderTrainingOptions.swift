@@ -38,6 +38,9 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     public var msSSIMWeight: Float = 0.2
     /// LPIPS (used only when `trainEncoder` gets an LPIPS network).
     public var lpipsWeight: Float = 0.8
+    /// CLIP image-feature loss `1 − cos(CLIP(x̂), CLIP(x))` (used only when `trainEncoder` gets a
+    /// CLIP model; nil = 0). Optional so checkpoints written before it existed still resume.
+    public var clipWeight: Float? = nil
     /// Mean squared error between the codes and the known ws of generated samples.
     public var latentWeight: Float = 1
     /// e4e's delta-norm regulariser.
@@ -64,10 +67,10 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
         guard learningRate > 0, learningRate.isFinite else { throw fail("learningRate must be positive, got \(learningRate)") }
         guard rampDown >= 0, rampDown <= 1 else { throw fail("rampDown must be in [0, 1], got \(rampDown)") }
         for (name, w) in [("l2Weight", l2Weight), ("msSSIMWeight", msSSIMWeight), ("lpipsWeight", lpipsWeight),
-                          ("latentWeight", latentWeight), ("deltaNormWeight", deltaNormWeight)] {
+                          ("latentWeight", latentWeight), ("deltaNormWeight", deltaNormWeight), ("clipWeight", clipWeight ?? 0)] {
             guard w >= 0, w.isFinite else { throw fail("\(name) must be ≥ 0 and finite, got \(w)") }
         }
-        guard l2Weight > 0 || msSSIMWeight > 0 || lpipsWeight > 0 || latentWeight > 0 else {
+        guard l2Weight > 0 || msSSIMWeight > 0 || lpipsWeight > 0 || latentWeight > 0 || (clipWeight ?? 0) > 0 else {
             throw fail("every loss weight is zero: nothing to train for")
         }
         guard progressiveStepEvery >= 0 else { throw fail("progressiveStepEvery must be ≥ 0, got \(progressiveStepEvery)") }

@@ -1,5 +1,6 @@
 import LatentTensor
 import LatentModels
+import LatentCLIP
 import LatentInversion
 
 /// Loss terms of one step, each a batch mean (the total is their sum).
@@ -71,12 +72,14 @@ struct TrainingObjective {
     }
 }
 
-/// The image loss of the options: L2 + MS-SSIM (+ LPIPS when given), zero weights left out.
-func trainingImageLoss(options: EncoderTrainingOptions, lpips: LPIPS?) -> WeightedLoss {
+/// The image loss of the options: L2 + MS-SSIM (+ LPIPS, + CLIP features when given), zero
+/// weights left out.
+func trainingImageLoss(options: EncoderTrainingOptions, lpips: LPIPS?, clip: CLIPModel? = nil) -> WeightedLoss {
     var terms = [WeightedLoss.Term]()
     if options.l2Weight > 0 { terms.append(.init(weight: options.l2Weight, loss: PixelL2Loss())) }
     if options.msSSIMWeight > 0 { terms.append(.init(weight: options.msSSIMWeight, loss: MSSSIMLoss())) }
     if let lpips, options.lpipsWeight > 0 { terms.append(.init(weight: options.lpipsWeight, loss: LPIPSLoss(lpips))) }
+    if let clip, let w = options.clipWeight, w > 0 { terms.append(.init(weight: w, loss: CLIPFeatureLoss(clip: clip))) }
     // A latent-only objective still evaluates the pixel loss (at weight 0) for monitoring.
     if terms.isEmpty { terms.append(.init(weight: 0, loss: PixelL2Loss())) }
     return WeightedLoss(terms)

@@ -13,7 +13,7 @@ struct TrainEncoder: ParsableCommand {
         discussion: """
         Each step encodes a batch of generator samples (whose w is known: latent loss + image losses) and, with \
         --images, real images (image losses only), renders the codes and updates the encoder with Adam. Image \
-        losses: pixel L2, 1 − MS-SSIM, LPIPS with --lpips-weights. e4e's progressive stages add one per-style delta \
+        losses: pixel L2, 1 − MS-SSIM, LPIPS with --lpips-weights, CLIP image features with --clip. e4e's progressive stages add one per-style delta \
         every --progressive-every steps; the delta-norm regulariser keeps the codes near one w.
         Writes OUT (the encoder, refreshed at every checkpoint) and OUT's training folder (OUT without .safetensors \
         + .training/): checkpoint.safetensors every --checkpoint-minutes, loss.png, psnr.png, samples.png (pairs \
@@ -40,6 +40,8 @@ struct TrainEncoder: ParsableCommand {
     @Option(help: "Weight of LPIPS (needs --lpips-weights).") var lpips: Float = 0.8
     @Option(name: .customLong("lpips-weights"), help: "LPIPS weights (.safetensors: features.N.*, lin{k}.model.1.weight).") var lpipsWeights: String?
     @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: LPIPSNet = .vgg
+    @Option(help: "Weight of the CLIP image-feature loss 1 − cos(CLIP(x̂), CLIP(x)) (the embedded clip-scenes64, or --clip-model).") var clip: Float = 0
+    @Option(name: .customLong("clip-model"), help: "CLIP checkpoint for --clip (.safetensors, OpenAI key names, ViT).") var clipModel: String?
     @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
@@ -55,6 +57,7 @@ struct TrainEncoder: ParsableCommand {
         o.steps = steps; o.minutes = minutes; o.checkpointMinutes = checkpointMinutes
         o.batchSize = batch; o.learningRate = lr; o.seed = seed
         o.l2Weight = l2; o.msSSIMWeight = msssim; o.lpipsWeight = lpipsWeights == nil ? 0 : lpips
+        o.clipWeight = clip > 0 ? clip : nil
         o.latentWeight = latentWeight; o.deltaNormWeight = deltaNorm; o.progressiveStepEvery = progressiveEvery
         o.realFraction = images == nil ? 0 : realFraction
         return o
@@ -63,6 +66,8 @@ struct TrainEncoder: ParsableCommand {
     func validate() throws {
         guard steps != nil || minutes != nil else { throw ValidationError("give --steps N or --minutes M") }
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+        guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be a non-negative weight") }
+        if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
         do { try options.validate(hasRealImages: images != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
     }
@@ -72,11 +77,12 @@ struct TrainEncoder: ParsableCommand {
             let G = try net.loadGenerator()
             let real = try images.map { try listTrainingImages(folder: $0) } ?? []
             let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
+            let clipNetwork = clip > 0 ? try CLIPModelOptions.parse(clipModel.map { ["--model", $0] } ?? []).load() : nil
             let o = options
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
             let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
-                                          resume: resume) { p in
+                                          clip: clipNetwork, resume: resume) { p in
                 let detail = String(format: "step %d loss %.4g psnr %.2f dB stage %d", p.step, p.terms.total,
                                     -10 * log10(max(p.terms.pixelMSE, 1e-12)), p.stage)
                 if let bar { bar.update(p.step, detail: detail) }
@@ -91,6 +97,7 @@ struct TrainEncoder: ParsableCommand {
                 "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
                 "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
             ])
+            if clip > 0 { record.values["clip_model"] = .string(clipModel ?? "default:clip-scenes64") }
             if let lpipsWeights { record.values["lpips_weights"] = .string(lpipsWeights); record.values["lpips_net"] = .string(lpipsNet.rawValue) }
             let recordPath = (folder as NSString).appendingPathComponent("train-encoder.json")
             do { try record.write(to: recordPath) } catch { throw CommandFailure(error, context: recordPath) }
