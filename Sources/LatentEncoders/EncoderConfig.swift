@@ -40,8 +40,10 @@ public struct EncoderArchitecture: Codable, Sendable, Equatable {
         guard resolution >= 4, resolution & (resolution - 1) == 0 else {
             throw EncoderError("resolution must be a power of two ≥ 4, got \(resolution)")
         }
-        guard inputChannels == 3 || inputChannels == 6 else {
-            throw EncoderError("inputChannels must be 3 (images) or 6 (images + reconstructions), got \(inputChannels)")
+        // 3: images; 6: images + reconstructions (ReStyle); other counts: guidance maps (one-hot
+        // segmentation classes, a 1-channel sketch).
+        guard (1...256).contains(inputChannels) else {
+            throw EncoderError("inputChannels must be in 1...256 (3 images, 6 images + reconstructions, or a guidance map's channels), got \(inputChannels)")
         }
         guard baseChannels >= 1, maxChannels >= baseChannels, convsPerLevel >= 0, convsPerLevel <= 8 else {
             throw EncoderError("need 1 ≤ baseChannels ≤ maxChannels and 0 ≤ convsPerLevel ≤ 8, got \(baseChannels), \(maxChannels), \(convsPerLevel)")
@@ -110,12 +112,27 @@ public struct EncoderFileConfig: Codable, Sendable, Equatable {
     public var stage: Int
     /// Training steps taken.
     public var steps: Int
+    /// A guidance encoder's input (`seg`: one-hot class maps; `sketch`: boundary maps); nil for
+    /// an image encoder. Optional, so files written before guidance existed still load.
+    public var guidance: GuidanceKind?
+    /// Segmentation classes (channels of the one-hot input) of a `seg` encoder.
+    public var classes: Int?
 
     public static let formatName = "latentlab-e4e"
 
+    /// The input channels this config implies.
+    var expectedInputChannels: Int {
+        switch guidance {
+        case .seg?: return classes ?? 0
+        case .sketch?: return 1
+        case nil: return iterative ? 6 : 3
+        }
+    }
+
     public init(architecture: EncoderArchitecture, generatorFingerprint: String, iterative: Bool,
-                trainingIterations: Int, stage: Int, steps: Int) {
+                trainingIterations: Int, stage: Int, steps: Int, guidance: GuidanceKind? = nil, classes: Int? = nil) {
         format = Self.formatName
+        self.guidance = guidance; self.classes = classes
         self.architecture = architecture; self.generatorFingerprint = generatorFingerprint
         numWs = architecture.numWs; wDim = architecture.wDim
         self.iterative = iterative; self.trainingIterations = trainingIterations; self.stage = stage; self.steps = steps
@@ -133,7 +150,7 @@ public struct EncoderFileConfig: Codable, Sendable, Equatable {
         guard format == Self.formatName else { throw EncoderError("\(source): config format '\(format)' is not \(Self.formatName)") }
         do { try architecture.validate() } catch let e as EncoderError { throw EncoderError("\(source): \(e.description)") }
         guard numWs == architecture.numWs, wDim == architecture.wDim, stage >= 0, stage < numWs,
-              architecture.inputChannels == (iterative ? 6 : 3), trainingIterations >= 1 else {
+              architecture.inputChannels == expectedInputChannels, trainingIterations >= 1, guidance == nil || !iterative else {
             throw EncoderError("\(source): inconsistent encoder config (numWs/wDim/stage/inputChannels)")
         }
     }

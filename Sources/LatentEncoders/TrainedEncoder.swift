@@ -82,6 +82,9 @@ public struct TrainedEncoder: LatentEncoder {
     /// - Throws: `EncoderError` for an iterative encoder (use `encode(images:generator:iterations:)`)
     ///   or images of the wrong shape / with NaN.
     public func encode(images: Tensor) throws -> Tensor {
+        if let g = config.guidance {
+            throw EncoderError("this is a \(g.rawValue) guidance encoder: it encodes maps, not photos (latentlab translate)")
+        }
         guard !config.iterative else {
             throw EncoderError("this encoder was trained for iterative refinement: it needs the generator (encode(images:generator:iterations:))")
         }
@@ -108,6 +111,19 @@ public struct TrainedEncoder: LatentEncoder {
             current = generator.synthesis(ws: codes)
         }
         return out
+    }
+
+    /// A guidance encoder's codes for maps `[N, C, R, R]` (`loadGuidanceMap`), `latent_avg`
+    /// included.
+    /// - Throws: `EncoderError` for an image encoder or maps of the wrong shape / with NaN.
+    public func encode(maps: Tensor) throws -> Tensor {
+        guard config.guidance != nil else { throw EncoderError("this encoder encodes photos, not guidance maps") }
+        let c = config.architecture.inputChannels
+        guard maps.rank == 4, maps.shape[0] >= 1, maps.shape[1] == c, maps.shape[2] == resolution, maps.shape[3] == resolution else {
+            throw EncoderError("maps must be [N, \(c), \(resolution), \(resolution)], got \(maps.shape)")
+        }
+        guard maps.isFinite else { throw EncoderError("maps contain NaN or infinity") }
+        return network.forward(maps, base: averageCodes(maps.shape[0]), stage: config.stage).codes
     }
 
     private func checkImages(_ images: Tensor) throws {

@@ -137,7 +137,8 @@ final class EncoderNetworkTests: XCTestCase {
 
     func testBadArchitectureRefused() {
         XCTAssertThrowsError(try EncoderArchitecture(resolution: 24, numWs: 4, wDim: 8).validate())
-        XCTAssertThrowsError(try EncoderArchitecture(resolution: 32, inputChannels: 4, numWs: 4, wDim: 8).validate())
+        XCTAssertThrowsError(try EncoderArchitecture(resolution: 32, inputChannels: 0, numWs: 4, wDim: 8).validate())
+        XCTAssertThrowsError(try EncoderArchitecture(resolution: 32, inputChannels: 300, numWs: 4, wDim: 8).validate())
         XCTAssertThrowsError(try EncoderArchitecture(resolution: 32, baseChannels: 64, maxChannels: 32, numWs: 4, wDim: 8).validate())
         let a = EncoderArchitecture(resolution: 8, baseChannels: 3, maxChannels: 5, numWs: 4, wDim: 6)
         var params = try! EncoderNetwork(architecture: a, seed: 1).parameters

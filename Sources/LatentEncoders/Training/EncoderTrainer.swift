@@ -68,18 +68,25 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///   - options: see `EncoderTrainingOptions`.
 ///   - lpips: an LPIPS network for the LPIPS loss (nil: no LPIPS term).
 ///   - clip: a CLIP model for the CLIP image-feature loss (nil: no CLIP term).
+///   - pairs: paired guidance maps → photos for a guidance encoder (`options.guidance` and
+///     `options.classes` must name the same kind and class count); `realImages` is then unused.
 ///   - resume: continue from the folder's checkpoint (an error when there is none).
 ///   - progress: called after every step.
 /// - Throws: `EncoderError` for bad options, an existing checkpoint without `resume` (nothing is
 ///   overwritten), a checkpoint from other options or another generator, a non-finite loss; file
 ///   errors naming the path.
 public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, realImages: [String] = [],
-                         options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil, resume: Bool = false,
+                         options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil,
+                         pairs: GuidancePairs? = nil, resume: Bool = false,
                          progress: ((EncoderTrainingProgress) -> Void)? = nil) throws -> EncoderTrainingReport {
-    try options.validate(hasRealImages: !realImages.isEmpty)
+    try options.validate(hasRealImages: !realImages.isEmpty || pairs != nil)
+    guard options.guidance == pairs?.kind, options.guidance != .seg || options.classes == pairs?.classes else {
+        throw EncoderError(pairs == nil ? "options.guidance needs paired data" : "the paired data (\(pairs!.kind.rawValue), \(pairs!.classes) classes) and options.guidance/classes disagree")
+    }
     let folder = encoderTrainingFolder(outputPath: outputPath)
     let checkpointPath = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
-    let architecture = EncoderArchitecture(resolution: generator.resolution, inputChannels: options.iterative ? 6 : 3,
+    let inputChannels = pairs.map { $0.kind.inputChannels(classes: $0.classes) } ?? (options.iterative ? 6 : 3)
+    let architecture = EncoderArchitecture(resolution: generator.resolution, inputChannels: inputChannels,
                                            baseChannels: options.baseChannels, maxChannels: options.maxChannels,
                                            convsPerLevel: options.convsPerLevel, numWs: generator.numWs, wDim: generator.wDim)
     try architecture.validate()
@@ -108,7 +115,7 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     }
     let resumedFrom = resume ? state.step : nil
     let data = TrainingData(generator: generator, realImages: realImages, batchSize: options.batchSize,
-                            realFraction: options.realFraction)
+                            realFraction: options.realFraction, pairs: pairs)
     let objective = TrainingObjective(generator: generator, imageLoss: trainingImageLoss(options: options, lpips: lpips, clip: clip),
                                       options: options, latentAvg: generator.wAvg)
     let sampleTargets = try data.sampleTargets(count: options.sampleCount, seed: options.seed)
@@ -132,7 +139,8 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     func encoderNow() -> TrainedEncoder {
         let config = EncoderFileConfig(architecture: architecture, generatorFingerprint: generator.fingerprint,
                                        iterative: options.iterative, trainingIterations: options.iterative ? options.iterations : 1,
-                                       stage: stage(at: max(state.step - 1, 0)), steps: state.step)
+                                       stage: stage(at: max(state.step - 1, 0)), steps: state.step,
+                                       guidance: options.guidance, classes: options.guidance == .seg ? options.classes : nil)
         return TrainedEncoder(network: network, config: config, latentAvg: generator.wAvg)
     }
     func save() throws {
@@ -189,19 +197,28 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
 /// `loss.png`, `psnr.png`, `samples.png` (pairs target | reconstruction, four pairs per row) and
 /// `history.csv` in `folder`, each written atomically. Returns their paths.
 func writeTrainingFigures(folder: String, history: [[Float]], encoder: TrainedEncoder, generator: StyleGAN2Generator,
-                          sampleTargets: Tensor?) throws -> [String] {
+                          sampleTargets: (targets: Tensor, inputs: Tensor?)?) throws -> [String] {
     func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
     var written = [String]()
     try saveImage(lossCurveImage(history.map { Double($0[0]) }), to: path("loss.png"))
     // PSNR rises as MSE falls: plot 1/MSE on the log scale (= PSNR up to a factor 10).
     try saveImage(lossCurveImage(history.map { $0[4] > 0 ? 1 / Double($0[4]) : .nan }, color: (0.6, -0.6, -0.6)), to: path("psnr.png"))
     written += [path("loss.png"), path("psnr.png")]
-    if let targets = sampleTargets {
-        let codes = try encoder.encode(images: targets, generator: generator, iterations: encoder.config.trainingIterations).last!
+    if let (targets, inputs) = sampleTargets {
+        let codes = try inputs.map { try encoder.encode(maps: $0) }
+            ?? encoder.encode(images: targets, generator: generator, iterations: encoder.config.trainingIterations).last!
         let recon = generator.synthesis(ws: codes)
         var tiles = [Tensor]()
-        for i in 0..<targets.shape[0] { tiles.append(targets.row(i)); tiles.append(recon.row(i).map { min(max($0, -1), 1) }) }
-        try saveImage(imageGrid(tiles, columns: 8, padding: 2), to: path("samples.png"))
+        for i in 0..<targets.shape[0] {
+            // Guidance encoders: map | photo | output triples.
+            if let inputs, let kind = encoder.config.guidance {
+                let m = inputs.row(i)
+                let ids = kind == .seg ? (0..<(m.shape[1] * m.shape[2])).map { p in (0..<m.shape[0]).first { m.storage[$0 * m.shape[1] * m.shape[2] + p] > 0.5 } ?? 0 } : nil
+                tiles.append(guidanceMapPicture(GuidanceMap(tensor: m, classIds: ids, resizedFrom: nil), kind: kind))
+            }
+            tiles.append(targets.row(i)); tiles.append(recon.row(i).map { min(max($0, -1), 1) })
+        }
+        try saveImage(imageGrid(tiles, columns: inputs == nil ? 8 : 9, padding: 2), to: path("samples.png"))
         written.append(path("samples.png"))
     }
     var csv = "step," + TrainingHistory.columns.joined(separator: ",") + "\n"

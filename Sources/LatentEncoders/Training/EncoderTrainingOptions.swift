@@ -13,6 +13,11 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     public var iterative: Bool = false
     /// ReStyle iterations per training step (its paper trains with 5; used when `iterative`).
     public var iterations: Int = 3
+    /// A guidance encoder (pSp's seg/sketch → image): paired maps are the input, photos the
+    /// targets. nil = an image encoder. Optional so older checkpoints still resume.
+    public var guidance: GuidanceKind? = nil
+    /// Segmentation classes (one-hot channels) of a `seg` guidance encoder.
+    public var classes: Int? = nil
 
     // MARK: Length (the only options that may change on resume)
     /// Stop after this many steps in total (counting steps before a resume).
@@ -77,6 +82,10 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
         guard realFraction >= 0, realFraction <= 1 else { throw fail("realFraction must be in [0, 1], got \(realFraction)") }
         if realFraction >= 1 && !hasRealImages { throw fail("realFraction 1 needs real images") }
         guard !iterative || (1...20).contains(iterations) else { throw fail("iterations must be in 1...20, got \(iterations)") }
+        if let guidance {
+            guard !iterative else { throw fail("a guidance encoder (\(guidance.rawValue)) cannot be iterative") }
+            if guidance == .seg { guard let c = classes, (1...256).contains(c) else { throw fail("a seg encoder needs classes in 1...256") } }
+        }
         guard (0...64).contains(sampleCount) else { throw fail("sampleCount must be in 0...64, got \(sampleCount)") }
     }
 

@@ -4,10 +4,13 @@ import LatentImageIO
 import LatentModels
 import LatentInversion
 
-/// One training batch: generator samples first (with their ws), then real images.
+/// One training batch: generator samples first (with their ws), then real images; or, for a
+/// guidance encoder, paired maps (the encoder's input) and photos (the targets).
 struct TrainingBatch {
-    /// `[B, 3, R, R]` in [-1, 1].
+    /// `[B, 3, R, R]` in [-1, 1]: the targets (and the encoder's input when `inputs` is nil).
     var images: Tensor
+    /// `[B, C, R, R]` guidance maps encoded instead of `images` (nil for image encoders).
+    var inputs: Tensor? = nil
     /// `[S, numWs, wDim]`, the ws of the first S = `syntheticCount` images.
     var ws: Tensor?
     var syntheticCount: Int
@@ -22,14 +25,29 @@ final class TrainingData {
     let realPaths: [String]
     let realPerBatch: Int
     let batchSize: Int
+    /// Paired maps → photos (a guidance encoder); then every batch is drawn from the pairs.
+    let pairs: GuidancePairs?
     private var cache: [Int: Tensor] = [:]
+    private var mapCache: [Int: Tensor] = [:]
 
     /// - Parameter realImages: absolute paths (checked readable up front by `checkRealImages`).
-    init(generator: StyleGAN2Generator, realImages: [String], batchSize: Int, realFraction: Double) {
+    init(generator: StyleGAN2Generator, realImages: [String], batchSize: Int, realFraction: Double, pairs: GuidancePairs? = nil) {
         self.generator = generator
-        realPaths = realImages
+        self.pairs = pairs
+        realPaths = pairs?.photos ?? realImages
         self.batchSize = batchSize
-        realPerBatch = realImages.isEmpty ? 0 : min(batchSize, max(0, Int((Double(batchSize) * realFraction).rounded())))
+        realPerBatch = pairs != nil ? batchSize
+            : realImages.isEmpty ? 0 : min(batchSize, max(0, Int((Double(batchSize) * realFraction).rounded())))
+    }
+
+    /// Guidance map `index` as `[1, C, R, R]` (pairs mode).
+    func map(_ index: Int) throws -> Tensor {
+        if let t = mapCache[index] { return t }
+        let p = pairs!, r = generator.resolution
+        let m = try loadGuidanceMap(path: p.maps[index], kind: p.kind, classes: p.classes, resolution: r).tensor
+        let t = m.reshaped([1] + m.shape)
+        mapCache[index] = t
+        return t
     }
 
     /// Generator samples for `count` z drawn from `rng`: images and ws.
@@ -49,6 +67,14 @@ final class TrainingData {
     }
 
     func batch(rng: inout GaussianStream) throws -> TrainingBatch {
+        if pairs != nil {
+            var maps = [Tensor](), photos = [Tensor]()
+            for _ in 0..<batchSize {
+                let i = min(Int(rng.uniform() * Double(realPaths.count)), realPaths.count - 1)
+                maps.append(try map(i)); photos.append(try real(i))
+            }
+            return TrainingBatch(images: Tensor.concatenate(photos), inputs: Tensor.concatenate(maps), ws: nil, syntheticCount: 0)
+        }
         let s = batchSize - realPerBatch
         var parts = [Tensor]()
         var ws: Tensor? = nil
@@ -65,9 +91,15 @@ final class TrainingData {
     }
 
     /// Fixed targets for the sample strip: up to half real (spread over the listing), the rest
-    /// generator samples from their own stream (the training stream is not touched).
-    func sampleTargets(count: Int, seed: UInt64) throws -> Tensor? {
+    /// generator samples from their own stream (the training stream is not touched); in pairs
+    /// mode `count` pairs spread over the listing, with their maps.
+    func sampleTargets(count: Int, seed: UInt64) throws -> (targets: Tensor, inputs: Tensor?)? {
         guard count > 0 else { return nil }
+        if pairs != nil {
+            let k = min(count, realPaths.count)
+            let idx = (0..<k).map { $0 * realPaths.count / k }
+            return (Tensor.concatenate(try idx.map { try real($0) }), Tensor.concatenate(try idx.map { try map($0) }))
+        }
         let nReal = min(realPaths.count, realPaths.isEmpty ? 0 : max(1, count / 2))
         var parts = [Tensor]()
         for k in 0..<nReal { parts.append(try real(k * realPaths.count / nReal)) }
@@ -75,7 +107,7 @@ final class TrainingData {
             var rng = GaussianStream(seed: seed ^ 0x5A4D_504C_4553_5452)
             parts.append(synthetic(count: count - nReal, rng: &rng).images)
         }
-        return Tensor.concatenate(parts)
+        return (Tensor.concatenate(parts), nil)
     }
 }
 

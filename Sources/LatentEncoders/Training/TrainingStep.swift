@@ -36,7 +36,7 @@ struct TrainingObjective {
         var terms = EncoderLossTerms()
         var total = [String: Tensor]()
         for _ in 0..<passes {
-            let input = options.iterative ? concatenateChannels(batch.images, current) : batch.images
+            let input = batch.inputs ?? (options.iterative ? concatenateChannels(batch.images, current) : batch.images)
             let out = network.forward(input, base: base, stage: stage)
             let (image, tape) = generator.synthesisForward(ws: out.codes)
             let (losses, gImage) = try imageLoss.evaluate(reconstruction: image, target: batch.images)

@@ -42,6 +42,10 @@ struct TrainEncoder: ParsableCommand {
     @Option(name: .customLong("lpips-net"), help: "LPIPS backbone: vgg or alex.") var lpipsNet: LPIPSNet = .vgg
     @Option(help: "Weight of the CLIP image-feature loss 1 − cos(CLIP(x̂), CLIP(x)) (the embedded clip-scenes64, or --clip-model).") var clip: Float = 0
     @Option(name: .customLong("clip-model"), help: "CLIP checkpoint for --clip (.safetensors, OpenAI key names, ViT).") var clipModel: String?
+    @Option(help: "Paired folder (pix2pix layout: seg/ or sketch/ next to photo/, files matched by name): train a guidance encoder map → W+ with image losses against photo/.")
+    var pairs: String?
+    @Option(help: "With --pairs: which maps the encoder reads (seg: one-hot class maps; sketch: boundary maps).") var input: GuidanceKind?
+    @Option(help: "With --input seg: number of classes (ids 0…N−1).") var classes: Int = 7
     @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
@@ -60,6 +64,11 @@ struct TrainEncoder: ParsableCommand {
         o.clipWeight = clip > 0 ? clip : nil
         o.latentWeight = latentWeight; o.deltaNormWeight = deltaNorm; o.progressiveStepEvery = progressiveEvery
         o.realFraction = images == nil ? 0 : realFraction
+        if pairs != nil, let input {
+            o.guidance = input
+            o.classes = input == .seg ? classes : nil
+            o.realFraction = 0
+        }
         return o
     }
 
@@ -67,8 +76,12 @@ struct TrainEncoder: ParsableCommand {
         guard steps != nil || minutes != nil else { throw ValidationError("give --steps N or --minutes M") }
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
         guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be a non-negative weight") }
+        if pairs != nil {
+            guard input != nil else { throw ValidationError("--pairs needs --input seg|sketch") }
+            guard images == nil, !iterative else { throw ValidationError("--pairs trains a guidance encoder: drop --images and --iterative") }
+        } else if input != nil { throw ValidationError("--input needs --pairs DIR") }
         if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
-        do { try options.validate(hasRealImages: images != nil) }
+        do { try options.validate(hasRealImages: images != nil || pairs != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
     }
 
@@ -76,13 +89,14 @@ struct TrainEncoder: ParsableCommand {
         do {
             let G = try net.loadGenerator()
             let real = try images.map { try listTrainingImages(folder: $0) } ?? []
+            let pairData = try pairs.map { try GuidancePairs(folder: $0, kind: input!, classes: classes) }
             let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
             let clipNetwork = clip > 0 ? try CLIPModelOptions.parse(clipModel.map { ["--model", $0] } ?? []).load() : nil
             let o = options
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
             let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
-                                          clip: clipNetwork, resume: resume) { p in
+                                          clip: clipNetwork, pairs: pairData, resume: resume) { p in
                 let detail = String(format: "step %d loss %.4g psnr %.2f dB stage %d", p.step, p.terms.total,
                                     -10 * log10(max(p.terms.pixelMSE, 1e-12)), p.stage)
                 if let bar { bar.update(p.step, detail: detail) }
@@ -94,6 +108,7 @@ struct TrainEncoder: ParsableCommand {
             let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(o.json.utf8))) ?? .string(o.json)
             var record = RunRecord(command: "train-encoder", [
                 "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
+                "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue),
                 "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
                 "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
             ])

@@ -3,6 +3,7 @@ import LatentModels
 import LatentCore
 import LatentInversion
 import LatentEditing
+import LatentEncoders
 
 // Options with a fixed set of values are parsed into the library's own enums: a typo is a usage
 // error (exit 64) naming the choices, and nothing later force-unwraps a string.
@@ -12,6 +13,7 @@ extension NoiseModeName: ExpressibleByArgument {}
 extension LPIPSNet: ExpressibleByArgument {}
 extension DiscoveryMethod: ExpressibleByArgument {}
 extension LabelSplit: ExpressibleByArgument {}
+extension GuidanceKind: ExpressibleByArgument {}
 
 /// `--scale N`: saved PNGs enlarged N× (nearest neighbour) for small generators.
 struct ImageScaleOption: ParsableArguments {

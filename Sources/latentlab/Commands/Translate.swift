@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentCore
+import LatentFormats
+import LatentInversion
+import LatentModels
+import LatentEncoders
+
+/// `latentlab translate MAP.png|DIR --encoder E --out DIR`: semantic map / sketch → image through
+/// the latent space (pSp's seg/sketch-to-image with an encoder trained by `train-encoder --pairs`).
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn semantic maps or sketches into images with a guidance encoder (map → W+ → generator).",
+        discussion: """
+        MAP: writes DIR/output.png, DIR/latent.npz ('w' [1, numWs, wDim] and the const noise maps: 'generate \
+        --latent-in' reproduces the output, 'edit' edits it), DIR/strip.png (map | output) and DIR/translate.json. \
+        A folder: one sub-folder per map, batched, resumable (finished maps are skipped) and shardable (--shard K/N) \
+        like 'project'. Maps of another size than the generator's are resized (nearest neighbour for class ids) \
+        with a note; class ids the encoder does not know are refused. Train the encoder with \
+        'latentlab train-encoder --pairs DIR --input seg|sketch'.
+        """)
+
+    @Argument(help: "A map (8-bit gray PNG: class ids for seg, white strokes for sketch) or a folder of maps.") var input: String
+    @OptionGroup var net: NetworkOptions
+    @Option(help: "Guidance encoder .safetensors (from train-encoder --pairs).") var encoder: String
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Folder: maps translated together in one batch.") var batch: Int = 16
+    @Option(help: "Folder: shard K/N of the maps (0-based K).") var shard: String = "0/1"
+
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("the output path is empty") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1-4096") }
+        do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let G = try net.loadGenerator()
+        _ = try sniffFileKind(path: encoder)
+        let e: TrainedEncoder
+        do {
+            guard let t = try loadLatentEncoder(path: encoder) as? TrainedEncoder, let kind = t.config.guidance else {
+                throw CommandFailure("\(encoder): an image encoder, not a guidance encoder (train one with train-encoder --pairs DIR --input seg|sketch)")
+            }
+            _ = kind
+            e = t
+            if let note = try checkEncoder(e, matches: G) { printError("note: \(note)") }
+        } catch let f as CommandFailure { throw f } catch { throw CommandFailure(error, context: encoder) }
+        let kind = e.config.guidance!
+        let args: [String: RecordValue] = ["command": "translate", "input": .string(input), "encoder": .string(encoder),
+                                           "network": .string(net.networkName)]
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw CommandFailure("\(input): no such file or folder") }
+        if !isDir.boolValue {
+            let start = Date()
+            let map: GuidanceMap
+            do { map = try loadGuidanceMap(path: input, kind: kind, classes: e.config.classes ?? 1, resolution: G.resolution) }
+            catch { throw CommandFailure(error, context: input) }
+            let (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G)
+            let record = TranslationRecord(map: input, generator: G.fingerprint, guidance: kind.rawValue,
+                                           resizedFrom: map.resizedFrom.map { "\($0.width)x\($0.height)" },
+                                           seconds: Date().timeIntervalSince(start), arguments: args)
+            do { try writeTranslation(dir: out, map: map, kind: kind, ws: ws, image: images.row(0), generator: G, record: record) }
+            catch { throw CommandFailure(error, context: out) }
+            if let from = map.resizedFrom { printError("note: \(input): \(from.width)×\(from.height) resized to \(G.resolution)×\(G.resolution)") }
+            print(String(format: "%@ → %@/output.png (%@, %.1f ms)", input, out, kind.rawValue, record.seconds * 1000))
+            return
+        }
+        var bar: ProgressBar? = nil
+        let report: BatchTranslationReport
+        do {
+            report = try runBatchTranslation(encoder: e, generator: G, inputDir: input, outputDir: out, shard: try Shard(parsing: shard),
+                                             batchSize: batch, arguments: args) { done, pending in
+                if bar == nil { bar = ProgressBar(total: pending, label: "translate") }
+                bar!.update(done)
+            }
+        } catch { throw CommandFailure(error) }
+        print("shard \(shard): \(report.inShard) maps, \(report.skipped) already done, \(report.translated) translated, \(report.failures.count) failed → \(out)")
+        for n in report.notes.prefix(20) { printError("note: \(n)") }
+        if report.notes.count > 20 { printError("note: … \(report.notes.count - 20) more") }
+        for f in report.failures { printError("failed: \(f.map): \(f.error)") }
+        if !report.failures.isEmpty { throw ExitCode(2) }
+    }
+}
