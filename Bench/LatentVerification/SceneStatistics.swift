@@ -19,6 +19,9 @@ public struct SceneStatistics: Sendable {
     /// |width − ellipse width| over the rows, over the widest row): ~0 for a sphere's disc,
     /// larger for a cube's hexagon or a cone's triangle.
     public var ellipseMisfit: Double
+    /// Horizon: the first row (below the top fifth) whose row colour jumps from the row above, as a
+    /// fraction of the image height (1 when no row jumps).
+    public var horizon: Double = 1
     /// Object bounding box (inclusive pixel rows/columns); empty object gives an empty box.
     public var box: (top: Int, bottom: Int, left: Int, right: Int)
     public var objectRedMinusBlue: Double { objectColour[0] - objectColour[2] }
@@ -104,7 +107,7 @@ public func sceneStatistics(image: Tensor) -> SceneStatistics {
                            objectHeight: bottom >= top ? Double(bottom - top + 1) / Double(h) : 0,
                            centroidX: best.isEmpty ? 0.5 : sx / n / Double(w),
                            objectColour: colour, wallColour: wall, ellipseMisfit: misfit,
-                           box: (top, bottom, left, right))
+                           horizon: Double(horizon) / Double(h), box: (top, bottom, left, right))
 }
 
 /// Mean absolute change (over channels, on [0, 1] images) between two images `[3, H, W]` at
