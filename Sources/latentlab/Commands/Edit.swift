@@ -30,6 +30,8 @@ struct Edit: ParsableCommand {
         and edit.json. With --latent-in pointing at a `project` output folder, every latent.npz under it is edited \
         into a matching sub-folder, plus contact_sheet.png and a summary edit.json; a latent that cannot be read or \
         edited is listed and skipped (exit code 2), and its folder gets no files.
+
+        \(GuidanceOptions.discussion)
         """)
 
     @OptionGroup var net: NetworkOptions
@@ -41,19 +43,20 @@ struct Edit: ParsableCommand {
     @Option(help: "ws rows to edit, a-b (default: the direction file's range; all rows for text edits).") var layers: String?
     @Option(help: "Edit recipe (JSON, see Edits/).") var recipe: String?
     @OptionGroup var textOptions: TextEditOptions
+    @OptionGroup var guidance: GuidanceOptions
     @OptionGroup var image: ImageScaleOption
     @Option(help: "Output folder.") var out: String
 
     func validate() throws {
-        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit].filter { $0 }.count
+        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit, guidance.exemplar != nil].filter { $0 }.count
         guard modes == 1 else {
-            throw ValidationError("give exactly one of --direction, --recipe, --text or --text-from/--text-to")
+            throw ValidationError("give exactly one of --direction, --recipe, --exemplar, --text or --text-from/--text-to")
         }
         try textOptions.validate()
-        if textOptions.isTextEdit, strength != nil { throw ValidationError("--strength applies to --direction and --recipe, not text edits") }
-        if !textOptions.isTextEdit, textOptions.mask != nil {
-            throw ValidationError("--mask applies to text edits only (a direction or recipe moves the whole latent)")
+        if textOptions.isTextEdit || guidance.exemplar != nil, strength != nil {
+            throw ValidationError("--strength applies to --direction and --recipe, not text or exemplar edits")
         }
+        try guidance.validate(mask: textOptions.mask)
         if recipe != nil, layers != nil { throw ValidationError("--layers applies to --direction and text edits; a recipe names its own rows") }
         let s = try parsedStrengths()
         if recipe != nil, s.count != 1 { throw ValidationError("--recipe takes one --strength factor, got \(s.count)") }
@@ -69,7 +72,12 @@ struct Edit: ParsableCommand {
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
         if textOptions.isTextEdit {
-            outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record)
+            outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record,
+                                          guidance: guidance)
+        } else if guidance.exemplar != nil || textOptions.mask != nil {
+            let plan = guidance.exemplar == nil ? try linearPlan(G, record: &record) : nil
+            outcome = try guidance.run(generator: G, inputs: inputs, plan: plan, layers: layers, masks: textOptions, out: out,
+                                       scale: image.scale, record: &record)
         } else {
             let plan = try linearPlan(G, record: &record)
             outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in

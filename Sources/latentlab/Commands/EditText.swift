@@ -70,7 +70,7 @@ struct TextEditOptions: ParsableArguments {
             path = (mask as NSString).appendingPathComponent((name.isEmpty ? "mask" : name) + ".png")
             guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("--mask \(mask): no \(path) for latent '\(name)'") }
         }
-        return try loadMaskWeights(path: path, resolution: r)
+        return try loadEditMask(path: path, resolution: r)
     }
 
     /// The library options for generator `G`.
@@ -97,7 +97,7 @@ struct TextEditOptions: ParsableArguments {
     /// Runs the text edit on every input, `batch` latents optimised together; unreadable latents
     /// are listed and skipped, a failed optimisation fails its batch.
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], layers: String?, out: String, scale: Int,
-             record: inout RunRecord) throws -> EditOutcome {
+             record: inout RunRecord, guidance: GuidanceOptions) throws -> EditOutcome {
         let clip = try clipModel.map { try CLIPModel(safetensorsPath: $0) } ?? CLIPModel.loadDefault()
         let texts = text.map { [$0] } ?? [textFrom!, textTo!]
         let textFeatures = try clip.encodeText(texts, tokenizer: try CLIPTokenizer.loadDefault())
@@ -105,6 +105,7 @@ struct TextEditOptions: ParsableArguments {
             : .direction(from: textFeatures.slice(0 ..< 1), to: textFeatures.slice(1 ..< 2))
         let options = try editOptions(G, layers: layers)
         record.merge(self.record)
+        if mask != nil { record.merge(guidance.record); record["blend_res"] = .int(guidance.blendResolution(G)) }
         record["layers"] = .string(wsRangeText(options.layers ?? 0 ..< G.numWs))
         var outcome = EditOutcome()
         var loaded: [Int: (file: LatentFile, mask: Tensor?)] = [:]
@@ -121,7 +122,10 @@ struct TextEditOptions: ParsableArguments {
             let (item, source) = (inputs[i], loaded.removeValue(forKey: i)!)
             do {
                 let dir = item.name.isEmpty ? out : out + "/" + item.name
-                let before = result.initialImage.row(k), after = result.image.row(k)
+                let before = result.initialImage.row(k)
+                // With a mask, the edit is confined by feature blending (GuidanceOptions).
+                let after = try confinedTextEdit(G, image: result.image.row(k), ws: result.ws.slice(k ..< k + 1), source: source.file,
+                                                 mask: source.mask, guidance: guidance)
                 var scores = try judgeTextEdit(clip: clip, before: before, after: after, texts: texts, textFeatures: textFeatures, mask: source.mask)
                 scores["loss_clip"] = Double(result.finalLoss.clip[k]); scores["loss_l2"] = Double(result.finalLoss.l2[k])
                 scores["loss_pixel"] = Double(result.finalLoss.pixel[k])

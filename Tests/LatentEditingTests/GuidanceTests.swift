@@ -1,0 +1,77 @@
+import XCTest
+import LatentTensor
+import LatentCore
+import LatentModels
+import LatentEditing
+import _TestSupport
+
+/// Layer presets, exemplar crossover, layer resampling, the diversity protocol and the masked
+/// edit's checks, on small shapes.
+final class GuidanceTests: XCTestCase {
+    func testPresetsCoverEveryNumWs() throws {
+        XCTAssertEqual(LayerPreset.coarse.range(numWs: 18), 0 ..< 4)
+        XCTAssertEqual(LayerPreset.middle.range(numWs: 18), 4 ..< 8)
+        XCTAssertEqual(LayerPreset.fine.range(numWs: 18), 8 ..< 18)
+        XCTAssertEqual(LayerPreset.fine.range(numWs: 10), 8 ..< 10)
+        for numWs in [4, 6, 8] {
+            let parts = LayerPreset.allCases.map { $0.range(numWs: numWs) }
+            XCTAssertEqual(parts.map(\.count).reduce(0, +), numWs)
+            XCTAssertTrue(parts.allSatisfy { !$0.isEmpty })
+            XCTAssertEqual(parts[0].lowerBound, 0); XCTAssertEqual(parts[1].lowerBound, parts[0].upperBound)
+            XCTAssertEqual(parts[2].upperBound, numWs)
+        }
+        XCTAssertEqual(try parseLayerSelection("Middle", numWs: 10), 4 ..< 8)
+        XCTAssertEqual(try parseLayerSelection("2-5", numWs: 10), 2 ..< 6)
+        XCTAssertThrowsError(try parseLayerSelection("thin", numWs: 10)) { XCTAssertTrue("\($0)".contains("coarse, middle, fine")) }
+    }
+
+    func testCrossoverNaive() throws {
+        var rng = TestRNG(seed: 5)
+        let ws = rng.tensor([2, 5, 3]), ex = rng.tensor([1, 5, 3])
+        let out = try exemplarCrossover(ws: ws, exemplarWs: ex, layers: 1 ..< 3, alpha: 0.25)
+        for s in 0..<2 { for r in 0..<5 { for j in 0..<3 {
+            let want = (1 ..< 3).contains(r) ? 0.75 * Double(ws[s, r, j]) + 0.25 * Double(ex[0, r, j]) : Double(ws[s, r, j])
+            XCTAssertEqual(Double(out[s, r, j]), want, accuracy: 1e-6)
+        } } }
+        XCTAssertThrowsError(try exemplarCrossover(ws: ws, exemplarWs: rng.tensor([1, 4, 3]), layers: 0 ..< 1)) {
+            XCTAssertTrue("\($0)".contains("another generator"))
+        }
+    }
+
+    func testConsecutivePairDiversity() {
+        // 20 samples → 19 pairs; distances |i − j| · k.
+        let d = consecutivePairDiversity(count: 20) { i, j in Double(abs(i - j)) * Double(i + 1) }
+        XCTAssertEqual(d, Double((1...19).reduce(0, +)) / 19, accuracy: 1e-12)
+        XCTAssertEqual(pixelL1Distance(Tensor(shape: [1, 1, 2], data: [-1, 1]), Tensor(shape: [1, 1, 2], data: [1, 1])), 0.5)
+        XCTAssertEqual(cosineDistance([1, 0], [0, 2]), 1, accuracy: 1e-12)
+        XCTAssertEqual(cosineDistance([1, 1], [2, 2]), 0, accuracy: 1e-12)
+    }
+
+    func testResampleLayersKeepsTheRest() throws {
+        let config = StyleGAN2Config(zDim: 4, wDim: 5, imgResolution: 8, imgChannels: 3, mappingLayers: 2, channelBase: 24, channelMax: 5)
+        let (g, _) = try tinyRandomGenerator(seed: 7, config: config)
+        var rng = TestRNG(seed: 8)
+        let ws = rng.tensor([1, g.numWs, g.wDim])
+        let out = try resampleLayers(generator: g, ws: ws, layers: 2 ..< 4, seeds: [3, 4, 5])
+        let fresh = g.mapping(z: zFromSeeds([3, 4, 5], zDim: 4))
+        for s in 0..<3 { for r in 0..<g.numWs { for j in 0..<g.wDim {
+            XCTAssertEqual(out[s, r, j], (2 ..< 4).contains(r) ? fresh[s, r, j] : ws[0, r, j])
+        } } }
+    }
+
+    func testMaskedEditChecksAndRegionPSNR() throws {
+        let config = StyleGAN2Config(zDim: 4, wDim: 5, imgResolution: 8, imgChannels: 3, mappingLayers: 2, channelBase: 24, channelMax: 5)
+        let (g, _) = try tinyRandomGenerator(seed: 9, config: config)
+        XCTAssertThrowsError(try MaskedEdit(mask: Tensor.ones([1, 1, 4, 4]), blendResolution: 4, generator: g))
+        XCTAssertThrowsError(try MaskedEdit(mask: Tensor.ones([1, 1, 8, 8]), blendResolution: 16, generator: g))
+        var mask = Tensor.zeros([1, 1, 8, 8])
+        for q in 32..<64 { mask.storage[q] = 1 }
+        let m = try MaskedEdit(mask: mask, blendResolution: 4, generator: g)
+        var a = Tensor.zeros([3, 8, 8]); let b = Tensor.zeros([3, 8, 8])
+        for c in 0..<3 { for q in 32..<64 { a.storage[c * 64 + q] = 0.2 } }   // differs inside only
+        XCTAssertEqual(m.psnrOutside(a, b), 120, accuracy: 1e-9)
+        XCTAssertEqual(m.psnrInside(a, b), 20, accuracy: 1e-5)   // |Δ| = 0.1 on [0, 1]
+        XCTAssertEqual(MaskedEdit.defaultBlendResolution(imageResolution: 64), 16)
+        XCTAssertEqual(MaskedEdit.defaultBlendResolution(imageResolution: 8), 8)
+    }
+}
