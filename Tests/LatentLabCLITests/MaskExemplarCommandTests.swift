@@ -102,6 +102,21 @@ final class MaskExemplarCommandTests: CLITestCase {
         XCTAssertGreaterThanOrEqual((rec["scores"] as! [String: Double])["psnr_outside_mask"]!, 45)
     }
 
+    /// --target-image runs the text-edit machinery toward CLIP's embedding of an image.
+    func testTargetImage() throws {
+        try runOK(["generate", "--seeds", "5", "--out", temp("g")])
+        let r = try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--target-image", scene1, "--steps", "2", "--augment", "0",
+                           "--out", temp("t")])
+        XCTAssertTrue(r.stdout.contains("cos(image, text)"), r.stdout)
+        let rec = try json(temp("t/edit.json"))
+        XCTAssertEqual(rec["target_image"] as? String, scene1)
+        XCTAssertNotNil((rec["scores"] as! [String: Double])["cos_text_after"])
+        try runUsageError(["edit", "--latent-in", "x.npz", "--target-image", scene1, "--text", "a cube", "--out", temp("x")],
+                          contains: ["--target-image"])
+        try runFails(["edit", "--latent-in", temp("g/seed0005.npz"), "--target-image", cliFixture("text.png"), "--steps", "1",
+                      "--out", temp("y")], contains: ["--target-image"])
+    }
+
     /// inpaint writes the fill, the composite, the latent, the strip and metrics; the composite
     /// equals the input away from the hole.
     func testInpaint() throws {

@@ -48,12 +48,12 @@ struct Edit: ParsableCommand {
     @Option(help: "Output folder.") var out: String
 
     func validate() throws {
-        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit, guidance.exemplar != nil].filter { $0 }.count
-        guard modes == 1 else {
-            throw ValidationError("give exactly one of --direction, --recipe, --exemplar, --text or --text-from/--text-to")
+        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit, guidance.exemplar != nil, guidance.targetImage != nil]
+        guard modes.filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --direction, --recipe, --exemplar, --target-image, --text or --text-from/--text-to")
         }
         try textOptions.validate()
-        if textOptions.isTextEdit || guidance.exemplar != nil, strength != nil {
+        if textOptions.isTextEdit || guidance.exemplar != nil || guidance.targetImage != nil, strength != nil {
             throw ValidationError("--strength applies to --direction and --recipe, not text or exemplar edits")
         }
         try guidance.validate(mask: textOptions.mask)
@@ -71,7 +71,7 @@ struct Edit: ParsableCommand {
         var record = RunRecord(command: "edit", ["latent_in": .string(latentIn), "network": .string(net.networkName),
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
-        if textOptions.isTextEdit {
+        if textOptions.isTextEdit || guidance.targetImage != nil {
             outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record,
                                           guidance: guidance)
         } else if guidance.exemplar != nil || textOptions.mask != nil {
@@ -85,7 +85,8 @@ struct Edit: ParsableCommand {
                 return (ws, try plan.apply(ws: ws))
             } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
         }
-        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record, announce: !textOptions.isTextEdit)
+        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record,
+                           announce: !textOptions.isTextEdit && guidance.targetImage == nil)
     }
 
     /// The direction or recipe to apply, recorded in `record`.

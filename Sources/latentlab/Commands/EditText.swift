@@ -99,13 +99,15 @@ struct TextEditOptions: ParsableArguments {
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], layers: String?, out: String, scale: Int,
              record: inout RunRecord, guidance: GuidanceOptions) throws -> EditOutcome {
         let clip = try clipModel.map { try CLIPModel(safetensorsPath: $0) } ?? CLIPModel.loadDefault()
-        let texts = text.map { [$0] } ?? [textFrom!, textTo!]
-        let textFeatures = try clip.encodeText(texts, tokenizer: try CLIPTokenizer.loadDefault())
-        let target: TextGuidedEditTarget = text != nil ? .text(textFeatures)
+        // --target-image: CLIP's embedding of an image takes the text's place (GuidanceOptions).
+        let (texts, textFeatures) = try guidance.targetImage != nil ? guidance.imageTarget(clip: clip, generator: G)
+            : { let t = text.map { [$0] } ?? [textFrom!, textTo!]; return (t, try clip.encodeText(t, tokenizer: try CLIPTokenizer.loadDefault())) }()
+        let target: TextGuidedEditTarget = texts.count == 1 ? .text(textFeatures)
             : .direction(from: textFeatures.slice(0 ..< 1), to: textFeatures.slice(1 ..< 2))
         let options = try editOptions(G, layers: layers)
         record.merge(self.record)
-        if mask != nil { record.merge(guidance.record); record["blend_res"] = .int(guidance.blendResolution(G)) }
+        if mask != nil || guidance.targetImage != nil { record.merge(guidance.record) }
+        if mask != nil { record["blend_res"] = .int(guidance.blendResolution(G)) }
         record["layers"] = .string(wsRangeText(options.layers ?? 0 ..< G.numWs))
         var outcome = EditOutcome()
         var loaded: [Int: (file: LatentFile, mask: Tensor?)] = [:]
@@ -149,7 +151,7 @@ struct TextEditOptions: ParsableArguments {
     /// The judged result in one line: CLIP's cosine before → after, the held-out views' verdict
     /// and, with a mask, how still the rest stayed.
     func summaryLine(_ s: [String: Double]) -> String {
-        let cos = text != nil ? String(format: "cos(image, text) %.4f → %.4f", s["cos_text_before"]!, s["cos_text_after"]!)
+        let cos = s["cos_text_before"] != nil ? String(format: "cos(image, text) %.4f → %.4f", s["cos_text_before"]!, s["cos_text_after"]!)
             : String(format: "cos(Δimage, Δtext) %.4f; cos(image, to) %.4f → %.4f", s["cos_direction"]!, s["cos_to_before"]!, s["cos_to_after"]!)
         let verdict = s["judge_passed"] == 1 ? "edit holds" : "edit does NOT hold (a pattern only CLIP sees?)"
         let judge = String(format: "; unseen views (mirror, blur) %.4f → %.4f: ", s["judge_cos_before"]!, s["judge_cos_after"]!) + verdict

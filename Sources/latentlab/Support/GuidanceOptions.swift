@@ -7,6 +7,7 @@ import LatentInversion
 import LatentModels
 import LatentCore
 import LatentEditing
+import LatentCLIP
 
 /// Options of `edit` for region- and exemplar-guided edits: `--blend-res` (with `--mask`, which
 /// `TextEditOptions` declares for every kind of edit), `--exemplar`, `--alpha`, `--exemplar-steps`.
@@ -19,6 +20,9 @@ struct GuidanceOptions: ParsableArguments {
     @Option(help: "Exemplar: 1 = the exemplar's rows, 0 = the latent's own, between = interpolate.") var alpha: Float = 1
     @Option(name: .customLong("exemplar-steps"), help: "Exemplar image: projector steps (other solver settings: invert's defaults).")
     var exemplarSteps: Int = 1000
+    @Option(name: .customLong("target-image"),
+            help: "Text-edit machinery with CLIP's embedding of this image as the target instead of a sentence (same options as --text).")
+    var targetImage: String?
 
     /// `edit --help`'s paragraph on masks and exemplars.
     static let discussion = """
@@ -28,13 +32,24 @@ struct GuidanceOptions: ParsableArguments {
         features and skip image become mask·edited + (1 − mask)·original, so the later blocks generate the seam and the \
         outside stays the original reconstruction. edit.json records per result the PSNR outside the mask \
         (psnr_outside_mask), the same for the unconfined edit, and psnr_inside_vs_unconfined. A text edit with a mask \
-        also keeps its --mask-weight pixel term. --exemplar IMAGE|latent.npz --layers a-b|coarse|middle|fine [--alpha t] \
+        also keeps its --mask-weight pixel term. --target-image IMG runs the text-edit machinery (same options, mask \
+        and views) toward CLIP's embedding of IMG instead of a sentence. --exemplar IMAGE|latent.npz --layers a-b|coarse|middle|fine [--alpha t] \
         takes the exemplar's ws rows (Image2StyleGAN crossover, pSp --latent_mask; alpha interpolates; default layers \
         fine). Presets: with numWs ≥ 10 coarse = rows 0-3 (4²–8²), middle = 4-7 (16²–32²), fine = 8 to the last (64² \
         and up); smaller generators split their rows in three. An image exemplar is inverted first (invert's \
         defaults, --exemplar-steps) into OUT/exemplar/; a latent of another generator's shape is refused. With --mask, \
         only the region takes the exemplar's style.
         """
+
+    /// `--target-image` as the text edit's target: its label (`image:PATH`, for the judge's
+    /// records) and CLIP's image features `[1, embedDim]` of the image as the generator would
+    /// show it (centre-cropped and resized to its resolution first, then CLIP's preprocessing).
+    func imageTarget(clip: CLIPModel, generator G: StyleGAN2Generator) throws -> (texts: [String], features: Tensor) {
+        let path = targetImage!
+        let image: Tensor
+        do { image = try loadProjectionTarget(path: path, resolution: G.resolution) } catch { throw CommandFailure(error, context: "--target-image") }
+        return (["image:" + path], try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: image.reshaped([1] + image.shape))))
+    }
 
     /// Checks against the other options of `edit`: `--blend-res` needs a mask.
     func validate(mask: String?) throws {
@@ -51,7 +66,7 @@ struct GuidanceOptions: ParsableArguments {
     }
 
     var record: [String: RecordValue] {
-        ["blend_res": RecordValue(blendRes), "exemplar": RecordValue(exemplar), "alpha": RecordValue(alpha),
+        ["blend_res": RecordValue(blendRes), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
          "exemplar_steps": .int(exemplarSteps)]
     }
 
