@@ -102,7 +102,7 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
             let res = try project(generator: G, targets: photos.slice(s ..< e), loss: PixelL2Loss(), mask: mask?.slice(s ..< e),
                                   options: options)
             ws.append(res.ws); imgs.append(res.reconstruction); noises.append(res.noise)
-            print("  projected \(e)/\(n) (\(String(format: "%.1f", res.seconds)) s per image)")
+            print("  projected \(e)/\(n) (\(String(format: "%.1f", res.seconds)) s for the batch of \(e - s))")
             s = e
         }
         var noise = NoiseMaps()

@@ -1,34 +1,17 @@
 import Foundation
 import LatentTensor
+import LatentCore
 
 /// Inpainting helpers (Image2StyleGAN++): the composite of an input and the generator's fill of
 /// its hole, with a feathered seam, and the PSNR over a region.
 public enum Inpainting {
-    /// The keep-mask `[1, 1, H, W]` (1 = known pixel) blurred by a Gaussian of `sigma` pixels
-    /// (edges replicated), and never above the mask itself: the seam fades on the known side of
-    /// the boundary (where both the input and the fill are valid), never into the hole, whose
-    /// input pixels are unknown. `sigma` 0: the mask itself.
+    /// The keep-mask `[1, 1, H, W]` (1 = known pixel) feathered on the known side of the hole
+    /// (`inwardFeatheredMask`): 0 in the hole (its input pixels are unknown) and at its edge,
+    /// rising to 1 about 2σ into the known pixels, so the composite has no step at the seam.
+    /// `sigma` 0: the mask itself.
     public static func featheredKeepMask(_ mask: Tensor, sigma: Double) -> Tensor {
         precondition(mask.rank == 4 && mask.shape[0] == 1 && mask.shape[1] == 1, "featheredKeepMask: mask must be [1, 1, H, W], got \(mask.shape)")
-        guard sigma > 0 else { return mask }
-        let h = mask.shape[2], w = mask.shape[3]
-        let radius = max(1, Int((3 * sigma).rounded(.up)))
-        let kernel = (-radius...radius).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
-        let total = kernel.reduce(0, +)
-        let k = kernel.map { $0 / total }
-        let src = mask.storage.map(Double.init)
-        var tmp = [Double](repeating: 0, count: h * w), out = [Double](repeating: 0, count: h * w)
-        for y in 0..<h { for x in 0..<w {
-            var acc = 0.0
-            for (i, kv) in k.enumerated() { acc += kv * src[y * w + min(max(x + i - radius, 0), w - 1)] }
-            tmp[y * w + x] = acc
-        } }
-        for y in 0..<h { for x in 0..<w {
-            var acc = 0.0
-            for (i, kv) in k.enumerated() { acc += kv * tmp[min(max(y + i - radius, 0), h - 1) * w + x] }
-            out[y * w + x] = acc
-        } }
-        return Tensor(shape: mask.shape, data: zip(src, out).map { Float(min($0, $1)) })
+        return inwardFeatheredMask(mask, sigma: sigma)
     }
 
     /// `keep · input + (1 − keep) · fill` for images `[C, H, W]` and a keep-mask `[1, 1, H, W]`.

@@ -75,3 +75,39 @@ final class GuidanceTests: XCTestCase {
         XCTAssertEqual(MaskedEdit.defaultBlendResolution(imageResolution: 8), 8)
     }
 }
+
+/// Mask feathering (LatentCore) against a naive 2-D Gaussian with replicated edges.
+final class MaskFeatheringTests: XCTestCase {
+    func testBlurMatchesNaiveAndFeatherStaysInside() {
+        var rng = TestRNG(seed: 12)
+        let (h, w, sigma) = (7, 9, 1.3)
+        let mask = Tensor(shape: [2, 1, h, w], data: rng.tensor([2 * h * w], 0, 1).storage.map { $0 > 0.5 ? 1 : 0 })
+        let blurred = gaussianBlurredMask(mask, sigma: sigma)
+        let radius = Int((3 * sigma).rounded(.up))
+        let k = (-radius...radius).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+        let total = k.reduce(0, +)
+        for s in 0..<2 { for y in 0..<h { for x in 0..<w {
+            var acc = 0.0
+            for dy in -radius...radius { for dx in -radius...radius {
+                let yy = min(max(y + dy, 0), h - 1), xx = min(max(x + dx, 0), w - 1)
+                acc += k[dy + radius] * k[dx + radius] / (total * total) * Double(mask.storage[(s * h + yy) * w + xx])
+            } }
+            XCTAssertEqual(Double(blurred.storage[(s * h + y) * w + x]), acc, accuracy: 1e-6)
+        } } }
+        let f = inwardFeatheredMask(mask, sigma: sigma)
+        for q in 0..<mask.count {
+            if mask.storage[q] == 0 { XCTAssertEqual(f.storage[q], 0) }
+            XCTAssertLessThanOrEqual(f.storage[q], mask.storage[q])
+            XCTAssertGreaterThanOrEqual(f.storage[q], 0)
+        }
+        // A half-plane: 0 outside, a ramp from the edge, 1 deep inside.
+        var half = Tensor.zeros([1, 1, 1, 16])
+        for x in 8..<16 { half.storage[x] = 1 }
+        let ramp = inwardFeatheredMask(half, sigma: 1)
+        XCTAssertEqual(Array(ramp.storage[0..<8]), [Float](repeating: 0, count: 8))
+        XCTAssertLessThan(ramp.storage[8], 0.5)
+        for x in 9..<16 { XCTAssertGreaterThanOrEqual(ramp.storage[x], ramp.storage[x - 1]) }
+        XCTAssertEqual(ramp.storage[15], 1, accuracy: 1e-6)
+        XCTAssertEqual(inwardFeatheredMask(half, sigma: 0), half)
+    }
+}

@@ -15,6 +15,8 @@ struct GuidanceOptions: ParsableArguments {
     @Option(name: .customLong("blend-res"),
             help: "With --mask: the first synthesis block (4, 8, … resolution) whose features are blended (default: a quarter of the resolution, 16 at 64²).")
     var blendRes: Int?
+    @Option(help: "With --mask: the edit fades in over this many pixels (Gaussian σ) inside the mask's edge; outside stays exact (0 = a hard edge).")
+    var feather: Double = 1
     @Option(help: "Exemplar: an image (inverted first, as `invert` with --exemplar-steps) or a latent .npz/.npy; the latent takes its --layers rows.")
     var exemplar: String?
     @Option(help: "Exemplar: 1 = the exemplar's rows, 0 = the latent's own, between = interpolate.") var alpha: Float = 1
@@ -30,7 +32,8 @@ struct GuidanceOptions: ParsableArguments {
         (direction, recipe, text, exemplar) to a region by feature blending: the edited and the original latent are \
         rendered side by side, and from the block of --blend-res on (default a quarter of the resolution) each block's \
         features and skip image become mask·edited + (1 − mask)·original, so the later blocks generate the seam and the \
-        outside stays the original reconstruction. edit.json records per result the PSNR outside the mask \
+        outside stays the original reconstruction; --feather σ (default 1 pixel) fades the edit in over the mask's \
+        inner rim, so a hard mask leaves no step at the seam. edit.json records per result the PSNR outside the mask \
         (psnr_outside_mask), the same for the unconfined edit, and psnr_inside_vs_unconfined. A text edit with a mask \
         also keeps its --mask-weight pixel term. --target-image IMG runs the text-edit machinery (same options, mask \
         and views) toward CLIP's embedding of IMG instead of a sentence. --exemplar IMAGE|latent.npz --layers a-b|coarse|middle|fine [--alpha t] \
@@ -62,11 +65,12 @@ struct GuidanceOptions: ParsableArguments {
 
     func validate() throws {
         if let r = blendRes, r < 4 || r & (r - 1) != 0 { throw ValidationError("--blend-res must be a power of two ≥ 4, got \(r)") }
+        guard feather >= 0, feather <= 64 else { throw ValidationError("--feather must be 0-64 pixels") }
         guard exemplarSteps >= 1 else { throw ValidationError("--exemplar-steps must be ≥ 1") }
     }
 
     var record: [String: RecordValue] {
-        ["blend_res": RecordValue(blendRes), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
+        ["blend_res": RecordValue(blendRes), "feather": .double(feather), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
          "exemplar_steps": .int(exemplarSteps)]
     }
 
@@ -74,7 +78,7 @@ struct GuidanceOptions: ParsableArguments {
     func maskedEdit(_ mask: Tensor?, _ G: StyleGAN2Generator) throws -> MaskedEdit? {
         guard let mask else { return nil }
         do {
-            return try MaskedEdit(mask: mask, blendResolution: blendResolution(G), generator: G)
+            return try MaskedEdit(mask: inwardFeatheredMask(mask, sigma: feather), blendResolution: blendResolution(G), generator: G)
         } catch { throw CommandFailure(error, context: "--blend-res") }
     }
 
