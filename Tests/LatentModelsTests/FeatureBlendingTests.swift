@@ -23,6 +23,8 @@ final class FeatureBlendingTests: XCTestCase {
                         atol: 1e-5, rtol: 1e-5, "white at \(r)")
             assertClose(g.blendedSynthesis(editedWs: edited, originalWs: original, mask: black, blendResolution: r), imgO,
                         atol: 1e-5, rtol: 1e-5, "black at \(r)")
+            assertClose(g.blendedSynthesis(editedWs: edited, originalWs: original, mask: white, blendResolution: r, onlyAtBlendResolution: true),
+                        imgE, atol: 1e-5, rtol: 1e-5, "white, one block at \(r)")
         }
     }
 
@@ -42,11 +44,11 @@ final class FeatureBlendingTests: XCTestCase {
         let ref = ReferenceSynthesis(config: config, parameters: params)
         let noiseD = noise.maps.mapValues { $0.doubles }
         let origBatch = Tensor(shape: edited.shape, data: original.storage + original.storage)
-        for blendRes in [8, 16] {
+        for (blendRes, only) in [(8, false), (16, false), (8, true)] {
             var saved: [Int: ([Double], [Double])] = [:]
             _ = ref.image(ws: origBatch.doubles, batch: n, noise: noiseD) { res, x, img in saved[res] = (x, img) }
             let want = ref.image(ws: edited.doubles, batch: n, noise: noiseD) { res, x, img in
-                guard res >= blendRes, let (xo, io) = saved[res] else { return }
+                guard res >= blendRes, !only || res == blendRes, let (xo, io) = saved[res] else { return }
                 let m = Self.boxMask(mask, n: n, to: res)
                 func blend(_ a: inout [Double], _ b: [Double]) {
                     let planes = a.count / (res * res)
@@ -57,8 +59,10 @@ final class FeatureBlendingTests: XCTestCase {
                 }
                 blend(&x, xo); blend(&img, io)
             }
-            let got = g.blendedSynthesis(editedWs: edited, originalWs: original, mask: mask, blendResolution: blendRes, noise: noise)
-            assertClose(got, Tensor(shape: got.shape, data: want.map { Float($0) }), atol: 1e-4, rtol: 1e-4, "blend at \(blendRes)")
+            let got = g.blendedSynthesis(editedWs: edited, originalWs: original, mask: mask, blendResolution: blendRes, noise: noise,
+                                         onlyAtBlendResolution: only)
+            assertClose(got, Tensor(shape: got.shape, data: want.map { Float($0) }), atol: 1e-4, rtol: 1e-4, "blend at \(blendRes), only \(only)")
+            if only { continue }
             // Where the full-resolution mask is 0 the image is the original's, to float rounding.
             let imgO = g.synthesis(ws: origBatch, noise: noise)
             for s in 0..<n { for c in 0..<3 { for q in 0..<256 where mask.storage[s * 256 + q] == 0 {

@@ -42,9 +42,13 @@ extension StyleGAN2Generator {
     ///   - blendResolution: the first block blended (one of `blendResolutions`); lower blocks run
     ///     the edited latent alone.
     ///   - noiseMode, noise: as `synthesis`; both paths get the same maps.
+    ///   - onlyAtBlendResolution: blend at that one block and let the later blocks run the edited
+    ///     latent on the blended features (the variant the every-block choice is measured
+    ///     against in `Bench/mask-exemplar.md`: a global edit then leaks outside the mask).
     /// - Returns: `[N, imgChannels, R, R]`.
     public func blendedSynthesis(editedWs: Tensor, originalWs: Tensor, mask: Tensor, blendResolution: Int,
-                                 noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> Tensor {
+                                 noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil,
+                                 onlyAtBlendResolution: Bool = false) -> Tensor {
         require { try validate(ws: editedWs, requireFinite: false) }
         require { try validate(ws: originalWs, requireFinite: false) }
         let n = editedWs.shape[0]
@@ -66,7 +70,7 @@ extension StyleGAN2Generator {
             var xe: FeatureMap? = nil, ie: FeatureMap? = nil, xo: FeatureMap? = nil, io: FeatureMap? = nil
             for block in net.blocks {
                 let ce = block.forward(x: xe, img: ie, batch: n, w: { rowsE[$0]! }, noise: { resolved[$0.name] ?? .none })
-                if block.resolution < blendResolution {
+                if block.resolution < blendResolution || (onlyAtBlendResolution && block.resolution > blendResolution) {
                     // The original path is only needed from the first blended block on, but its
                     // input there is its own lower blocks' output.
                     let co = block.forward(x: xo, img: io, batch: n, w: { rowsO[$0]! }, noise: { resolved[$0.name] ?? .none })

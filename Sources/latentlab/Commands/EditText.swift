@@ -23,7 +23,7 @@ struct TextEditOptions: ParsableArguments {
     var lambdaL2: Float = recommended.lambdaL2
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Text edit: Adam steps.") var steps: Int = recommended.steps
     @Option(help: "Text edit: peak learning rate.") var lr: Float = recommended.learningRate
-    @Option(help: "Text edit: mask image (white = may change), or a folder of <name>.png masks for a folder of latents.")
+    @Option(help: "Mask image (white = may change; any edit, see below), or a folder of <name>.png masks for a folder of latents.")
     var mask: String?
     @Option(name: .customLong("mask-weight"), help: "Text edit: weight of the pixel term outside the mask.")
     var maskWeight: Float = recommended.maskPixelWeight
