@@ -196,7 +196,7 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     var exemplar: [String: RecordValue] = [:]
     var sheetExemplar: [String: [Int: Tensor]] = [:]
     let objPixels = scenes.map { $0.objectPixels() }, walls = scenes.map { wallPixels($0, r: r) }
-    for (label, rows) in [("fine", LayerPreset.fine.range(numWs: G.numWs)), ("middle", LayerPreset.middle.range(numWs: G.numWs)), ("4-9", 4 ..< 10), ("5-9", 5 ..< 10), ("6-9", 6 ..< 10), ("7-9", 7 ..< 10), ("6-7", 6 ..< 8)] {
+    for (label, rows) in [("fine", LayerPreset.fine.range(numWs: G.numWs)), ("middle", LayerPreset.middle.range(numWs: G.numWs)), ("4-9", 4 ..< 10), ("5-9", 5 ..< 10), ("6-9", 6 ..< 10), ("7-9", 7 ..< 10), ("6-7", 6 ..< 8), ("4-5", 4 ..< 6), ("5", 5 ..< 6)] {
         var objBefore: [Double] = [], objAfter: [Double] = [], wallBefore: [Double] = [], wallAfter: [Double] = []
         var dx: [Double] = [], dh: [Double] = []
         for k in 0..<n {

@@ -71,6 +71,16 @@ final class GuidanceTests: XCTestCase {
         for c in 0..<3 { for q in 32..<64 { a.storage[c * 64 + q] = 0.2 } }   // differs inside only
         XCTAssertEqual(m.psnrOutside(a, b), 120, accuracy: 1e-9)
         XCTAssertEqual(m.psnrInside(a, b), 20, accuracy: 1e-5)   // |Δ| = 0.1 on [0, 1]
+        // Feathered: the outside (mask 0) is still exactly the original, the PSNR is over the mask as given.
+        var rng = TestRNG(seed: 10)
+        let ws = rng.tensor([1, g.numWs, g.wDim]), edited = rng.tensor([1, g.numWs, g.wDim])
+        let f = try MaskedEdit(mask: mask, blendResolution: 4, feather: 1, generator: g)
+        XCTAssertEqual(f.mask, mask)
+        XCTAssertLessThan(f.blendMask.storage[32], 0.5)
+        let img = f.render(generator: g, editedWs: edited, originalWs: ws, noise: nil).row(0), orig = g.synthesis(ws: ws).row(0)
+        XCTAssertEqual(f.psnrOutside(img, orig), 120, accuracy: 1e-9)
+        XCTAssertLessThan(f.psnrInside(img, orig), 60)
+        XCTAssertThrowsError(try MaskedEdit(mask: mask, blendResolution: 4, feather: -1, generator: g))
         XCTAssertEqual(MaskedEdit.defaultBlendResolution(imageResolution: 64), 16)
         XCTAssertEqual(MaskedEdit.defaultBlendResolution(imageResolution: 8), 8)
     }

@@ -78,7 +78,7 @@ struct GuidanceOptions: ParsableArguments {
     func maskedEdit(_ mask: Tensor?, _ G: StyleGAN2Generator) throws -> MaskedEdit? {
         guard let mask else { return nil }
         do {
-            return try MaskedEdit(mask: inwardFeatheredMask(mask, sigma: feather), blendResolution: blendResolution(G), generator: G)
+            return try MaskedEdit(mask: mask, blendResolution: blendResolution(G), feather: feather, generator: G)
         } catch { throw CommandFailure(error, context: "--blend-res") }
     }
 
