@@ -16,7 +16,7 @@ struct Inpaint: ParsableCommand {
         any size, resized with a note. The projection is invert's (same options) with the loss restricted to the known \
         pixels. Writes DIR/filled.png (the generator's image), DIR/composite.png (the input outside the hole, the fill \
         inside, the seam feathered over --feather pixels on the known side), DIR/latent.npz, DIR/strip.png (input with \
-        the hole greyed, filled, composite) and DIR/metrics.json (PSNR of the fill against the input outside the hole, \
+        the hole greyed, filled, composite; enlarged --scale times) and DIR/metrics.json (PSNR of the fill against the input outside the hole, \
         hole fraction, arguments).
         """)
 
@@ -27,6 +27,7 @@ struct Inpaint: ParsableCommand {
     @Argument(help: "Image with a hole (PNG or JPEG, any size).") var image: String
     @Option(help: "Mask image: black = hole to fill, white = known.") var mask: String
     @Option(help: "Gaussian σ (pixels) of the composite's seam (0 = hard).") var feather: Double = 1.5
+    @OptionGroup var image2: ImageScaleOption
     @Option(help: "Output folder.") var out: String
 
     func validate() throws {
@@ -56,14 +57,14 @@ struct Inpaint: ParsableCommand {
             try LatentFile(ws: result.ws, noise: result.noise).write(to: out + "/latent.npz")
             try saveImage(fill, to: out + "/filled.png")
             try saveImage(composite, to: out + "/composite.png")
-            try saveImage(try imageGrid([labelled(greyed, "input"), labelled(fill, "filled"), labelled(composite, "composite")],
-                                        columns: 3, padding: 1), to: out + "/strip.png")
+            try saveScaled(try imageGrid([labelled(greyed, "input"), labelled(fill, "filled"), labelled(composite, "composite")],
+                                         columns: 3, padding: 1), to: out + "/strip.png", scale: image2.scale)
         } catch { throw CommandFailure(error, context: out) }
         let outside = Inpainting.regionPSNR(fill, input, weights: keep.storage)
         let compositeOutside = Inpainting.regionPSNR(composite, input, weights: keep.storage)
         var record = RunRecord(command: "inpaint", solver.record.merging(losses.record) { a, _ in a })
         record.merge(["image": .string(image), "mask": .string(mask), "network": .string(net.networkName), "generator": .string(G.fingerprint),
-                      "crop": .string(cropOption.crop), "feather": .double(feather)])
+                      "crop": .string(cropOption.crop), "feather": .double(feather), "scale": .int(image2.scale)])
         record["metrics"] = .object(["psnr_outside_hole": outside.map { .double($0) } ?? .null,
                                      "psnr_outside_hole_composite": compositeOutside.map { .double($0) } ?? .null,
                                      "hole_fraction": .double(Double(1 - known)), "loss": .double(Double(result.finalLoss[0])),
