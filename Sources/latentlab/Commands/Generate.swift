@@ -45,9 +45,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Output folder, .npy file or .png file.") var out: String
 
     func validate() throws {
-        if [seeds != nil, latentIn != nil, vary.like != nil].filter({ $0 }).count != 1 {
-            throw ValidationError("give exactly one of --seeds, --latent-in or --like")
-        }
+        if vary.like != nil, seeds != nil || latentIn != nil { throw ValidationError("--like replaces --seeds and --latent-in; give one") }
+        if vary.like == nil, (seeds == nil) == (latentIn == nil) { throw ValidationError("give exactly one of --seeds or --latent-in (or --like)") }
         if vary.like != nil, mixSeed != nil { throw ValidationError("--mix-seed does not apply with --like") }
         if (mixSeed == nil) != (mixLayers == nil) { throw ValidationError("--mix-seed and --mix-layers go together") }
         if let seeds {
