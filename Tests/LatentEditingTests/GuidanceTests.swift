@@ -121,3 +121,28 @@ final class MaskFeatheringTests: XCTestCase {
         XCTAssertEqual(inwardFeatheredMask(half, sigma: 0), half)
     }
 }
+
+/// Named scene regions on a drawn scene: wall rows 0-9 one colour, floor rows 10-15 another, a
+/// 3×4 object of a third colour standing on the horizon.
+final class SceneRegionTests: XCTestCase {
+    func testRegionsOfADrawnScene() {
+        let (h, w) = (16, 12)
+        var img = Tensor.zeros([3, h, w])
+        let wall: [Float] = [0.6, -0.2, 0.1], floor: [Float] = [-0.4, 0.5, -0.3], obj: [Float] = [-0.9, -0.9, 0.9]
+        for y in 0..<h { for x in 0..<w { for c in 0..<3 {
+            let inObject = (8..<12).contains(y) && (5..<8).contains(x)
+            img.storage[c * h * w + y * w + x] = inObject ? obj[c] : (y < 10 ? wall[c] : floor[c])
+        } } }
+        let o = SceneRegion.object.mask(image: img), wa = SceneRegion.wall.mask(image: img), f = SceneRegion.floor.mask(image: img)
+        for y in 0..<h { for x in 0..<w {
+            let q = y * w + x
+            let inObject = (8..<12).contains(y) && (5..<8).contains(x)
+            let grown = inObject || [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)].contains { (8..<12).contains($0.0) && (5..<8).contains($0.1) }
+            XCTAssertEqual(o.storage[q], grown ? 1 : 0, "object \(y),\(x)")
+            XCTAssertEqual(wa.storage[q], !grown && y < 10 ? 1 : 0, "wall \(y),\(x)")
+            XCTAssertEqual(f.storage[q], !grown && y >= 10 ? 1 : 0, "floor \(y),\(x)")
+        } }
+        // A plain image has no object.
+        XCTAssertEqual(SceneRegion.object.mask(image: Tensor.zeros([3, 8, 8])).storage.reduce(0, +), 0)
+    }
+}

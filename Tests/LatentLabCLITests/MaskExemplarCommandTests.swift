@@ -43,6 +43,18 @@ final class MaskExemplarCommandTests: CLITestCase {
         for (_, v) in dm { XCTAssertGreaterThanOrEqual(v["psnr_outside_mask"]!, 45) }
     }
 
+    /// A named region computed from the render: the wall recipe inside the wall only.
+    func testNamedRegionMask() throws {
+        try runOK(["generate", "--seeds", "5", "--out", temp("g")])
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", packageRoot().appendingPathComponent("Edits/red-wall.json").path,
+                   "--mask", "wall", "--out", temp("w")])
+        let rec = try json(temp("w/edit.json"))
+        XCTAssertEqual(rec["mask"] as? String, "wall")
+        let m = (rec["metrics"] as! [String: Any])["edited"] as! [String: Double]
+        XCTAssertGreaterThanOrEqual(m["psnr_outside_mask"]!, 45)
+        XCTAssertLessThan(m["psnr_outside_mask_unconfined"]!, 40)
+    }
+
     /// A mask of another size is resized with a note; a file that is no image is one line; a
     /// blend resolution that is no block is one line; --blend-res without --mask is a usage error.
     func testBadMasks() throws {

@@ -61,9 +61,11 @@ struct TextEditOptions: ParsableArguments {
          "clip_model": .string(clipModel ?? "default:clip-scenes64")]
     }
 
-    /// The mask for the latent `name` (a file, or `<name>.png` in a mask folder) as `[1, 1, R, R]`, or nil.
-    func loadMask(for name: String, resolution r: Int) throws -> Tensor? {
+    /// The mask for the latent `name` (a file, or `<name>.png` in a mask folder, or a named region
+    /// `object`/`wall`/`floor` of its `original` render, see `SceneRegion`) as `[1, 1, R, R]`, or nil.
+    func loadMask(for name: String, resolution r: Int, original: () -> Tensor) throws -> Tensor? {
         guard let mask else { return nil }
+        if let region = namedRegion(mask) { return region.mask(image: original()) }
         var isDir: ObjCBool = false
         var path = mask
         if FileManager.default.fileExists(atPath: mask, isDirectory: &isDir), isDir.boolValue {
@@ -115,7 +117,9 @@ struct TextEditOptions: ParsableArguments {
         try textGuidedEditInBatches(generator: G, clip: clip, count: inputs.count, target: target, options: options, batchSize: batch, load: { i in
             let file = try LatentFile.read(path: inputs[i].path, generator: G)
             let item = TextEditItem(ws: try singleLatent(file, G), noise: file.renderNoise(generator: G),
-                                    mask: try loadMask(for: inputs[i].name, resolution: G.resolution))
+                                    mask: try loadMask(for: inputs[i].name, resolution: G.resolution) {
+                                        G.synthesis(ws: file.ws(generator: G), noise: file.renderNoise(generator: G)).row(0)
+                                    })
             loaded[i] = (file, item.mask)
             return item
         }, progress: { done, _, clipLoss in

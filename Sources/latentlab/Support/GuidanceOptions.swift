@@ -28,7 +28,8 @@ struct GuidanceOptions: ParsableArguments {
 
     /// `edit --help`'s paragraph on masks and exemplars.
     static let discussion = """
-        --mask M.png (white = may change; any size, resized with a note; or a folder of <name>.png) confines any edit \
+        --mask M.png (white = may change; any size, resized with a note; or a folder of <name>.png; or object, wall \
+        or floor: that region of each latent's render, for tabletop scenes such as the default generator's) confines any edit \
         (direction, recipe, text, exemplar) to a region by feature blending: the edited and the original latent are \
         rendered side by side, and from the block of --blend-res on (default a quarter of the resolution) each block's \
         features and skip image become mask·edited + (1 − mask)·original, so the later blocks generate the seam and the \
@@ -140,8 +141,16 @@ struct GuidanceOptions: ParsableArguments {
         }
         if masks.mask != nil { record["blend_res"] = .int(blendResolution(G)) }
         return confinedEditEach(inputs, generator: G, out: out, scale: scale, record: record,
-                                mask: { try maskedEdit(try masks.loadMask(for: $0, resolution: G.resolution), G) }, edit: edit)
+                                mask: { name, original in try maskedEdit(try masks.loadMask(for: name, resolution: G.resolution) { original }, G) },
+                                edit: edit)
     }
+}
+
+/// `--mask object|wall|floor` (when no file of that name exists): a region computed from each
+/// latent's original render.
+func namedRegion(_ mask: String) -> SceneRegion? {
+    guard let region = SceneRegion(rawValue: mask), !FileManager.default.fileExists(atPath: mask) else { return nil }
+    return region
 }
 
 /// Loads an edit mask (PNG/JPEG) as `maskWeights` `[1, 1, R, R]`; a mask of another size is
@@ -170,7 +179,7 @@ func confinedTextEdit(_ G: StyleGAN2Generator, image: Tensor, ws: Tensor, source
 /// (`psnr_outside_mask_unconfined`, what blending bought) and how much of the edit the inside
 /// kept (`psnr_inside_vs_unconfined`).
 func confinedEditEach(_ inputs: [(name: String, path: String)], generator G: StyleGAN2Generator, out: String, scale: Int,
-                      record base: RunRecord, mask: (String) throws -> MaskedEdit?,
+                      record base: RunRecord, mask: (String, Tensor) throws -> MaskedEdit?,
                       edit: (Tensor) throws -> [(tag: String, ws: Tensor)]) -> EditOutcome {
     var outcome = EditOutcome()
     let bar = inputs.count > 1 ? ProgressBar(total: inputs.count, label: "edit") : nil
@@ -179,8 +188,8 @@ func confinedEditEach(_ inputs: [(name: String, path: String)], generator G: Sty
             let file = try LatentFile.read(path: item.path, generator: G)
             let ws = try singleLatent(file, G)
             let noise = file.renderNoise(generator: G)
-            let confine = try mask(item.name)
             let original = G.synthesis(ws: ws, noise: noise).row(0)
+            let confine = try mask(item.name, original)
             var results: [EditedResult] = [], metrics: [String: RecordValue] = [:], summary: String? = nil
             for e in try edit(ws) {
                 let free = G.synthesis(ws: e.ws, noise: noise).row(0)
