@@ -83,6 +83,7 @@ final class MaskExemplarCommandTests: CLITestCase {
             XCTAssertEqual(out[0, row, j], row >= 8 ? ex[0, row, j] : w[0, row, j], "row \(row)")
         } }
         XCTAssertEqual(try json(temp("e/edit.json"))["layers"] as? String, "8-9")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: temp("e/exemplar.png")))
         try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--layers", "2-3",
                    "--alpha", "0.5", "--out", temp("h")])
         let half = try ws(temp("h/latent.npz"))

@@ -41,7 +41,7 @@ struct GuidanceOptions: ParsableArguments {
         takes the exemplar's ws rows (Image2StyleGAN crossover, pSp --latent_mask; alpha interpolates; default layers \
         fine). Presets: with numWs ≥ 10 coarse = rows 0-3 (4²–8²), middle = 4-7 (16²–32²), fine = 8 to the last (64² \
         and up); smaller generators split their rows in three. An image exemplar is inverted first (invert's \
-        defaults, --exemplar-steps) into OUT/exemplar/; a latent of another generator's shape is refused. With --mask, \
+        defaults, --exemplar-steps) into OUT/exemplar/; OUT/exemplar.png shows the exemplar as rendered; a latent of another generator's shape is refused. With --mask, \
         only the region takes the exemplar's style.
         """
 
@@ -136,6 +136,9 @@ struct GuidanceOptions: ParsableArguments {
             do { range = try parseLayerSelection(layers ?? "fine", numWs: G.numWs) } catch { throw CommandFailure("--layers: \(error)") }
             let (exWs, exRecord) = try exemplarWs(G, out: out)
             record.merge(exRecord)
+            // The exemplar as the generator renders it (const noise), beside the strips.
+            try makeFolder(out)
+            try saveScaled(G.synthesis(ws: exWs).row(0), to: out + "/exemplar.png", scale: scale)
             record["layers"] = .string(wsRangeText(range))
             edit = { [alpha] ws in [("", try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: range, alpha: alpha))] }
         }
