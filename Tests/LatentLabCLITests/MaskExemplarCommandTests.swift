@@ -55,6 +55,21 @@ final class MaskExemplarCommandTests: CLITestCase {
         XCTAssertLessThan(m["psnr_outside_mask_unconfined"]!, 40)
     }
 
+    /// A recipe that carries its region: confined without --mask; --mask overrides it.
+    func testRecipeCarriesItsMask() throws {
+        try runOK(["generate", "--seeds", "5", "--out", temp("g")])
+        let recipe = packageRoot().appendingPathComponent("Edits/red-wall-only.json").path
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", recipe, "--blend-res", "32", "--out", temp("r")])
+        let rec = try json(temp("r/edit.json"))
+        XCTAssertEqual(rec["mask"] as? String, "wall")
+        XCTAssertEqual(rec["mask_from"] as? String, "recipe")
+        XCTAssertEqual(rec["blend_res"] as? Int, 32)
+        XCTAssertGreaterThanOrEqual(((rec["metrics"] as! [String: Any])["edited"] as! [String: Double])["psnr_outside_mask"]!, 45)
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", recipe, "--mask", cliFixture("mask_right_half_64.png"),
+                   "--out", temp("o")])
+        XCTAssertEqual(try json(temp("o/edit.json"))["mask"] as? String, cliFixture("mask_right_half_64.png"))
+    }
+
     /// A mask of another size is resized with a note; a file that is no image is one line; a
     /// blend resolution that is no block is one line; --blend-res without --mask is a usage error.
     func testBadMasks() throws {

@@ -56,7 +56,7 @@ struct Edit: ParsableCommand {
         if textOptions.isTextEdit || guidance.exemplar != nil || guidance.targetImage != nil, strength != nil {
             throw ValidationError("--strength applies to --direction and --recipe, not text or exemplar edits")
         }
-        try guidance.validate(mask: textOptions.mask)
+        try guidance.validate(mask: textOptions.mask ?? (recipe != nil ? "recipe" : nil))
         if recipe != nil, layers != nil { throw ValidationError("--layers applies to --direction and text edits; a recipe names its own rows") }
         let s = try parsedStrengths()
         if recipe != nil, s.count != 1 { throw ValidationError("--recipe takes one --strength factor, got \(s.count)") }
@@ -74,16 +74,18 @@ struct Edit: ParsableCommand {
         if textOptions.isTextEdit || guidance.targetImage != nil {
             outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record,
                                           guidance: guidance)
-        } else if guidance.exemplar != nil || textOptions.mask != nil {
-            let plan = guidance.exemplar == nil ? try linearPlan(G, record: &record) : nil
-            outcome = try guidance.run(generator: G, inputs: inputs, plan: plan, layers: layers, masks: textOptions, out: out,
-                                       scale: image.scale, record: &record)
         } else {
-            let plan = try linearPlan(G, record: &record)
-            outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
-                let ws = try singleLatent(file, G)
-                return (ws, try plan.apply(ws: ws))
-            } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+            let plan = guidance.exemplar == nil ? try linearPlan(G, record: &record) : nil
+            if let plan, textOptions.mask == nil, plan.recipeMask == nil {
+                outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
+                    let ws = try singleLatent(file, G)
+                    return (ws, try plan.apply(ws: ws))
+                } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+            } else {
+                // An exemplar, or a direction/recipe confined to a mask (GuidanceOptions).
+                outcome = try guidance.run(generator: G, inputs: inputs, plan: plan, layers: layers, masks: textOptions, out: out,
+                                           scale: image.scale, record: &record)
+            }
         }
         try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record,
                            announce: !textOptions.isTextEdit && guidance.targetImage == nil)

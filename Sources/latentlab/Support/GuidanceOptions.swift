@@ -42,7 +42,8 @@ struct GuidanceOptions: ParsableArguments {
         fine). Presets: with numWs ≥ 10 coarse = rows 0-3 (4²–8²), middle = 4-7 (16²–32²), fine = 8 to the last (64² \
         and up); smaller generators split their rows in three. An image exemplar is inverted first (invert's \
         defaults, --exemplar-steps) into OUT/exemplar/; OUT/exemplar.png shows the exemplar as rendered; a latent of another generator's shape is refused. With --mask, \
-        only the region takes the exemplar's style.
+        only the region takes the exemplar's style. A recipe may carry "mask": "object" (or wall, floor, or a mask \
+        image next to it); --mask overrides it.
         """
 
     /// `--target-image` as the text edit's target: its label (`image:PATH`, for the judge's
@@ -55,9 +56,10 @@ struct GuidanceOptions: ParsableArguments {
         return (["image:" + path], try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: image.reshaped([1] + image.shape))))
     }
 
-    /// Checks against the other options of `edit`: `--blend-res` needs a mask.
+    /// Checks against the other options of `edit`: `--blend-res` needs a mask (`--mask`, or a
+    /// recipe, which may carry one: pass `"recipe"`).
     func validate(mask: String?) throws {
-        if blendRes != nil, mask == nil { throw ValidationError("--blend-res applies with --mask") }
+        if blendRes != nil, mask == nil { throw ValidationError("--blend-res applies with --mask (or a recipe with a mask)") }
         if exemplar == nil, alpha != 1 { throw ValidationError("--alpha applies to --exemplar") }
     }
 
@@ -127,7 +129,10 @@ struct GuidanceOptions: ParsableArguments {
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], plan: LinearEditPlan?, layers: String?,
              masks: TextEditOptions, out: String, scale: Int, record: inout RunRecord) throws -> EditOutcome {
         record.merge(self.record)
-        record["mask"] = RecordValue(masks.mask)
+        // --mask, else the recipe's own region or mask image.
+        let recipeMask = masks.mask == nil ? plan?.recipeMask : nil
+        record["mask"] = RecordValue(masks.mask ?? recipeMask?.mask)
+        if recipeMask != nil { record["mask_from"] = "recipe" }
         var edit: (Tensor) throws -> [(tag: String, ws: Tensor)]
         if let plan {
             edit = { try plan.apply(ws: $0) }
@@ -142,10 +147,14 @@ struct GuidanceOptions: ParsableArguments {
             record["layers"] = .string(wsRangeText(range))
             edit = { [alpha] ws in [("", try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: range, alpha: alpha))] }
         }
-        if masks.mask != nil { record["blend_res"] = .int(blendResolution(G)) }
-        return confinedEditEach(inputs, generator: G, out: out, scale: scale, record: record,
-                                mask: { name, original in try maskedEdit(try masks.loadMask(for: name, resolution: G.resolution) { original }, G) },
-                                edit: edit)
+        if masks.mask != nil || recipeMask != nil { record["blend_res"] = .int(blendResolution(G)) }
+        return confinedEditEach(inputs, generator: G, out: out, scale: scale, record: record, mask: { name, original in
+            if let (m, dir) = recipeMask {
+                if let region = namedRegion(m) { return try maskedEdit(region.mask(image: original), G) }
+                return try maskedEdit(try loadEditMask(path: resolveRecipeMaskPath(m, directory: dir), resolution: G.resolution), G)
+            }
+            return try maskedEdit(try masks.loadMask(for: name, resolution: G.resolution) { original }, G)
+        }, edit: edit)
     }
 }
 
