@@ -176,5 +176,19 @@ final class MaskExemplarCommandTests: CLITestCase {
         XCTAssertGreaterThan(d["pixel_l1"] as! Double, 0)
         XCTAssertGreaterThan(d["clip_cosine"] as! Double, 0)
         try runUsageError(["generate", "--seeds", "1", "--like", temp("g/seed0005.npz"), "--out", temp("x")], contains: ["--like"])
+        // LPIPS diversity with user weights: random AlexNet-LPIPS weights of the official shapes.
+        var rng = TestRNG(seed: 21)
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (i, (out, inp, k)) in [(64, 3, 11), (192, 64, 5), (384, 192, 3), (256, 384, 3), (256, 256, 3)].enumerated() {
+            let index = [0, 3, 6, 8, 10][i], bound = 1 / Double(inp * k * k).squareRoot()
+            tensors.append(("features.\(index).weight", rng.tensor([out, inp, k, k], -bound, bound)))
+            tensors.append(("features.\(index).bias", rng.tensor([out], -0.05, 0.05)))
+        }
+        for (k, ch) in [64, 192, 384, 256, 256].enumerated() { tensors.append(("lin\(k).model.1.weight", rng.tensor([1, ch, 1, 1], 0, 1))) }
+        try writeSafeTensors(tensors, to: temp("lpips.safetensors"))
+        let l = try runOK(["generate", "--like", temp("g/seed0005.npz"), "--vary", "coarse", "--samples", "2", "--lpips-weights",
+                           temp("lpips.safetensors"), "--lpips-net", "alex", "--out", temp("l")])
+        XCTAssertTrue(l.stdout.contains("LPIPS"), l.stdout)
+        XCTAssertGreaterThan((try json(temp("l/generate.json"))["diversity"] as! [String: Any])["lpips"] as! Double, 0)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LatentTensor
 import LatentImageIO
+import LatentInversion
 import LatentModels
 import LatentCLIP
 import LatentCore
@@ -14,10 +15,13 @@ struct VaryOptions: ParsableArguments {
     @Option(help: "With --like: the rows resampled from fresh z: coarse, middle, fine (see `edit --help`) or a-b.") var vary: String = "fine"
     @Option(help: "With --like: how many samples (seeds S … S+N−1).") var samples: Int = 20
     @Option(help: "With --like: first seed of the fresh z.") var seed: Int = 0
+    @Option(name: .customLong("lpips-weights"), help: "With --like: also report LPIPS diversity with these weights (see invert --lpips-weights).")
+    var lpipsWeights: String?
+    @Option(name: .customLong("lpips-net"), help: "LPIPS backbone of --lpips-weights: vgg or alex.") var lpipsNet: LPIPSNet = .vgg
 
     func validate() throws {
-        guard like != nil || (vary == "fine" && samples == 20 && seed == 0) else {
-            throw ValidationError("--vary, --samples and --seed apply with --like")
+        guard like != nil || (vary == "fine" && samples == 20 && seed == 0 && lpipsWeights == nil) else {
+            throw ValidationError("--vary, --samples, --seed and --lpips-weights apply with --like")
         }
         guard seed >= 0, seed + samples - 1 <= Int(UInt32.max) else { throw ValidationError("--seed must lie in 0...4294967295") }
     }
@@ -48,16 +52,25 @@ extension Generate {
         let written = try output.write(images, names: names, latents: latents, scale: image.scale)
         let stacked = Tensor.concatenate(images.map { $0.reshaped([1] + $0.shape) })
         let diversity = try SampleDiversity(images: stacked, clip: try CLIPModel.loadDefault())
+        // LPIPS over the same consecutive pairs, when weights are given.
+        let lpips: Double? = try vary.lpipsWeights.map { path in
+            let net: LPIPS
+            do { net = try LPIPS(net: vary.lpipsNet, weightsPath: path) } catch { throw CommandFailure(error, context: "--lpips-weights") }
+            let d = try net.distance(stacked.slice(0 ..< vary.samples - 1), stacked.slice(1 ..< vary.samples))
+            return d.reduce(0) { $0 + Double($1) } / Double(d.count)
+        }
         let record = RunRecord(command: "generate", [
             "network": .string(net.networkName), "generator": .string(G.fingerprint), "like": .string(path),
             "vary": .string(vary.vary), "layers": .string(wsRangeText(layers)), "samples": .int(vary.samples), "seed": .int(vary.seed),
             "trunc": RecordValue(trunc), "noise_mode": .string(noiseMode.rawValue), "scale": .int(image.scale),
             "diversity": ["protocol": "BicycleGAN: mean distance over consecutive pairs", "pairs": .int(diversity.pairs),
                           "pixel_l1": .double(diversity.pixelL1), "clip_cosine": diversity.clipCosine.map { .double($0) } ?? .null,
-                          "clip_model": "default:clip-scenes64"],
+                          "clip_model": "default:clip-scenes64", "lpips": lpips.map { .double($0) } ?? .null,
+                          "lpips_weights": RecordValue(vary.lpipsWeights), "lpips_net": .string(vary.lpipsNet.rawValue)],
         ])
         let recordPath = try writeRecord(record, besides: out, name: "generate.json")
         print(String(format: "wrote %@ and %@; diversity over %d pairs: pixel L1 %.4f, CLIP cosine distance %.4f",
-                     written, recordPath, diversity.pairs, diversity.pixelL1, diversity.clipCosine ?? .nan))
+                     written, recordPath, diversity.pairs, diversity.pixelL1, diversity.clipCosine ?? .nan)
+              + (lpips.map { String(format: ", LPIPS %.4f", $0) } ?? ""))
     }
 }
