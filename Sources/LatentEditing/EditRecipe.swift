@@ -11,7 +11,8 @@ import LatentCore
 ///   "steps": [ { "direction": "Latents/interfacegan-scenes64.safetensors:size",
 ///                "strength": 2.0, "layers": "0-5" } ] }
 /// ```
-/// `layers` is optional (the direction file's default range is used). Relative direction
+/// `layers` is optional (the direction file's default range is used); `"mask": "wall"` (or
+/// `object`, `floor`, or a mask image next to the recipe) confines the edit to that region. Relative direction
 /// paths are resolved against the recipe's folder's parent (the repository root for `Edits/`)
 /// first, then the working directory.
 public struct EditRecipe: Codable, Sendable {
@@ -26,9 +27,13 @@ public struct EditRecipe: Codable, Sendable {
     public var name: String
     public var description: String?
     public var steps: [Step]
+    /// Optional region the edit is confined to (`edit --mask` semantics): `object`, `wall`,
+    /// `floor` (computed from each image, see `SceneRegion`) or a mask image path relative to
+    /// the recipe's folder. `edit --mask` overrides it.
+    public var mask: String?
 
-    public init(name: String, description: String? = nil, steps: [Step]) {
-        self.name = name; self.description = description; self.steps = steps
+    public init(name: String, description: String? = nil, steps: [Step], mask: String? = nil) {
+        self.name = name; self.description = description; self.steps = steps; self.mask = mask
     }
 
     public static func load(path: String) throws -> EditRecipe {

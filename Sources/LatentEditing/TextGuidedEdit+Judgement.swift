@@ -51,7 +51,7 @@ private func cosine(_ a: [Double], _ b: [Double]) -> Double {
 }
 
 /// PSNR (dB, images in [0, 1]) of `[C, H, W]` images in [-1, 1], each pixel weighted (`[H·W]`; nil = all 1).
-private func weightedPSNR(_ a: Tensor, _ b: Tensor, weights: [Double]?) -> Double {
+func weightedPSNR(_ a: Tensor, _ b: Tensor, weights: [Double]?) -> Double {
     let c = a.shape[0], hw = a.shape[1] * a.shape[2]
     var s = 0.0, n = 0.0
     for ch in 0..<c { for i in 0..<hw {

@@ -15,7 +15,7 @@ struct LatentLab: ParsableCommand {
         Threads: LATENTLAB_THREADS (our loops) and OPENBLAS_NUM_THREADS (GEMM) default to all cores.
         """,
         version: version,
-        subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, TrainEncoder.self, Invert.self, Project.self, Translate.self, Edit.self,
+        subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, TrainEncoder.self, Invert.self, Project.self, Translate.self, Edit.self, Inpaint.self,
                       Directions.self, Clip.self])
 
     /// ArgumentParser's `main`, plus three guarantees for every command: a word that is no

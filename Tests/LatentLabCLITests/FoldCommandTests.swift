@@ -73,8 +73,11 @@ final class FoldCommandTests: CLITestCase {
 
     /// Options that cannot apply are refused with one line and the usage, exit 64.
     func testInapplicableOptionsAreRefused() throws {
-        try runUsageError(["edit", "--latent-in", "x.npz", "--direction", "sefa:0", "--mask", "m.png", "--out", temp("o")],
-                          contains: ["--mask applies to text edits only"])
+        // --mask now confines any edit (issue 15); its blend resolution needs it.
+        try runUsageError(["edit", "--latent-in", "x.npz", "--direction", "sefa:0", "--blend-res", "16", "--out", temp("o")],
+                          contains: ["--blend-res applies with --mask"])
+        try runUsageError(["edit", "--latent-in", "x.npz", "--exemplar", "e.npz", "--strength", "2", "--out", temp("o")],
+                          contains: ["--strength"])
         try runUsageError(["edit", "--latent-in", "x.npz", "--text", "a red cube", "--strength", "2", "--out", temp("o")],
                           contains: ["--strength"])
         try runUsageError(["edit", "--latent-in", "x.npz", "--recipe", "r.json", "--strength", "1,2", "--out", temp("o")],

@@ -21,8 +21,12 @@ public struct ReferenceSynthesis {
     /// - Parameters:
     ///   - ws: flat `[N, numWs, wDim]`.
     ///   - noise: per layer name, flat `[R·R]` (shared) or `[N·R·R]`; a missing layer has no noise.
+    ///   - afterBlock: sees (and may replace) each block's output features `[N, C, res, res]` and
+    ///     skip image `[N, imgChannels, res, res]` (flat), given the block resolution: the hook
+    ///     the feature-blending reference uses.
     /// - Returns: flat `[N, imgChannels, R, R]`.
-    public func image(ws: [Double], batch n: Int, noise: [String: [Double]]) -> [Double] {
+    public func image(ws: [Double], batch n: Int, noise: [String: [Double]],
+                      afterBlock: ((Int, inout [Double], inout [Double]) -> Void)? = nil) -> [Double] {
         let c = config, numWs = c.numWs, wDim = c.wDim
         func wRow(_ idx: Int) -> [Double] {
             var r = [Double]()
@@ -86,6 +90,7 @@ public struct ReferenceSynthesis {
             } else {
                 img = rgb
             }
+            afterBlock?(res, &x, &img)
         }
         return img
     }

@@ -30,6 +30,8 @@ struct Edit: ParsableCommand {
         and edit.json. With --latent-in pointing at a `project` output folder, every latent.npz under it is edited \
         into a matching sub-folder, plus contact_sheet.png and a summary edit.json; a latent that cannot be read or \
         edited is listed and skipped (exit code 2), and its folder gets no files.
+
+        \(GuidanceOptions.discussion)
         """)
 
     @OptionGroup var net: NetworkOptions
@@ -41,19 +43,20 @@ struct Edit: ParsableCommand {
     @Option(help: "ws rows to edit, a-b (default: the direction file's range; all rows for text edits).") var layers: String?
     @Option(help: "Edit recipe (JSON, see Edits/).") var recipe: String?
     @OptionGroup var textOptions: TextEditOptions
+    @OptionGroup var guidance: GuidanceOptions
     @OptionGroup var image: ImageScaleOption
     @Option(help: "Output folder.") var out: String
 
     func validate() throws {
-        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit].filter { $0 }.count
-        guard modes == 1 else {
-            throw ValidationError("give exactly one of --direction, --recipe, --text or --text-from/--text-to")
+        let modes = [direction != nil, recipe != nil, textOptions.isTextEdit, guidance.exemplar != nil, guidance.targetImage != nil]
+        guard modes.filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --direction, --recipe, --exemplar, --target-image, --text or --text-from/--text-to")
         }
         try textOptions.validate()
-        if textOptions.isTextEdit, strength != nil { throw ValidationError("--strength applies to --direction and --recipe, not text edits") }
-        if !textOptions.isTextEdit, textOptions.mask != nil {
-            throw ValidationError("--mask applies to text edits only (a direction or recipe moves the whole latent)")
+        if textOptions.isTextEdit || guidance.exemplar != nil || guidance.targetImage != nil, strength != nil {
+            throw ValidationError("--strength applies to --direction and --recipe, not text or exemplar edits")
         }
+        try guidance.validate(mask: textOptions.mask ?? (recipe != nil ? "recipe" : nil))
         if recipe != nil, layers != nil { throw ValidationError("--layers applies to --direction and text edits; a recipe names its own rows") }
         let s = try parsedStrengths()
         if recipe != nil, s.count != 1 { throw ValidationError("--recipe takes one --strength factor, got \(s.count)") }
@@ -68,16 +71,24 @@ struct Edit: ParsableCommand {
         var record = RunRecord(command: "edit", ["latent_in": .string(latentIn), "network": .string(net.networkName),
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
-        if textOptions.isTextEdit {
-            outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record)
+        if textOptions.isTextEdit || guidance.targetImage != nil {
+            outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record,
+                                          guidance: guidance)
         } else {
-            let plan = try linearPlan(G, record: &record)
-            outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
-                let ws = try singleLatent(file, G)
-                return (ws, try plan.apply(ws: ws))
-            } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+            let plan = guidance.exemplar == nil ? try linearPlan(G, record: &record) : nil
+            if let plan, textOptions.mask == nil, plan.recipeMask == nil {
+                outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
+                    let ws = try singleLatent(file, G)
+                    return (ws, try plan.apply(ws: ws))
+                } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+            } else {
+                // An exemplar, or a direction/recipe confined to a mask (GuidanceOptions).
+                outcome = try guidance.run(generator: G, inputs: inputs, plan: plan, layers: layers, masks: textOptions, out: out,
+                                           scale: image.scale, record: &record)
+            }
         }
-        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record, announce: !textOptions.isTextEdit)
+        try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record,
+                           announce: !textOptions.isTextEdit && guidance.targetImage == nil)
     }
 
     /// The direction or recipe to apply, recorded in `record`.

@@ -23,7 +23,7 @@ struct TextEditOptions: ParsableArguments {
     var lambdaL2: Float = recommended.lambdaL2
     @Option(name: [.customLong("steps"), .customLong("num-steps")], help: "Text edit: Adam steps.") var steps: Int = recommended.steps
     @Option(help: "Text edit: peak learning rate.") var lr: Float = recommended.learningRate
-    @Option(help: "Text edit: mask image (white = may change), or a folder of <name>.png masks for a folder of latents.")
+    @Option(help: "Mask image (white = may change; any edit, see below), or a folder of <name>.png masks for a folder of latents.")
     var mask: String?
     @Option(name: .customLong("mask-weight"), help: "Text edit: weight of the pixel term outside the mask.")
     var maskWeight: Float = recommended.maskPixelWeight
@@ -61,16 +61,18 @@ struct TextEditOptions: ParsableArguments {
          "clip_model": .string(clipModel ?? "default:clip-scenes64")]
     }
 
-    /// The mask for the latent `name` (a file, or `<name>.png` in a mask folder) as `[1, 1, R, R]`, or nil.
-    func loadMask(for name: String, resolution r: Int) throws -> Tensor? {
+    /// The mask for the latent `name` (a file, or `<name>.png` in a mask folder, or a named region
+    /// `object`/`wall`/`floor` of its `original` render, see `SceneRegion`) as `[1, 1, R, R]`, or nil.
+    func loadMask(for name: String, resolution r: Int, original: () -> Tensor) throws -> Tensor? {
         guard let mask else { return nil }
+        if let region = namedRegion(mask) { return region.mask(image: original()) }
         var isDir: ObjCBool = false
         var path = mask
         if FileManager.default.fileExists(atPath: mask, isDirectory: &isDir), isDir.boolValue {
             path = (mask as NSString).appendingPathComponent((name.isEmpty ? "mask" : name) + ".png")
             guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("--mask \(mask): no \(path) for latent '\(name)'") }
         }
-        return try loadMaskWeights(path: path, resolution: r)
+        return try loadEditMask(path: path, resolution: r)
     }
 
     /// The library options for generator `G`.
@@ -97,14 +99,17 @@ struct TextEditOptions: ParsableArguments {
     /// Runs the text edit on every input, `batch` latents optimised together; unreadable latents
     /// are listed and skipped, a failed optimisation fails its batch.
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], layers: String?, out: String, scale: Int,
-             record: inout RunRecord) throws -> EditOutcome {
+             record: inout RunRecord, guidance: GuidanceOptions) throws -> EditOutcome {
         let clip = try clipModel.map { try CLIPModel(safetensorsPath: $0) } ?? CLIPModel.loadDefault()
-        let texts = text.map { [$0] } ?? [textFrom!, textTo!]
-        let textFeatures = try clip.encodeText(texts, tokenizer: try CLIPTokenizer.loadDefault())
-        let target: TextGuidedEditTarget = text != nil ? .text(textFeatures)
+        // --target-image: CLIP's embedding of an image takes the text's place (GuidanceOptions).
+        let (texts, textFeatures) = try guidance.targetImage != nil ? guidance.imageTarget(clip: clip, generator: G)
+            : { let t = text.map { [$0] } ?? [textFrom!, textTo!]; return (t, try clip.encodeText(t, tokenizer: try CLIPTokenizer.loadDefault())) }()
+        let target: TextGuidedEditTarget = texts.count == 1 ? .text(textFeatures)
             : .direction(from: textFeatures.slice(0 ..< 1), to: textFeatures.slice(1 ..< 2))
         let options = try editOptions(G, layers: layers)
         record.merge(self.record)
+        if mask != nil || guidance.targetImage != nil { record.merge(guidance.record) }
+        if mask != nil { record["blend_res"] = .int(guidance.blendResolution(G)) }
         record["layers"] = .string(wsRangeText(options.layers ?? 0 ..< G.numWs))
         var outcome = EditOutcome()
         var loaded: [Int: (file: LatentFile, mask: Tensor?)] = [:]
@@ -112,7 +117,9 @@ struct TextEditOptions: ParsableArguments {
         try textGuidedEditInBatches(generator: G, clip: clip, count: inputs.count, target: target, options: options, batchSize: batch, load: { i in
             let file = try LatentFile.read(path: inputs[i].path, generator: G)
             let item = TextEditItem(ws: try singleLatent(file, G), noise: file.renderNoise(generator: G),
-                                    mask: try loadMask(for: inputs[i].name, resolution: G.resolution))
+                                    mask: try loadMask(for: inputs[i].name, resolution: G.resolution) {
+                                        G.synthesis(ws: file.ws(generator: G), noise: file.renderNoise(generator: G)).row(0)
+                                    })
             loaded[i] = (file, item.mask)
             return item
         }, progress: { done, _, clipLoss in
@@ -121,7 +128,10 @@ struct TextEditOptions: ParsableArguments {
             let (item, source) = (inputs[i], loaded.removeValue(forKey: i)!)
             do {
                 let dir = item.name.isEmpty ? out : out + "/" + item.name
-                let before = result.initialImage.row(k), after = result.image.row(k)
+                let before = result.initialImage.row(k)
+                // With a mask, the edit is confined by feature blending (GuidanceOptions).
+                let after = try confinedTextEdit(G, image: result.image.row(k), ws: result.ws.slice(k ..< k + 1), source: source.file,
+                                                 mask: source.mask, guidance: guidance)
                 var scores = try judgeTextEdit(clip: clip, before: before, after: after, texts: texts, textFeatures: textFeatures, mask: source.mask)
                 scores["loss_clip"] = Double(result.finalLoss.clip[k]); scores["loss_l2"] = Double(result.finalLoss.l2[k])
                 scores["loss_pixel"] = Double(result.finalLoss.pixel[k])
@@ -145,7 +155,7 @@ struct TextEditOptions: ParsableArguments {
     /// The judged result in one line: CLIP's cosine before → after, the held-out views' verdict
     /// and, with a mask, how still the rest stayed.
     func summaryLine(_ s: [String: Double]) -> String {
-        let cos = text != nil ? String(format: "cos(image, text) %.4f → %.4f", s["cos_text_before"]!, s["cos_text_after"]!)
+        let cos = s["cos_text_before"] != nil ? String(format: "cos(image, text) %.4f → %.4f", s["cos_text_before"]!, s["cos_text_after"]!)
             : String(format: "cos(Δimage, Δtext) %.4f; cos(image, to) %.4f → %.4f", s["cos_direction"]!, s["cos_to_before"]!, s["cos_to_after"]!)
         let verdict = s["judge_passed"] == 1 ? "edit holds" : "edit does NOT hold (a pattern only CLIP sees?)"
         let judge = String(format: "; unseen views (mirror, blur) %.4f → %.4f: ", s["judge_cos_before"]!, s["judge_cos_after"]!) + verdict

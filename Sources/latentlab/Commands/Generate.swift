@@ -25,6 +25,10 @@ struct Generate: ParsableCommand {
         (e.g. images.npy.json).
         --noise-mode random draws each image's noise from its seed (or its index with --latent-in), so it \
         does not depend on the other images in the list.
+        --like latent.npz --vary fine|middle|coarse|a-b --samples N --seed S keeps the latent's other rows and \
+        resamples the --vary rows from fresh z (seeds S…S+N−1, truncated by --trunc), writing sampleNNNN.png/.npz \
+        and grid.png, and the diversity (BicycleGAN protocol: mean distance over the N−1 consecutive pairs; pixel L1 \
+        and CLIP image-feature cosine distance) in generate.json.
         """)
 
     @OptionGroup var net: NetworkOptions
@@ -36,11 +40,14 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("noise-mode"), help: "const | random | none (layers without stored maps).") var noiseMode: NoiseModeName = .const
     @Option(name: .customLong("mix-seed"), help: "Style mixing: seed whose ws replace --mix-layers.") var mixSeed: Int?
     @Option(name: .customLong("mix-layers"), help: "Style mixing layer range a-b (inclusive, 0-based ws rows).") var mixLayers: String?
+    @OptionGroup var vary: VaryOptions
     @OptionGroup var image: ImageScaleOption
     @Option(help: "Output folder, .npy file or .png file.") var out: String
 
     func validate() throws {
-        if (seeds == nil) == (latentIn == nil) { throw ValidationError("give exactly one of --seeds or --latent-in") }
+        if vary.like != nil, seeds != nil || latentIn != nil { throw ValidationError("--like replaces --seeds and --latent-in; give one") }
+        if vary.like == nil, (seeds == nil) == (latentIn == nil) { throw ValidationError("give exactly one of --seeds or --latent-in (or --like)") }
+        if vary.like != nil, mixSeed != nil { throw ValidationError("--mix-seed does not apply with --like") }
         if (mixSeed == nil) != (mixLayers == nil) { throw ValidationError("--mix-seed and --mix-layers go together") }
         if let seeds {
             let list = try parseIntList(seeds, name: "--seeds")
@@ -57,6 +64,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let G = try net.loadGenerator()
+        if vary.like != nil { return try runLike(G) }
         var names: [String]
         var ws: Tensor
         var noise: NoiseMaps? = nil

@@ -1,0 +1,272 @@
+import Foundation
+import LatentTensor
+import LatentImageIO
+import LatentModels
+import LatentInversion
+import LatentCLIP
+import LatentCore
+import LatentEditing
+import _LatentVerification
+
+/// The figures of `Bench/mask-exemplar.md` on the rendered test scenes:
+/// 1. inpainting: a hole over each object's box (`TestScene.boxMask`), filled by masked
+///    projection; PSNR of the fill inside the hole against the true scene and outside it against
+///    the input;
+/// 2. confined edits: the red-object recipe inside the object's box and red-wall inside the wall
+///    (rows above the horizon, box excluded) by feature blending at 16² and 32²; PSNR outside the
+///    mask against the unedited reconstruction, blended and unconfined;
+/// 3. exemplar transfer: each scene takes the next scene's rows (fine, middle, 4-9); circular
+///    distance of the object's and wall's mean hue to the exemplar's, before and after, and the
+///    object's centroid-x / height change (`sceneStatistics`);
+/// 4. diversity: 20 samples per scene with fine / middle / coarse rows resampled; BicycleGAN's
+///    consecutive-pair pixel L1 and CLIP cosine distance, and how the layout holds (object
+///    centroid x, height, horizon row).
+///
+/// Arguments: `--scenes DIR` (default ../shared/testdata/scenes), `--steps N` (projector steps,
+/// default 200), `--count K` (first K scenes, default all), `--diversity-count K` (scenes for
+/// part 4, default 8), `--out DIR` (mask-exemplar.json and mask-exemplar-sheet.png).
+func runMaskExemplarBench(arguments: [String]) {
+    var opts: [String: String] = [:]
+    var i = 0
+    while i + 1 < arguments.count { opts[String(arguments[i].drop { $0 == "-" })] = arguments[i + 1]; i += 2 }
+    do { try maskExemplarBench(opts) } catch {
+        FileHandle.standardError.write("mask-exemplar: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+}
+
+private func circularDistance(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }
+
+/// Wall pixels of a scene: rows above its horizon (from the factors), object box excluded.
+private func wallPixels(_ s: TestScene, r: Int) -> [Bool] {
+    let horizon = Int((s.factors["horizon"] ?? 0.5) * Double(r)) - 2
+    let box = s.boxMask(resolution: r)
+    return (0 ..< r * r).map { $0 / r < horizon && !box[$0] }
+}
+
+/// The horizon row: the split of the row-mean colours (object columns excluded) into a wall
+/// part above and a floor part below with the least squared error (a two-segment fit, robust
+/// to the soft edges of a blurry render).
+private func horizonRow(_ image: Tensor) -> Int {
+    let h = image.shape[1], w = image.shape[2], hw = h * w
+    let stats = sceneStatistics(image: image)
+    let hasBox = stats.box.right >= stats.box.left
+    var rows: [[Double]] = []
+    for y in 0..<h {
+        var acc = [0.0, 0.0, 0.0], n = 0.0
+        for x in 0..<w where !(hasBox && x >= stats.box.left - 1 && x <= stats.box.right + 1) {
+            for c in 0..<3 { acc[c] += Double(image[flat: c * hw + y * w + x]) }
+            n += 1
+        }
+        rows.append(acc.map { $0 / max(n, 1) })
+    }
+    func sse(_ part: ArraySlice<[Double]>) -> Double {
+        var total = 0.0
+        for c in 0..<3 {
+            var m = 0.0
+            for v in part { m += v[c] }
+            m /= Double(part.count)
+            for v in part { total += (v[c] - m) * (v[c] - m) }
+        }
+        return total
+    }
+    var best = 1, bestE = Double.infinity
+    for y in 2..<(h - 2) {
+        let e = sse(rows[0..<y]) + sse(rows[y...])
+        if e < bestE { bestE = e; best = y }
+    }
+    return best
+}
+
+private func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+
+private func maskExemplarBench(_ opts: [String: String]) throws {
+    let scenesDir = opts["scenes"] ?? "../shared/testdata/scenes"
+    let steps = Int(opts["steps"] ?? "200")!
+    let outDir = opts["out"] ?? "mask-exemplar-out"
+    try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+    let G = try StyleGAN2Generator.loadDefault()
+    let clip = try CLIPModel.loadDefault()
+    var scenes = try TestScene.loadAll(directory: scenesDir)
+    if let k = opts["count"].flatMap(Int.init) { scenes = Array(scenes.prefix(k)) }
+    let n = scenes.count, r = G.resolution, hw = r * r
+    let photos = Tensor.concatenate(scenes.map { $0.photo.reshaped([1] + $0.photo.shape) })
+    var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate,
+                                                                   regularizeNoiseWeight: 1e5))
+    options.seed = 0
+    /// Projects every scene (batches of 8), or reads the latents a previous run with the same
+    /// scenes and steps cached in `--out` (`<name>-<count>-<steps>.npz`), so a rerun of the
+    /// measurements does not invert again.
+    func projectAll(mask: Tensor?, name: String) throws -> (ws: Tensor, noise: NoiseMaps, images: Tensor) {
+        let cache = outDir + "/\(name)-\(n)-\(steps).npz"
+        if FileManager.default.fileExists(atPath: cache) {
+            let file = try LatentFile.read(path: cache, generator: G)
+            let ws = file.ws(generator: G), noise = file.noise ?? NoiseMaps()
+            print("  read \(cache)")
+            return (ws, noise, G.synthesis(ws: ws, noise: noise))
+        }
+        var ws: [Tensor] = [], imgs: [Tensor] = [], noises: [NoiseMaps] = []
+        var s = 0
+        while s < n {
+            let e = min(s + 8, n)
+            let res = try project(generator: G, targets: photos.slice(s ..< e), loss: PixelL2Loss(), mask: mask?.slice(s ..< e),
+                                  options: options)
+            ws.append(res.ws); imgs.append(res.reconstruction); noises.append(res.noise)
+            print("  projected \(e)/\(n) (\(String(format: "%.1f", res.seconds)) s for the batch of \(e - s))")
+            s = e
+        }
+        var noise = NoiseMaps()
+        for name in noises[0].maps.keys { noise[name] = Tensor.concatenate(noises.map { $0[name]! }) }
+        try LatentFile(ws: Tensor.concatenate(ws), noise: noise).write(to: cache)
+        return (Tensor.concatenate(ws), noise, Tensor.concatenate(imgs))
+    }
+    func noiseOf(_ k: Int, _ noise: NoiseMaps) -> NoiseMaps { NoiseMaps(noise.maps.mapValues { $0.slice(k ..< k + 1) }) }
+
+    // 1. Reconstruction and inpainting.
+    print("inverting \(n) scenes, \(steps) steps, W+ with noise")
+    let rec = try projectAll(mask: nil, name: "reconstructions")
+    var keep = Tensor.ones([n, 1, r, r])
+    let boxes = scenes.map { $0.boxMask(resolution: r) }
+    for k in 0..<n { for q in 0..<hw where boxes[k][q] { keep.storage[k * hw + q] = 0 } }
+    print("inpainting the object boxes")
+    let inp = try projectAll(mask: keep, name: "inpainted")
+    var inside: [Double] = [], outside: [Double] = [], recInside: [Double] = [], holeFraction: [Double] = [], rowFill: [Double] = []
+    for k in 0..<n {
+        // Baseline without a model: each hole pixel takes the mean of its row's known pixels
+        // (wall and floor are uniform along a row, so this is the scene without its object).
+        var filled = photos.row(k)
+        for y in 0..<r {
+            let known = (0..<r).filter { !boxes[k][y * r + $0] }
+            for c in 0..<3 {
+                let m = known.isEmpty ? 0 : known.reduce(Float(0)) { $0 + filled.storage[c * hw + y * r + $1] } / Float(known.count)
+                for x in 0..<r where boxes[k][y * r + x] { filled.storage[c * hw + y * r + x] = m }
+            }
+        }
+        rowFill.append(maskedPSNR(filled, photos.row(k), pixels: boxes[k]))
+        inside.append(maskedPSNR(inp.images.row(k), photos.row(k), pixels: boxes[k]))
+        outside.append(maskedPSNR(inp.images.row(k), photos.row(k), pixels: boxes[k].map(!)))
+        recInside.append(maskedPSNR(rec.images.row(k), photos.row(k), pixels: boxes[k]))
+        holeFraction.append(Double(boxes[k].filter { $0 }.count) / Double(hw))
+    }
+    var results: [String: RecordValue] = [
+        "scenes": .int(n), "steps": .int(steps),
+        "inpainting": ["psnr_inside_hole_vs_truth": .double(mean(inside)), "psnr_outside_hole_vs_input": .double(mean(outside)),
+                       "reconstruction_psnr_inside_box": .double(mean(recInside)),
+                       "row_mean_fill_psnr_inside_hole": .double(mean(rowFill)), "hole_fraction": .double(mean(holeFraction)),
+                       "min_inside": .double(inside.min()!), "max_inside": .double(inside.max()!)],
+    ]
+    print(String(format: "inpainting: inside the hole %.2f dB vs truth (full inversion there %.2f dB, row-mean fill %.2f dB), outside %.2f dB vs input, hole %.0f %% of the image",
+                 mean(inside), mean(recInside), mean(rowFill), mean(outside), mean(holeFraction) * 100))
+
+    // 2. Confined edits.
+    var confined: [String: RecordValue] = [:]
+    var sheetEdits: [Int: (Tensor, Tensor)] = [:]
+    for (recipeName, region) in [("red-object", "box"), ("red-wall", "wall")] {
+        let recipe = try EditRecipe.load(path: "Edits/\(recipeName).json")
+        for blendRes in [16, 32] {
+            var inOut: [Double] = [], freeOut: [Double] = [], kept: [Double] = [], oneOut: [Double] = []
+            for k in 0..<n {
+                let pixels = region == "box" ? boxes[k] : wallPixels(scenes[k], r: r)
+                let mask = Tensor(shape: [1, 1, r, r], data: pixels.map { $0 ? 1 : 0 })
+                let m = try MaskedEdit(mask: mask, blendResolution: blendRes, generator: G)
+                let ws = rec.ws.slice(k ..< k + 1), noise = noiseOf(k, rec.noise)
+                let edited = try applyRecipe(recipe, ws: ws, recipeDirectory: "Edits")
+                let original = G.synthesis(ws: ws, noise: noise).row(0)
+                let blended = m.render(generator: G, editedWs: edited, originalWs: ws, noise: noise).row(0)
+                let free = G.synthesis(ws: edited, noise: noise).row(0)
+                inOut.append(m.psnrOutside(blended, original)); freeOut.append(m.psnrOutside(free, original))
+                kept.append(m.psnrInside(blended, free))
+                // The variant not chosen: blend at the one block, the later blocks on the edited ws.
+                let one = G.blendedSynthesis(editedWs: edited, originalWs: ws, mask: mask, blendResolution: blendRes, noise: noise,
+                                             onlyAtBlendResolution: true).row(0)
+                oneOut.append(m.psnrOutside(one, original))
+                if recipeName == "red-object", blendRes == 16, k < 4 { sheetEdits[k] = (blended, free) }
+            }
+            confined["\(recipeName)@\(blendRes)"] = ["psnr_outside_mask": .double(mean(inOut)), "min_psnr_outside_mask": .double(inOut.min()!),
+                                                     "psnr_outside_mask_unconfined": .double(mean(freeOut)),
+                                                     "psnr_outside_mask_one_block_blend": .double(mean(oneOut)),
+                                                     "psnr_inside_blended_vs_unconfined": .double(mean(kept))]
+            print(String(format: "confined %@ in the %@ at %d²: outside %.1f dB (min %.1f), one-block blend %.1f dB, unconfined %.1f dB; inside vs unconfined %.1f dB",
+                         recipeName, region, blendRes, mean(inOut), inOut.min()!, mean(oneOut), mean(freeOut), mean(kept)))
+        }
+    }
+    results["confined_edits"] = .object(confined)
+
+    // 3. Exemplar transfer: scene k takes scene k+1's rows.
+    var exemplar: [String: RecordValue] = [:]
+    var sheetExemplar: [String: [Int: Tensor]] = [:]
+    let objPixels = scenes.map { $0.objectPixels() }, walls = scenes.map { wallPixels($0, r: r) }
+    for (label, rows) in [("fine", LayerPreset.fine.range(numWs: G.numWs)), ("middle", LayerPreset.middle.range(numWs: G.numWs)), ("4-9", 4 ..< 10), ("5-9", 5 ..< 10), ("6-9", 6 ..< 10), ("7-9", 7 ..< 10), ("6-7", 6 ..< 8), ("4-5", 4 ..< 6), ("5", 5 ..< 6)] {
+        var objBefore: [Double] = [], objAfter: [Double] = [], wallBefore: [Double] = [], wallAfter: [Double] = []
+        var dx: [Double] = [], dh: [Double] = []
+        for k in 0..<n {
+            let e = (k + 1) % n
+            let ws = rec.ws.slice(k ..< k + 1), noise = noiseOf(k, rec.noise)
+            let moved = try exemplarCrossover(ws: ws, exemplarWs: rec.ws.slice(e ..< e + 1), layers: rows)
+            let before = rec.images.row(k), after = G.synthesis(ws: moved, noise: noise).row(0), ex = rec.images.row(e)
+            let exObj = meanHue(ex, pixels: objPixels[e]), exWall = meanHue(ex, pixels: walls[e])
+            objBefore.append(circularDistance(meanHue(before, pixels: objPixels[k]), exObj))
+            objAfter.append(circularDistance(meanHue(after, pixels: objPixels[k]), exObj))
+            wallBefore.append(circularDistance(meanHue(before, pixels: walls[k]), exWall))
+            wallAfter.append(circularDistance(meanHue(after, pixels: walls[k]), exWall))
+            let sb = sceneStatistics(image: before), sa = sceneStatistics(image: after)
+            dx.append(abs(sa.centroidX - sb.centroidX)); dh.append(abs(sa.objectHeight - sb.objectHeight))
+            if k < 4 { sheetExemplar[label, default: [:]][k] = after }
+        }
+        exemplar[label] = ["rows": .string(wsRangeText(rows)),
+                           "object_hue_distance_before": .double(mean(objBefore)), "object_hue_distance_after": .double(mean(objAfter)),
+                           "wall_hue_distance_before": .double(mean(wallBefore)), "wall_hue_distance_after": .double(mean(wallAfter)),
+                           "centroid_x_change": .double(mean(dx)), "max_centroid_x_change": .double(dx.max()!),
+                           "height_change": .double(mean(dh)), "max_height_change": .double(dh.max()!)]
+        print(String(format: "exemplar rows %@ (%@): object hue distance %.3f → %.3f, wall %.3f → %.3f; centroid x change %.3f (max %.3f), height %.3f (max %.3f)",
+                     wsRangeText(rows), label, mean(objBefore), mean(objAfter), mean(wallBefore), mean(wallAfter), mean(dx), dx.max()!, mean(dh), dh.max()!))
+    }
+    results["exemplar"] = .object(exemplar)
+
+    // 4. Diversity against layout hold.
+    let dn = min(n, Int(opts["diversity-count"] ?? "8")!)
+    var diversity: [String: RecordValue] = [:]
+    var sheetSamples: [Int: [Tensor]] = [:]
+    for preset in LayerPreset.allCases {
+        var l1: [Double] = [], cosd: [Double] = [], dx: [Double] = [], dh: [Double] = [], dz: [Double] = []
+        for k in 0..<dn {
+            let ws = try resampleLayers(generator: G, ws: rec.ws.slice(k ..< k + 1), layers: preset.range(numWs: G.numWs),
+                                        seeds: (0..<20).map { UInt32($0) })
+            let noise = NoiseMaps(noiseOf(k, rec.noise).maps.mapValues { Tensor.concatenate(Array(repeating: $0, count: 20)) })
+            let images = G.synthesis(ws: ws, noise: noise)
+            let d = try SampleDiversity(images: images, clip: clip)
+            l1.append(d.pixelL1); cosd.append(d.clipCosine!)
+            let base = sceneStatistics(image: rec.images.row(k)), baseHorizon = horizonRow(rec.images.row(k))
+            for s in 0..<20 {
+                let st = sceneStatistics(image: images.row(s))
+                dx.append(abs(st.centroidX - base.centroidX)); dh.append(abs(st.objectHeight - base.objectHeight))
+                dz.append(Double(abs(horizonRow(images.row(s)) - baseHorizon)) / Double(r))
+            }
+            if preset == .fine, k < 4 { sheetSamples[k] = (0..<3).map { images.row($0) } }
+        }
+        diversity[preset.rawValue] = ["rows": .string(wsRangeText(preset.range(numWs: G.numWs))), "pixel_l1": .double(mean(l1)),
+                                      "clip_cosine": .double(mean(cosd)), "centroid_x_change": .double(mean(dx)),
+                                      "height_change": .double(mean(dh)), "horizon_change": .double(mean(dz))]
+        print(String(format: "vary %@ (rows %@): diversity pixel L1 %.4f, CLIP cosine %.4f; layout change: centroid x %.3f, height %.3f, horizon %.3f",
+                     preset.rawValue, wsRangeText(preset.range(numWs: G.numWs)), mean(l1), mean(cosd), mean(dx), mean(dh), mean(dz)))
+    }
+    results["diversity"] = .object(diversity)
+    try RunRecord(command: "LatentBench mask-exemplar", results).write(to: outDir + "/mask-exemplar.json")
+
+    // Example sheet, one scene per row: photo, hole, inpainted composite, red-object confined to
+    // the box, unconfined, the exemplar (next scene), its rows 8-9 and 4-7 taken, two samples
+    // with the fine rows resampled.
+    var cells: [Tensor] = []
+    let titles = ["photo", "hole", "inpaint", "in box", "free", "exemplar", "rows 8-9", "rows 4-7", "vary fine", "vary fine"]
+    for k in 0..<min(4, n) {
+        let e = (k + 1) % n
+        let holed = Inpainting.composite(input: photos.row(k), fill: Tensor.zeros([3, r, r]), keep: keep.slice(k ..< k + 1))
+        let composite = Inpainting.composite(input: photos.row(k), fill: inp.images.row(k),
+                                             keep: Inpainting.featheredKeepMask(keep.slice(k ..< k + 1), sigma: 1.5))
+        let row = [photos.row(k), holed, composite, sheetEdits[k]!.0, sheetEdits[k]!.1, photos.row(e), sheetExemplar["fine"]![k]!,
+                   sheetExemplar["middle"]![k]!] + Array(sheetSamples[k, default: Array(repeating: Tensor.ones([3, r, r]), count: 3)].prefix(2))
+        cells += zip(row, titles).map { labelled($0, $1) }
+    }
+    try saveImage(nearestUpscale(try imageGrid(cells, columns: 10, padding: 2), factor: 2), to: outDir + "/mask-exemplar-sheet.png")
+    print("wrote \(outDir)/mask-exemplar.json and mask-exemplar-sheet.png")
+}
