@@ -54,6 +54,24 @@ final class TranslateCommandTests: CLITestCase {
         let resumed = try runOK(["translate", temp("maps"), "--encoder", enc, "--out", temp("out")])
         XCTAssertTrue(resumed.stdout.contains("5 already done, 0 translated"), resumed.stdout)
 
+        // Diverse samples and an exemplar (a latent: the first output's) on one map.
+        let v = try runOK(["translate", root + "/seg/00001.png", "--encoder", enc, "--samples", "3", "--vary", "fine", "--seed", "5",
+                           "--exemplar", temp("one/latent.npz"), "--layers", "middle", "--out", temp("var")])
+        XCTAssertTrue(v.stdout.contains("3 samples (rows 8-9 varied)"), v.stdout)
+        for f in ["samples.png", "samples/sample0005.png", "samples/sample0007.npz", "strip.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: temp("var/" + f)), f)
+        }
+        XCTAssertEqual(try loadImage(path: temp("var/strip.png")).info.width, 3 * 64 + 2)   // map | exemplar | output
+        let rec = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: temp("var/translate.json")))) as? [String: Any])
+        let measured = try XCTUnwrap(rec["variants"] as? [String: Any])
+        XCTAssertEqual(measured["exemplar_layers"] as? String, "4-7")
+        XCTAssertGreaterThan(try XCTUnwrap(measured["diversity_pixel_l1"] as? Double), 0)
+        // The output takes rows 4-7 from the exemplar latent.
+        let w = try readNpz(path: temp("var/latent.npz"))["w"]!.toTensor(), ex = try readNpz(path: temp("one/latent.npz"))["w"]!.toTensor()
+        XCTAssertEqual(Array(w.storage[(4 * 512)..<(8 * 512)]), Array(ex.storage[(4 * 512)..<(8 * 512)]))
+        try runFails(["translate", temp("maps"), "--encoder", enc, "--samples", "3", "--out", temp("v2")], contains: ["one map"])
+        try runUsageError(["translate", root + "/seg/00001.png", "--encoder", enc, "--layers", "fine", "--out", temp("v3")], contains: ["--exemplar"])
+
         // One-line refusals.
         try runFails(["translate", temp("maps/zz_none.png"), "--encoder", enc, "--out", temp("x")], contains: ["zz_none.png"])
         let embedded = packageRoot().appendingPathComponent("Sources/LatentEncoders/Resources/scenes64-encoder.safetensors").path

@@ -18,10 +18,13 @@ public struct TranslationRecord: Codable, Sendable, Equatable {
     public var resizedFrom: String?
     public var seconds: Double
     public var arguments: [String: RecordValue]
+    /// Measurements of variants (diverse samples, an exemplar), when any were made.
+    public var variants: [String: RecordValue]?
 
-    public init(map: String, generator: String, guidance: String, resizedFrom: String?, seconds: Double, arguments: [String: RecordValue]) {
+    public init(map: String, generator: String, guidance: String, resizedFrom: String?, seconds: Double, arguments: [String: RecordValue],
+                variants: [String: RecordValue]? = nil) {
         self.map = map; self.generator = generator; self.guidance = guidance; self.resizedFrom = resizedFrom
-        self.seconds = seconds; self.arguments = arguments
+        self.seconds = seconds; self.arguments = arguments; self.variants = variants
     }
 }
 
@@ -37,14 +40,16 @@ public func translateMaps(_ maps: Tensor, encoder: TrainedEncoder, generator: St
 /// Writes one translation into `dir`: `output.png`, `latent.npz` (`w` `[1, numWs, wDim]` and the
 /// const noise maps, so `generate --latent-in` reproduces it), `strip.png` (map | output) and
 /// last `translate.json`, every file atomically.
+/// - Parameter stripExtras: pictures shown between the map and the output (e.g. the exemplar).
 public func writeTranslation(dir: String, map: GuidanceMap, kind: GuidanceKind, ws: Tensor, image: Tensor,
-                             generator G: StyleGAN2Generator, record: TranslationRecord) throws {
+                             generator G: StyleGAN2Generator, record: TranslationRecord, stripExtras: [Tensor] = []) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let noise = G.stackedNoise([G.constNoise]) ?? NoiseMaps()
     try LatentFile(ws: ws, noise: noise).write(to: dir + "/latent.npz")
     let clamped = image.map { min(max($0, -1), 1) }
     try saveImage(clamped, to: dir + "/output.png")
-    try saveImage(try imageGrid([guidanceMapPicture(map, kind: kind), clamped], columns: 2, padding: 1), to: dir + "/strip.png")
+    let strip = [guidanceMapPicture(map, kind: kind)] + stripExtras + [clamped]
+    try saveImage(try imageGrid(strip, columns: strip.count, padding: 1), to: dir + "/strip.png")
     try writeAtomically(resultJSONEncoder().encode(record), to: dir + "/translate.json")
 }
 

@@ -62,7 +62,7 @@ struct Inpaint: ParsableCommand {
         } catch { throw CommandFailure(error, context: out) }
         let outside = Inpainting.regionPSNR(fill, input, weights: keep.storage)
         let compositeOutside = Inpainting.regionPSNR(composite, input, weights: keep.storage)
-        var record = RunRecord(command: "inpaint", solver.record.merging(losses.record) { a, _ in a })
+        var record = RunRecord(command: "inpaint", solver.record().merging(losses.record) { a, _ in a })
         record.merge(["image": .string(image), "mask": .string(mask), "network": .string(net.networkName), "generator": .string(G.fingerprint),
                       "crop": .string(cropOption.crop), "feather": .double(feather), "scale": .int(image2.scale)])
         record["metrics"] = .object(["psnr_outside_hole": outside.map { .double($0) } ?? .null,

@@ -28,11 +28,17 @@ struct Translate: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "Folder: maps translated together in one batch.") var batch: Int = 16
     @Option(help: "Folder: shard K/N of the maps (0-based K).") var shard: String = "0/1"
+    @OptionGroup var variants: TranslateVariantOptions
 
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("the output path is empty") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1-4096") }
         do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Variants apply to one map (a folder would multiply outputs per map; run them per map).
+    func checkVariants(isFolder: Bool) throws {
+        if isFolder && variants.active { throw CommandFailure("--samples and --exemplar take one map, not a folder") }
     }
 
     func run() throws {
@@ -52,16 +58,27 @@ struct Translate: ParsableCommand {
                                            "network": .string(net.networkName)]
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw CommandFailure("\(input): no such file or folder") }
+        try checkVariants(isFolder: isDir.boolValue)
         if !isDir.boolValue {
             let start = Date()
             let map: GuidanceMap
             do { map = try loadGuidanceMap(path: input, kind: kind, classes: e.config.classes ?? 1, resolution: G.resolution) }
             catch { throw CommandFailure(error, context: input) }
-            let (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G)
+            var (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G)
+            let seconds = Date().timeIntervalSince(start)
+            var extras: [Tensor] = [], measured: [String: RecordValue]? = nil
+            if variants.active {
+                let v = try applyVariants(ws: ws, map: map, kind: kind, generator: G)
+                if variants.exemplar != nil { ws = v.ws; images = G.synthesis(ws: ws) }
+                extras = v.stripExtras; measured = v.record
+            }
+            var runArgs = args
+            runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary); runArgs["seed"] = .int(variants.seed)
+            runArgs["exemplar"] = RecordValue(variants.exemplar); runArgs["layers"] = RecordValue(variants.layers)
             let record = TranslationRecord(map: input, generator: G.fingerprint, guidance: kind.rawValue,
                                            resizedFrom: map.resizedFrom.map { "\($0.width)x\($0.height)" },
-                                           seconds: Date().timeIntervalSince(start), arguments: args)
-            do { try writeTranslation(dir: out, map: map, kind: kind, ws: ws, image: images.row(0), generator: G, record: record) }
+                                           seconds: seconds, arguments: runArgs, variants: measured)
+            do { try writeTranslation(dir: out, map: map, kind: kind, ws: ws, image: images.row(0), generator: G, record: record, stripExtras: extras) }
             catch { throw CommandFailure(error, context: out) }
             if let from = map.resizedFrom { printError("note: \(input): \(from.width)×\(from.height) resized to \(G.resolution)×\(G.resolution)") }
             print(String(format: "%@ → %@/output.png (%@, %.1f ms)", input, out, kind.rawValue, record.seconds * 1000))

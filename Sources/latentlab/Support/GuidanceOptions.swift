@@ -110,7 +110,7 @@ struct GuidanceOptions: ParsableArguments {
         }
         let metrics = try inversionMetrics(reconstruction: result.reconstruction, target: targets, finalLoss: result.finalLoss,
                                            steps: result.stepsRun, secondsPerImage: result.seconds)
-        var args = solver.record.merging(losses.record) { a, _ in a }
+        var args = solver.record().merging(losses.record) { a, _ in a }
         args["command"] = "edit --exemplar"; args["image"] = .string(path)
         let record = InversionRecord(image: path, metrics: metrics[0], generator: G.fingerprint, space: options.space.rawValue, arguments: args)
         do { try writeInversionOutputs(dir: out + "/exemplar", index: 0, result: result, target: targets, record: record) } catch {
