@@ -75,7 +75,7 @@ struct Edit: ParsableCommand {
             outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
                 let ws = try singleLatent(file, G)
                 return (ws, try plan.apply(ws: ws))
-            } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+            } render: { ws, file, g in g.synthesis(ws: ws, noise: file.renderNoise(generator: g)).row(0) }
         }
         try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record, announce: !textOptions.isTextEdit)
     }

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import LatentCore
+import LatentInversion
+import LatentModels
+import LatentEncoders
+
+/// `--pivot`, `--pti-steps`, `--rank`, `--pti-shared`, … of `--method pti` (part of `MethodOptions`).
+struct PTIOptions: ParsableArguments {
+    @Option(help: "PTI pivot: optimize (W projection; \(MethodDefaults.ptiPivot.steps) steps at lr \(MethodDefaults.ptiPivot.lr) unless --steps/--lr), encoder (--encoder), or a latent .npz (invert only).")
+    var pivot: String = "optimize"
+    @Option(name: .customLong("pti-steps"), help: "PTI generator-tuning steps (PTI's 350; early stop on the image loss).") var ptiSteps: Int = 350
+    @Option(name: .customLong("pti-lr"), help: "PTI tuning learning rate (Adam).") var ptiLr: Float = 3e-4
+    @Option(name: .customLong("pti-layers"), help: "Convolutions to tune, comma-separated short names (b8.conv0,b16.conv1); default all.")
+    var ptiLayers: String?
+    @Option(name: .customLong("pti-patience"), help: "Stop tuning when the image loss improves < 1 % over this many steps (0: never).")
+    var ptiPatience: Int = 40
+    @Option(help: "Store weight deltas at this rank per layer (truncated SVD); default full.") var rank: Int?
+    @Flag(name: .customLong("pti-shared"), help: "One tuned generator (one delta) per batch instead of one per image.")
+    var ptiShared = false
+    @Option(help: "PTI locality regulariser weight λ (0: off); codes at distance --locality-alpha from the pivot keep their images.")
+    var locality: Float = 0.1
+    @Option(name: .customLong("locality-alpha"), help: "Distance α of the regulariser's codes from the pivot.") var localityAlpha: Float = 30
+
+    /// True when an option of this group differs from its default (they need --method pti).
+    var isCustomised: Bool {
+        pivot != "optimize" || ptiSteps != 350 || ptiLr != 3e-4 || ptiLayers != nil || ptiPatience != 40 || rank != nil
+            || ptiShared || locality != 0.1 || localityAlpha != 30
+    }
+
+    func validate() throws {
+        guard (0...100_000).contains(ptiSteps) else { throw ValidationError("--pti-steps must be 0-100000") }
+        guard ptiLr > 0, ptiLr.isFinite else { throw ValidationError("--pti-lr must be positive") }
+        guard ptiPatience >= 0 else { throw ValidationError("--pti-patience must be ≥ 0") }
+        if let rank { guard rank >= 1 else { throw ValidationError("--rank must be ≥ 1") } }
+        guard locality >= 0, locality.isFinite else { throw ValidationError("--locality must be a non-negative weight") }
+        guard localityAlpha > 0, localityAlpha.isFinite else { throw ValidationError("--locality-alpha must be positive") }
+    }
+
+    var tuningOptions: PivotalTuningOptions {
+        var o = PivotalTuningOptions()
+        o.numSteps = ptiSteps
+        o.learningRate = ptiLr
+        o.layers = ptiLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        o.earlyStop = ptiPatience > 0 ? EarlyStop(patience: ptiPatience, minRelativeImprovement: 1e-2) : nil
+        o.localityWeight = locality
+        o.localityAlpha = localityAlpha
+        return o
+    }
+
+    var record: [String: RecordValue] {
+        ["pivot": .string(pivot), "pti_steps": .int(ptiSteps), "pti_lr": RecordValue(ptiLr), "pti_layers": RecordValue(ptiLayers),
+         "pti_patience": .int(ptiPatience), "rank": RecordValue(rank), "pti_shared": .bool(ptiShared),
+         "locality": RecordValue(locality), "locality_alpha": RecordValue(localityAlpha)]
+    }
+}
+
+extension MethodOptions {
+    /// The PTI solver: its pivot solver (W optimisation, the encoder, or a given latent), then tuning.
+    func makePTISolver(generator G: StyleGAN2Generator, net: NetworkOptions, solver: SolverOptions,
+                       losses: LossOptions) throws -> (solver: InversionSolver, note: String?) {
+        let pivotSolver: InversionSolver
+        var note: String? = nil
+        switch pti.pivot {
+        case "optimize":
+            // PTI's pivot lives in W, where edits behave.
+            var o = try solver.projectorOptions(generator: G, defaults: .ptiPivot)
+            o.space = .w
+            pivotSolver = OptimizationSolver(generator: G, loss: try losses.makeLoss(), options: o)
+        case "encoder":
+            let e = try loadEncoder(net: net)
+            do {
+                note = try checkEncoder(e, matches: G)
+                pivotSolver = try EncoderSolver(generator: G, encoder: e, iterations: iterations)
+            } catch { throw CommandFailure(error, context: encoder ?? "embedded encoder") }
+        default:
+            let file: LatentFile
+            do { file = try LatentFile.read(path: pti.pivot, generator: G) } catch { throw CommandFailure(error, context: pti.pivot) }
+            pivotSolver = GivenPivotSolver(generator: G, ws: file.ws(generator: G))
+        }
+        do {
+            return (try PTISolver(generator: G, pivotSolver: pivotSolver, loss: try losses.makeLoss(), options: pti.tuningOptions,
+                                  rank: pti.rank, shared: pti.ptiShared), note)
+        } catch { throw CommandFailure(error, context: "--method pti") }
+    }
+}
+
+extension MethodDefaults {
+    /// PTI's `first_inv_steps` / `first_inv_lr` for its W pivot.
+    static let ptiPivot = MethodDefaults(steps: 450, lr: 5e-3, noiseInit: .random, latentNoise: 0.05)
+}
