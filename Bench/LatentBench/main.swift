@@ -35,6 +35,8 @@ let commands: [BenchCommand] = [
                  run: { runTrainedEncoderBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (the direction library on the test scenes, Bench/directions.md)",
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
+    BenchCommand(name: "recipes", summary: "recipe success (issue 17 criteria) on every latent of a project folder (RecipeBench.swift)",
+                 run: { runRecipeBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",
                  run: { if !runTextEditVerification(arguments: $0) { exit(1) } }, inAll: false),
 ]

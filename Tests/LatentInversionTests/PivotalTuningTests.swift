@@ -84,6 +84,17 @@ final class PivotalTuningTests: XCTestCase {
         let before = try PixelL2Loss().evaluate(reconstruction: base.synthesis(ws: pivots), target: targets).loss[0]
         let after = try PixelL2Loss().evaluate(reconstruction: r.generator.synthesis(ws: pivots), target: targets).loss[0]
         XCTAssertLessThan(after, before)
+        // Rank-2 tuning: the factors are what is stored, and re-applying them gives the same generator.
+        o.layers = nil
+        let lr = try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o, rank: 2)
+        XCTAssertLessThan(lr.lossHistory.last!, 0.8 * lr.lossHistory.first!)
+        XCTAssertEqual(lr.delta.rank, 2)
+        guard case .lowRank(let left, let right, _)? = lr.delta.differences["synthesis.b8.conv0.weight"] else {
+            return XCTFail("weights should be stored as factors")
+        }
+        XCTAssertEqual(left.shape, [3, 2]); XCTAssertEqual(right.shape, [2, 45])
+        let back = try GeneratorDelta.decode(data: try lr.delta.encoded(), name: "mem").applied(to: base)
+        XCTAssertEqual(back.parameters, lr.generator.parameters)
         // An unknown layer is refused.
         o.layers = ["b16.conv0"]
         XCTAssertThrowsError(try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o))

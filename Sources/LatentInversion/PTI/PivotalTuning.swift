@@ -9,10 +9,10 @@ import LatentModels
 /// `w_r = pivot + α (w_z − pivot)/‖w_z − pivot‖` (norm over the whole `[numWs, wDim]` code, as
 /// PTI's `torch.norm`) must render as the base generator renders it (noise mode none), weighted by λ.
 public struct PivotalTuningOptions: Sendable, Equatable {
-    /// PTI's `max_pti_steps`.
-    public var numSteps: Int = 350
-    /// PTI's `pti_learning_rate`.
-    public var learningRate: Float = 3e-4
+    /// PTI's `max_pti_steps` is 350; 100 at lr 1e-2 reach more here (Bench/pti.md).
+    public var numSteps: Int = 100
+    /// PTI's `pti_learning_rate` is 3e-4.
+    public var learningRate: Float = 1e-2
     /// Convolutions to tune by short name (`"b8.conv0"`); nil: all of them (PTI tunes the whole
     /// generator; ToRGB, affines and mapping stay frozen here so edits keep their meaning).
     public var layers: [String]? = nil
@@ -26,6 +26,8 @@ public struct PivotalTuningOptions: Sendable, Equatable {
     public var localityWeight: Float = 0.1
     /// α: distance from the pivot of the regulariser's codes (PTI's `regulizer_alpha`).
     public var localityAlpha: Float = 30
+    /// Apply the regulariser every this many steps (PTI's `locality_regularization_interval`).
+    public var localityInterval: Int = 4
     /// ψ of the random codes (PTI samples `mapping(z, truncation_psi=0.5)`).
     public var localityTruncationPsi: Float = 0.5
     /// Seed of the regulariser's z draws.
@@ -65,16 +67,33 @@ public struct TuningObjective: Sendable {
 public func tuningObjective(generator G: StyleGAN2Generator, base: StyleGAN2Generator, pivots: Tensor, targets: Tensor,
                             mask: Tensor?, loss: ImageLoss, regularizerWs: Tensor?, localityWeight: Float,
                             names: [String]) throws -> TuningObjective {
-    let (image, tape) = G.synthesisForward(ws: pivots, noiseMode: .const)
-    let (lossValues, gradImage) = try loss.evaluate(reconstruction: image, target: targets, mask: mask)
+    let n = pivots.shape[0]
+    let regWs = localityWeight > 0 ? regularizerWs : nil
+    let m = regWs?.shape[0] ?? 0
+    // One batched pass for the pivots (const noise) and the regulariser's codes (no noise: zero
+    // maps, which add exactly nothing), so the GEMMs see N + M columns at once.
+    var ws = pivots, noise: NoiseMaps? = nil
+    if let regWs {
+        ws = Tensor.concatenate([pivots, regWs])
+        var maps = NoiseMaps()
+        for (name, c) in G.constNoise.maps {
+            var data = [Float]()
+            data.reserveCapacity((n + m) * c.count)
+            for _ in 0..<n { data += c.storage }
+            data += [Float](repeating: 0, count: m * c.count)
+            maps[name] = Tensor(shape: [n + m] + c.shape, data: data)
+        }
+        noise = maps
+    }
+    let (image, tape) = G.synthesisForward(ws: ws, noiseMode: .const, noise: noise)
+    let main = m == 0 ? image : image.slice(0 ..< n)
+    let (lossValues, gradMain) = try loss.evaluate(reconstruction: main, target: targets, mask: mask)
     var total = lossValues.reduce(0) { $0 + Double($1) }
-    let wg = G.synthesisBackward(tape: tape, gradImage: gradImage, needNoise: false, needWeights: true).weights!
-    var grads = [String: Tensor]()
-    for name in names { grads[name] = wg[name]! }
-    if let regWs = regularizerWs, localityWeight > 0 {
+    var gradImage = gradMain
+    if let regWs {
         let old = base.synthesis(ws: regWs, noiseMode: .none)
-        let (new, tape2) = G.synthesisForward(ws: regWs, noiseMode: .none)
-        let m = regWs.shape[0], per = new.count / m
+        let new = image.slice(n ..< n + m)
+        let per = new.count / m
         var g = Tensor.zeros(new.shape)
         var reg: Double = 0
         let scale = 2 * localityWeight / Float(per)
@@ -84,14 +103,11 @@ public func tuningObjective(generator G: StyleGAN2Generator, base: StyleGAN2Gene
             g.storage[i] = scale * d
         }
         total += Double(localityWeight) * reg / Double(per)
-        let rg = G.synthesisBackward(tape: tape2, gradImage: g, needNoise: false, needWeights: true).weights!
-        for name in names {
-            var a = grads[name]!
-            let b = rg[name]!
-            for i in 0..<a.count { a.storage[i] += b.storage[i] }
-            grads[name] = a
-        }
+        gradImage = Tensor.concatenate([gradMain, g])
     }
+    let wg = G.synthesisBackward(tape: tape, gradImage: gradImage, needNoise: false, needWeights: true).weights!
+    var grads = [String: Tensor]()
+    for name in names { grads[name] = wg[name]! }
     return TuningObjective(imageLoss: lossValues, total: total, gradients: grads)
 }
 
@@ -132,8 +148,9 @@ public func tunedParameterNames(generator G: StyleGAN2Generator, options: Pivota
 /// tuned generator for the whole batch (PTI's multi-ID coach when N > 1; call it per image for
 /// single-image tuning).
 /// - Parameters:
-///   - rank: store weight differences at this rank (nil: full); the returned generator is the
-///     base plus the stored delta, exactly what loading the delta file restores.
+///   - rank: tune each weight's difference as a rank-r product L·R (LoRA-style; nil: full
+///     differences); biases are always full. The returned generator is the base plus the
+///     returned delta, exactly what loading the delta file restores.
 ///   - progress: after each step, with the step (1-based) and the images' losses.
 /// - Throws: `ProjectorError` for bad shapes or options or a non-finite loss; loss errors.
 public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Tensor, mask: Tensor? = nil, loss: ImageLoss,
@@ -144,11 +161,65 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
         throw ProjectorError("pivots must be [\(n), \(base.numWs), \(base.wDim)], got \(pivots.shape)")
     }
     guard options.numSteps >= 0, options.learningRate > 0, options.learningRate.isFinite,
-          options.localityWeight >= 0, options.localityWeight.isFinite, options.localityAlpha > 0 else {
-        throw ProjectorError("tuning needs steps ≥ 0, a positive learning rate, λ ≥ 0 and α > 0")
+          options.localityWeight >= 0, options.localityWeight.isFinite, options.localityAlpha > 0, options.localityInterval >= 1, (rank ?? 1) >= 1 else {
+        throw ProjectorError("tuning needs steps ≥ 0, a positive learning rate, λ ≥ 0, α > 0, an interval ≥ 1 and a rank ≥ 1")
     }
     let names = try tunedParameterNames(generator: base, options: options)
-    var params = names.map { base.parameters[$0]! }
+    // Adam's parameters: a full tensor per name, or with a rank the factors L [O, r] (zeros)
+    // and R [r, I·k·k] (N(0, 1/r), so a first step of L moves ΔW = L·R by about the learning
+    // rate, as full tuning does) of each weight — the delta file then stores exactly what was
+    // tuned, instead of a truncation of a full-rank difference.
+    var params = [Tensor]()
+    var layout = [(name: String, index: Int, lowRank: Bool)]()
+    var initRng = NumpyRandomState(seed: options.seed &+ 1)
+    for name in names {
+        let p = base.parameters[name]!
+        if let rank, p.rank == 4 {
+            let o = p.shape[0], k = p.count / o
+            layout.append((name, params.count, true))
+            params.append(Tensor.zeros([o, rank]))
+            params.append(Tensor(shape: [rank, k], data: initRng.randn(count: rank * k).map { Float($0 / Double(rank).squareRoot()) }))
+        } else {
+            layout.append((name, params.count, false))
+            params.append(p)
+        }
+    }
+    func currentDelta() throws -> GeneratorDelta {
+        var diffs = [String: GeneratorDelta.Difference]()
+        for (name, i, lowRank) in layout {
+            if lowRank {
+                diffs[name] = .lowRank(left: params[i], right: params[i + 1], shape: base.parameters[name]!.shape)
+            } else {
+                diffs[name] = .full(params[i] - base.parameters[name]!)
+            }
+        }
+        return GeneratorDelta(baseFingerprint: base.fingerprint, differences: diffs, rank: rank)
+    }
+    func gradients(_ g: [String: Tensor]) -> [Tensor] {
+        var out = [Tensor]()
+        for (name, i, lowRank) in layout {
+            let gw = g[name]!
+            guard lowRank else { out.append(gw); continue }
+            let l = params[i], r = params[i + 1]
+            let o = l.shape[0], q = l.shape[1], k = r.shape[1]
+            var gl = Tensor.zeros(l.shape), gr = Tensor.zeros(r.shape)
+            // ∂L = ∂W·Rᵀ, ∂R = Lᵀ·∂W with ∂W viewed as [O, I·k·k].
+            for a in 0..<o {
+                for c in 0..<q {
+                    var s: Float = 0
+                    for j in 0..<k { s += gw.storage[a * k + j] * r.storage[c * k + j] }
+                    gl.storage[a * q + c] = s
+                }
+                for c in 0..<q {
+                    let la = l.storage[a * q + c]
+                    if la == 0 { continue }
+                    for j in 0..<k { gr.storage[c * k + j] += la * gw.storage[a * k + j] }
+                }
+            }
+            out.append(gl); out.append(gr)
+        }
+        return out
+    }
     var adam = Adam(learningRate: options.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
     var rng = NumpyRandomState(seed: options.seed)
     var G = base
@@ -156,7 +227,7 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
     var bestSoFar = Float.infinity, bestAtWindowStart = Float.infinity, windowStart = 0
     var stepsRun = 0
     for step in 0..<options.numSteps {
-        let regWs = options.localityWeight > 0
+        let regWs = options.localityWeight > 0 && step % options.localityInterval == 0
             ? localityCodes(base: base, pivots: pivots, alpha: options.localityAlpha, truncationPsi: options.localityTruncationPsi, rng: &rng)
             : nil
         let obj = try tuningObjective(generator: G, base: base, pivots: pivots, targets: targets, mask: mask, loss: loss,
@@ -173,11 +244,11 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
                 bestAtWindowStart = bestSoFar; windowStart = step
             }
         }
-        adam.step(&params, grads: names.map { obj.gradients[$0]! })
-        G = try base.replacingParameters(Dictionary(uniqueKeysWithValues: zip(names, params)), computeFingerprint: false)
+        adam.step(&params, grads: gradients(obj.gradients))
+        G = try base.replacingParameters(try currentDelta().tunedParameters(base: base), computeFingerprint: false)
         stepsRun = step + 1
         progress?(stepsRun, obj.imageLoss)
     }
-    let delta = try GeneratorDelta(base: base, tuned: Dictionary(uniqueKeysWithValues: zip(names, params)), rank: rank)
+    let delta = try currentDelta()
     return PivotalTuningResult(delta: delta, generator: try delta.applied(to: base), lossHistory: history, stepsRun: stepsRun)
 }
