@@ -86,9 +86,10 @@ final class PivotalTuningTests: XCTestCase {
         XCTAssertLessThan(after, before)
         // Rank-2 tuning: the factors are what is stored, and re-applying them gives the same generator.
         o.layers = nil
-        let lr = try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o, rank: 2)
+        let lr = try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o, rank: 2, halfPrecision: true)
         XCTAssertLessThan(lr.lossHistory.last!, 0.8 * lr.lossHistory.first!)
         XCTAssertEqual(lr.delta.rank, 2)
+        XCTAssertTrue(lr.delta.halfPrecision)
         guard case .lowRank(let left, let right, _)? = lr.delta.differences["synthesis.b8.conv0.weight"] else {
             return XCTFail("weights should be stored as factors")
         }
@@ -105,8 +106,9 @@ final class PivotalTuningTests: XCTestCase {
         var rng = TestRNG(seed: 46)
         var tuned = [String: Tensor]()
         for name in base.replaceableParameterNames { tuned[name] = params[name]! + rng.tensor(params[name]!.shape, -0.1, 0.1) }
-        for rank in [nil, 1, 2] as [Int?] {
-            let delta = try GeneratorDelta(base: base, tuned: tuned, rank: rank)
+        for (rank, half) in [(nil, false), (1, false), (2, false), (nil, true), (2, true)] as [(Int?, Bool)] {
+            var delta = try GeneratorDelta(base: base, tuned: tuned, rank: rank)
+            if half { delta = delta.roundedToHalf() }
             let bytes = try delta.encoded()
             let back = try GeneratorDelta.decode(data: bytes, name: "mem")
             XCTAssertEqual(back, delta, "rank \(String(describing: rank))")

@@ -11,7 +11,7 @@ import LatentModels
 /// difference, same shape as the parameter) or, for a weight `[O, I, k, k]` stored at rank r,
 /// `NAME.left` `[O, r]` and `NAME.right` `[r, I·k·k]` with difference = left · right. Metadata:
 /// `format` = `latentlab-generator-delta`, `base_fingerprint`, `layers` (comma-separated parameter
-/// names), `rank` (`full` or r).
+/// names), `rank` (`full` or r), `dtype` (`f32`, or `f16` for a delta rounded to half precision).
 public struct GeneratorDelta: Sendable, Equatable {
     public static let fileName = "generator-delta.safetensors"
     public static let formatName = "latentlab-generator-delta"
@@ -30,9 +30,27 @@ public struct GeneratorDelta: Sendable, Equatable {
     public var differences: [String: Difference]
     /// Rank of the weight factors; nil for full differences.
     public var rank: Int?
+    /// Stored as F16 (every value already a float16 number, so reading it back is exact).
+    public var halfPrecision: Bool
 
-    public init(baseFingerprint: String, differences: [String: Difference], rank: Int?) {
+    public init(baseFingerprint: String, differences: [String: Difference], rank: Int?, halfPrecision: Bool = false) {
         self.baseFingerprint = baseFingerprint; self.differences = differences; self.rank = rank
+        self.halfPrecision = halfPrecision
+    }
+
+    /// Every stored value rounded to the nearest float16 (half the bytes on disk; the delta
+    /// applied is then exactly the one read back).
+    public func roundedToHalf() -> GeneratorDelta {
+        func r(_ t: Tensor) -> Tensor { t.map { Float(Float16($0)) } }
+        var out = self
+        out.halfPrecision = true
+        out.differences = differences.mapValues {
+            switch $0 {
+            case .full(let t): return .full(r(t))
+            case .lowRank(let l, let rt, let shape): return .lowRank(left: r(l), right: r(rt), shape: shape)
+            }
+        }
+        return out
     }
 
     /// The difference between `tuned` parameters and `base`'s, full or truncated to `rank` per
@@ -110,13 +128,15 @@ public struct GeneratorDelta: Sendable, Equatable {
     /// The safetensors bytes (see the type's documentation).
     public func encoded() throws -> Data {
         var w = SafeTensorsWriter(metadata: ["format": Self.formatName, "base_fingerprint": baseFingerprint,
-                                             "layers": layers.joined(separator: ","), "rank": rank.map(String.init) ?? "full"])
+                                             "layers": layers.joined(separator: ","), "rank": rank.map(String.init) ?? "full",
+                                             "dtype": halfPrecision ? "f16" : "f32"])
+        let dtype: DType = halfPrecision ? .f16 : .f32
         for name in layers {
             switch differences[name]! {
-            case .full(let t): try w.add(name, t)
+            case .full(let t): try w.add(name, t, dtype: dtype)
             case .lowRank(let left, let right, _):
-                try w.add(name + ".left", left)
-                try w.add(name + ".right", right)
+                try w.add(name + ".left", left, dtype: dtype)
+                try w.add(name + ".right", right, dtype: dtype)
             }
         }
         return w.encoded()
@@ -154,7 +174,7 @@ public struct GeneratorDelta: Sendable, Equatable {
                 throw FormatError(name, "generator delta: '\(layer)' is listed but not stored")
             }
         }
-        return GeneratorDelta(baseFingerprint: base, differences: diffs, rank: rank)
+        return GeneratorDelta(baseFingerprint: base, differences: diffs, rank: rank, halfPrecision: file.metadata["dtype"] == "f16")
     }
 
     /// Reads `path`.

@@ -21,13 +21,16 @@ public struct PTISolver: InversionSolver {
     public let rank: Int?
     /// One tuned generator for the batch.
     public let shared: Bool
+    /// Store the delta as float16.
+    public let halfPrecision: Bool
 
     public init(generator: StyleGAN2Generator, pivotSolver: InversionSolver, loss: ImageLoss,
-                options: PivotalTuningOptions = PivotalTuningOptions(), rank: Int? = nil, shared: Bool = false) throws {
+                options: PivotalTuningOptions = PivotalTuningOptions(), rank: Int? = nil, shared: Bool = false,
+                halfPrecision: Bool = false) throws {
         if let rank, rank < 1 { throw ProjectorError("rank must be ≥ 1, got \(rank)") }
         _ = try tunedParameterNames(generator: generator, options: options)
         self.generator = generator; self.pivotSolver = pivotSolver; self.loss = loss
-        self.options = options; self.rank = rank; self.shared = shared
+        self.options = options; self.rank = rank; self.shared = shared; self.halfPrecision = halfPrecision
     }
 
     public var method: String { "pti" }
@@ -43,12 +46,12 @@ public struct PTISolver: InversionSolver {
         let constNoise = generator.stackedNoise(Array(repeating: generator.constNoise, count: n)) ?? NoiseMaps()
         let pivotPSNR = try ImageMetrics.psnr(generator.synthesis(ws: ws), targets)
         let p0 = pivotSolver.numSteps, total = numSteps
+        // Images not being tuned report their latest loss (the pivot's until their turn).
+        var latest = pivot.result.finalLoss
         func report(_ step: Int, _ loss: [Float], _ rows: Range<Int>) {
-            guard let progress else { return }
-            var l = [Float](repeating: .nan, count: n)
-            for (k, i) in rows.enumerated() { l[i] = loss[k] }
-            progress(ProjectionProgress(step: p0 + step, numSteps: total, loss: l, learningRate: options.learningRate,
-                                        ws: ws, noise: constNoise))
+            for (k, i) in rows.enumerated() { latest[i] = loss[k] }
+            progress?(ProjectionProgress(step: p0 + step, numSteps: total, loss: latest, learningRate: options.learningRate,
+                                         ws: ws, noise: constNoise))
         }
         let groups: [Range<Int>] = shared ? [0 ..< n] : (0..<n).map { $0 ..< $0 + 1 }
         var recon = [Tensor](repeating: Tensor.zeros([1]), count: n)
@@ -61,7 +64,7 @@ public struct PTISolver: InversionSolver {
             let sub = ws.slice(rows), subTargets = targets.slice(rows)
             let subMask = mask.map { $0.shape[0] == 1 ? $0 : $0.slice(rows) }
             let tuned = try tuneGenerator(base: generator, pivots: sub, targets: subTargets, mask: subMask, loss: loss,
-                                          options: options, rank: rank) { step, l in report(step, l, rows) }
+                                          options: options, rank: rank, halfPrecision: halfPrecision) { step, l in report(step, l, rows) }
             let bytes = try tuned.delta.encoded()
             let images = tuned.generator.synthesis(ws: sub)
             for (k, i) in rows.enumerated() {
@@ -70,7 +73,8 @@ public struct PTISolver: InversionSolver {
                 extraRecord[i] = ["pivot_psnr": .double(pivotPSNR[i]), "pivot_seconds_per_image": .double(pivotSeconds / Double(n)),
                                   "pti_steps_run": .int(tuned.stepsRun), "pti_seconds": .double(Date().timeIntervalSince(t0)),
                                   "delta_bytes": .int(bytes.count), "delta_rank": rank.map { .int($0) } ?? .string("full"),
-                                  "pti_shared": .bool(shared), "pti_batch": .int(rows.count)]
+                                  "pti_shared": .bool(shared), "pti_batch": .int(rows.count),
+                                  "delta_dtype": .string(halfPrecision ? "f16" : "f32")]
             }
             for (s, v) in tuned.lossHistory.enumerated() { history[s] += v * Float(rows.count) / Float(n) }
             stepsRun = max(stepsRun, tuned.stepsRun)

@@ -151,11 +151,12 @@ public func tunedParameterNames(generator G: StyleGAN2Generator, options: Pivota
 ///   - rank: tune each weight's difference as a rank-r product L·R (LoRA-style; nil: full
 ///     differences); biases are always full. The returned generator is the base plus the
 ///     returned delta, exactly what loading the delta file restores.
+///   - halfPrecision: round the final delta to float16 (stored as F16: half the bytes).
 ///   - progress: after each step, with the step (1-based) and the images' losses.
 /// - Throws: `ProjectorError` for bad shapes or options or a non-finite loss; loss errors.
 public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Tensor, mask: Tensor? = nil, loss: ImageLoss,
                           options: PivotalTuningOptions = PivotalTuningOptions(), rank: Int? = nil,
-                          progress: ((Int, [Float]) -> Void)? = nil) throws -> PivotalTuningResult {
+                          halfPrecision: Bool = false, progress: ((Int, [Float]) -> Void)? = nil) throws -> PivotalTuningResult {
     let n = targets.shape.first ?? 0
     guard pivots.rank == 3, pivots.shape == [n, base.numWs, base.wDim], n >= 1 else {
         throw ProjectorError("pivots must be [\(n), \(base.numWs), \(base.wDim)], got \(pivots.shape)")
@@ -249,6 +250,6 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
         stepsRun = step + 1
         progress?(stepsRun, obj.imageLoss)
     }
-    let delta = try currentDelta()
+    let delta = halfPrecision ? try currentDelta().roundedToHalf() : try currentDelta()
     return PivotalTuningResult(delta: delta, generator: try delta.applied(to: base), lossHistory: history, stepsRun: stepsRun)
 }

@@ -16,6 +16,8 @@ struct PTIOptions: ParsableArguments {
     @Option(name: .customLong("pti-patience"), help: "Stop tuning when the image loss improves < 1 % over this many steps (0: never).")
     var ptiPatience: Int = 40
     @Option(help: "Store weight deltas at this rank per layer (truncated SVD); default full.") var rank: Int?
+    @Flag(name: .customLong("delta-f32"), help: "Store the weight delta in float32 (default float16: half the bytes, the delta applied is exactly the one stored).")
+    var deltaF32 = false
     @Flag(name: .customLong("pti-shared"), help: "One tuned generator (one delta) per batch instead of one per image.")
     var ptiShared = false
     @Option(help: "PTI locality regulariser weight λ (0: off); codes at distance --locality-alpha from the pivot keep their images.")
@@ -26,7 +28,7 @@ struct PTIOptions: ParsableArguments {
     /// True when an option of this group differs from its default (they need --method pti).
     var isCustomised: Bool {
         pivot != "optimize" || ptiSteps != 100 || ptiLr != 1e-2 || ptiLayers != nil || ptiPatience != 40 || rank != nil
-            || ptiShared || locality != 0.1 || localityAlpha != 30 || localityInterval != 4
+            || ptiShared || deltaF32 || locality != 0.1 || localityAlpha != 30 || localityInterval != 4
     }
 
     func validate() throws {
@@ -53,7 +55,7 @@ struct PTIOptions: ParsableArguments {
 
     var record: [String: RecordValue] {
         ["pivot": .string(pivot), "pti_steps": .int(ptiSteps), "pti_lr": RecordValue(ptiLr), "pti_layers": RecordValue(ptiLayers),
-         "pti_patience": .int(ptiPatience), "rank": RecordValue(rank), "pti_shared": .bool(ptiShared),
+         "pti_patience": .int(ptiPatience), "rank": RecordValue(rank), "pti_shared": .bool(ptiShared), "delta_dtype": .string(deltaF32 ? "f32" : "f16"),
          "locality": RecordValue(locality), "locality_alpha": RecordValue(localityAlpha),
          "locality_interval": .int(localityInterval)]
     }
@@ -86,7 +88,7 @@ extension MethodOptions {
         }
         do {
             return (try PTISolver(generator: G, pivotSolver: pivotSolver, loss: try losses.makeLoss(), options: pti.tuningOptions,
-                                  rank: pti.rank, shared: pti.ptiShared), note)
+                                  rank: pti.rank, shared: pti.ptiShared, halfPrecision: !pti.deltaF32), note)
         } catch { throw CommandFailure(error, context: "--method pti") }
     }
 }
