@@ -40,6 +40,10 @@ final class PTICommandTests: CLITestCase {
         let recon = try loadImage(path: out + "/reconstruction.png").tensor
         assertClose(original, recon, atol: 1.5 / 127.5, rtol: 0, "original vs reconstruction")
 
+        // Text edits cannot use the delta yet: refused, not rendered with the base generator.
+        try runFails(["edit", "--latent-in", out + "/latent.npz", "--text", "a red sphere", "--out", temp("e3")],
+                     contains: ["generator-delta.safetensors", "--recipe"])
+
         // A delta whose base is another generator is refused with one line.
         var other = try GeneratorDelta.read(path: deltaPath)
         other.baseFingerprint = "0123456789abcdef"

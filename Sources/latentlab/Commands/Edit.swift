@@ -65,6 +65,7 @@ struct Edit: ParsableCommand {
     func run() throws {
         let G = try net.loadGenerator()
         let inputs = try findLatentFiles(latentIn)
+        if textOptions.isTextEdit { try TunedGenerator.refuseForTextEdits(inputs) }
         var record = RunRecord(command: "edit", ["latent_in": .string(latentIn), "network": .string(net.networkName),
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
