@@ -24,6 +24,8 @@ public struct SceneStatistics: Sendable {
     public var horizon: Double = 1
     /// Object bounding box (inclusive pixel rows/columns); empty object gives an empty box.
     public var box: (top: Int, bottom: Int, left: Int, right: Int)
+    /// Row-major indices of the object's pixels (the component measured).
+    public var objectPixels: [Int] = []
     public var objectRedMinusBlue: Double { objectColour[0] - objectColour[2] }
     public var wallRedMinusBlue: Double { wallColour[0] - wallColour[2] }
 }
@@ -103,11 +105,13 @@ public func sceneStatistics(image: Tensor) -> SceneStatistics {
         }
     }
     wall = wall.map { $0 / max(wallCount, 1) }
-    return SceneStatistics(objectArea: Double(best.count) / Double(hw),
-                           objectHeight: bottom >= top ? Double(bottom - top + 1) / Double(h) : 0,
-                           centroidX: best.isEmpty ? 0.5 : sx / n / Double(w),
-                           objectColour: colour, wallColour: wall, ellipseMisfit: misfit,
-                           horizon: Double(horizon) / Double(h), box: (top, bottom, left, right))
+    var stats = SceneStatistics(objectArea: Double(best.count) / Double(hw),
+                                objectHeight: bottom >= top ? Double(bottom - top + 1) / Double(h) : 0,
+                                centroidX: best.isEmpty ? 0.5 : sx / n / Double(w),
+                                objectColour: colour, wallColour: wall, ellipseMisfit: misfit,
+                                horizon: Double(horizon) / Double(h), box: (top, bottom, left, right))
+    stats.objectPixels = best
+    return stats
 }
 
 /// Mean absolute change (over channels, on [0, 1] images) between two images `[3, H, W]` at

@@ -68,6 +68,7 @@ struct Edit: ParsableCommand {
     func run() throws {
         let G = try net.loadGenerator()
         let inputs = try findLatentFiles(latentIn)
+        if textOptions.isTextEdit || guidance.targetImage != nil { try TunedGenerator.refuseForTextEdits(inputs) }
         var record = RunRecord(command: "edit", ["latent_in": .string(latentIn), "network": .string(net.networkName),
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
@@ -80,7 +81,7 @@ struct Edit: ParsableCommand {
                 outcome = editEach(inputs, generator: G, out: out, scale: image.scale, record: record) { file in
                     let ws = try singleLatent(file, G)
                     return (ws, try plan.apply(ws: ws))
-                } render: { ws, file in G.synthesis(ws: ws, noise: file.renderNoise(generator: G)).row(0) }
+                } render: { ws, file, g in g.synthesis(ws: ws, noise: file.renderNoise(generator: g)).row(0) }
             } else {
                 // An exemplar, or a direction/recipe confined to a mask (GuidanceOptions).
                 outcome = try guidance.run(generator: G, inputs: inputs, plan: plan, layers: layers, masks: textOptions, out: out,

@@ -43,7 +43,7 @@ struct Project: ParsableCommand {
     /// The whole command; `encode DIR` runs it as `--method encoder` under its own name.
     func runProject(command: String) throws {
         let G = try net.loadGenerator()
-        let (inverter, note) = try methodOptions.makeSolver(generator: G, net: net, solver: solver, losses: losses)
+        let (inverter, note) = try methodOptions.makeSolver(generator: G, net: net, solver: solver, losses: losses, allowsPivotFile: false)
         if let note { printError("note: \(note)") }
         var args = methodOptions.record(solver: solver, losses: losses)
         args["command"] = .string(command); args["network"] = .string(net.networkName); args["crop"] = .string(cropOption.crop)

@@ -68,21 +68,28 @@ func labelledCells(original: Tensor, results: [EditedResult]) -> [Tensor] {
 
 /// Edits every input on its own (failure-isolated): reads it, applies `edit` (the ws as read
 /// and the edited results), renders with the file's noise maps (`render`), writes `writeEditResult`.
+/// A latent whose folder holds a PTI weight delta renders with the base generator plus that delta
+/// (`TunedGenerator`; the generator `render` receives), and its record says so.
 func editEach(_ inputs: [(name: String, path: String)], generator G: StyleGAN2Generator, out: String, scale: Int,
               record base: RunRecord, edit: (LatentFile) throws -> (Tensor, [(tag: String, ws: Tensor)]),
-              render: (Tensor, LatentFile) -> Tensor) -> EditOutcome {
+              render: (Tensor, LatentFile, StyleGAN2Generator) -> Tensor) -> EditOutcome {
     var outcome = EditOutcome()
     // One latent takes a moment; a bar is for folders.
     let bar = inputs.count > 1 ? ProgressBar(total: inputs.count, label: "edit") : nil
     for (k, item) in inputs.enumerated() {
         do {
+            // The delta first: a folder tuned from another generator is refused for that reason.
+            let tuned = try TunedGenerator.forLatent(at: item.path, base: G)
             let file = try LatentFile.read(path: item.path, generator: G)
+            if let tuned { printError("note: \(item.path) renders with the tuned generator \(tuned.deltaPath)") }
+            let g = tuned?.generator ?? G
             let (ws, edited) = try edit(file)
-            let original = render(ws, file)
-            let results = edited.map { EditedResult(tag: $0.tag, ws: $0.ws, image: render($0.ws, file)) }
+            let original = render(ws, file, g)
+            let results = edited.map { EditedResult(tag: $0.tag, ws: $0.ws, image: render($0.ws, file, g)) }
             let dir = item.name.isEmpty ? out : out + "/" + item.name
             var record = base
             record["latent_in"] = .string(item.path)
+            if let tuned { record.merge(tuned.record) }
             try writeEditResult(dir: dir, original: original, results: results, source: file, scale: scale, record: record)
             outcome.rows.append(labelledCells(original: original, results: results))
             outcome.items.append(["name": .string(item.name), "folder": .string(dir)])

@@ -197,16 +197,20 @@ func confinedEditEach(_ inputs: [(name: String, path: String)], generator G: Sty
     let bar = inputs.count > 1 ? ProgressBar(total: inputs.count, label: "edit") : nil
     for (k, item) in inputs.enumerated() {
         do {
+            // A PTI folder renders with its tuned generator, as `editEach` does.
+            let tuned = try TunedGenerator.forLatent(at: item.path, base: G)
+            if let tuned { printError("note: \(item.path) renders with the tuned generator \(tuned.deltaPath)") }
+            let g = tuned?.generator ?? G
             let file = try LatentFile.read(path: item.path, generator: G)
             let ws = try singleLatent(file, G)
             let noise = file.renderNoise(generator: G)
-            let original = G.synthesis(ws: ws, noise: noise).row(0)
+            let original = g.synthesis(ws: ws, noise: noise).row(0)
             let confine = try mask(item.name, original)
             var results: [EditedResult] = [], metrics: [String: RecordValue] = [:], summary: String? = nil
             for e in try edit(ws) {
-                let free = G.synthesis(ws: e.ws, noise: noise).row(0)
+                let free = g.synthesis(ws: e.ws, noise: noise).row(0)
                 guard let confine else { results.append(EditedResult(tag: e.tag, ws: e.ws, image: free)); continue }
-                let image = confine.render(generator: G, editedWs: e.ws, originalWs: ws, noise: noise).row(0)
+                let image = confine.render(generator: g, editedWs: e.ws, originalWs: ws, noise: noise).row(0)
                 results.append(EditedResult(tag: e.tag, ws: e.ws, image: image))
                 let (outside, outsideFree) = (confine.psnrOutside(image, original), confine.psnrOutside(free, original))
                 metrics[e.tag.isEmpty ? "edited" : e.tag] = .object([
@@ -217,6 +221,7 @@ func confinedEditEach(_ inputs: [(name: String, path: String)], generator G: Sty
             let dir = item.name.isEmpty ? out : out + "/" + item.name
             var record = base
             record["latent_in"] = .string(item.path)
+            if let tuned { record.merge(tuned.record) }
             var entry: [String: RecordValue] = ["name": .string(item.name), "folder": .string(dir)]
             if !metrics.isEmpty { record["metrics"] = .object(metrics); entry["metrics"] = .object(metrics) }
             try writeEditResult(dir: dir, original: original, results: results, source: file, scale: scale, record: record)

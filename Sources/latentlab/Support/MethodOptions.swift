@@ -14,25 +14,32 @@ enum InversionMethod: String, CaseIterable, ExpressibleByArgument {
     case encoder
     /// The encoder's code refined by a short optimisation.
     case hybrid
+    /// Pivotal tuning: a W pivot (or the encoder's code), then the generator tuned to it (a weight delta per image).
+    case pti
 }
 
 /// `--method`, `--encoder`, `--iterations`, shared by `invert`, `project` and `encode`.
 struct MethodOptions: ParsableArguments {
-    @Option(help: "Inversion method: optimize (the projector), encoder (one pass) or hybrid (the encoder's code refined by a short optimisation).")
+    @Option(help: "Inversion method: optimize (the projector), encoder (one pass), hybrid (the encoder's code refined by a short optimisation) or pti (a pivot, then the generator tuned to it; writes generator-delta.safetensors).")
     var method: InversionMethod = .optimize
     @Option(help: "Encoder for --method encoder|hybrid (.safetensors from train-encoder, or a pSp/e4e encoder from 'latentlab convert'). Default: the embedded scenes64 encoder, which serves the embedded generator.")
     var encoder: String?
     @Option(help: "ReStyle refinements of an encoder trained with train-encoder --iterative.") var iterations: Int = 1
+    @OptionGroup var pti: PTIOptions
 
     func validate() throws {
         guard (1...100).contains(iterations) else { throw ValidationError("--iterations must be 1-100") }
         if method == .optimize && (encoder != nil || iterations != 1) {
             throw ValidationError("--encoder and --iterations need --method encoder or hybrid")
         }
+        if method != .pti && pti.isCustomised { throw ValidationError("--pivot, --pti-*, --rank and --locality need --method pti") }
+        if method == .pti && pti.pivot != "encoder" && (encoder != nil || iterations != 1) {
+            throw ValidationError("--encoder and --iterations with --method pti need --pivot encoder")
+        }
     }
 
     /// The optimisation defaults of the method (steps, learning rate, noise start).
-    var defaults: MethodDefaults { method == .hybrid ? .hybrid : .optimize }
+    var defaults: MethodDefaults { method == .hybrid ? .hybrid : method == .pti ? .ptiPivot : .optimize }
 
     /// The encoder named by `--encoder`, or the embedded one for the embedded generator.
     /// - Throws: `CommandFailure` for a file that is not an encoder, or no `--encoder` with
@@ -51,8 +58,13 @@ struct MethodOptions: ParsableArguments {
     /// Builds the solver for `generator`, with a note when the encoder was trained for another
     /// generator of the same shape.
     func makeSolver(generator G: StyleGAN2Generator, net: NetworkOptions, solver: SolverOptions,
-                    losses: LossOptions) throws -> (solver: InversionSolver, note: String?) {
+                    losses: LossOptions, allowsPivotFile: Bool = true) throws -> (solver: InversionSolver, note: String?) {
         switch method {
+        case .pti:
+            if !allowsPivotFile && !["optimize", "encoder"].contains(pti.pivot) {
+                throw CommandFailure("--pivot FILE gives one image's latent: use it with invert (project takes --pivot optimize or encoder)")
+            }
+            return try makePTISolver(generator: G, net: net, solver: solver, losses: losses)
         case .optimize:
             return (OptimizationSolver(generator: G, loss: try losses.makeLoss(), options: try solver.projectorOptions(generator: G)), nil)
         case .encoder, .hybrid:
@@ -80,6 +92,7 @@ struct MethodOptions: ParsableArguments {
             r["encoder"] = .string(encoder ?? "default:scenes64-encoder")
             r["iterations"] = .int(iterations)
         }
+        if method == .pti { r.merge(pti.record) { a, _ in a } }
         if method != .encoder {
             r.merge(solver.record(defaults: defaults)) { a, _ in a }
             r.merge(losses.record) { a, _ in a }

@@ -1,0 +1,68 @@
+import Foundation
+import LatentTensor
+import LatentModels
+import LatentCore
+import LatentInversion
+import LatentEditing
+import _LatentVerification
+
+/// `LatentBench recipes --latents DIR [--recipes Edits] [--network G.safetensors] [--json]`:
+/// applies larger-object, move-left, red-object and red-wall (strength 1) to every latent.npz
+/// under DIR (any `project` output: W+, W, encoder, hybrid, PTI — a folder holding
+/// generator-delta.safetensors renders with base + delta, as `edit` does) and counts the
+/// successes of issue 17's criteria (`RecipeCriterion`), measured on the 8-bit edit against the
+/// 8-bit reconstruction of the same latent.
+func runRecipeBench(arguments: [String]) {
+    func value(_ flag: String) -> String? { arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
+    guard let root = value("--latents") else {
+        print("usage: LatentBench recipes --latents DIR [--recipes Edits] [--network G.safetensors] [--json]"); exit(2)
+    }
+    let recipeDir = value("--recipes") ?? "Edits"
+    let json = arguments.contains("--json")
+    do {
+        let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
+        let recipes = try RecipeCriterion.allCases.map { ($0, try EditRecipe.load(path: recipeDir + "/" + $0.rawValue + ".json")) }
+        let files = (FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? [])
+            .filter { ($0 as NSString).lastPathComponent == "latent.npz" && !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
+            .sorted()
+        guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
+        var counts = [RecipeCriterion: Int](), tunedCount = 0
+        if !json { print("latent".padding(toLength: 28, withPad: " ", startingAt: 0) + RecipeCriterion.allCases.map { $0.rawValue.padding(toLength: 23, withPad: " ", startingAt: 0) }.joined() + "generator") }
+        for rel in files {
+            let path = root + "/" + rel
+            let dir = (path as NSString).deletingLastPathComponent
+            let deltaPath = dir + "/" + GeneratorDelta.fileName
+            var G = base
+            let tuned = FileManager.default.fileExists(atPath: deltaPath)
+            if tuned { G = try GeneratorDelta.read(path: deltaPath).applied(to: base); tunedCount += 1 }
+            let file = try LatentFile.read(path: path, generator: G)
+            let ws = file.ws(generator: G)
+            let noise = file.renderNoise(generator: G)
+            let original = sceneFactors(image: G.synthesis(ws: ws, noise: noise).row(0))
+            var row = [String: Any]()
+            var cells = [String]()
+            for (criterion, recipe) in recipes {
+                let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: ws)[0].ws
+                let e = sceneFactors(image: G.synthesis(ws: edited, noise: noise).row(0))
+                let ok = criterion.succeeds(original: original, edited: e)
+                if ok { counts[criterion, default: 0] += 1 }
+                row[criterion.rawValue] = ["ok": ok, "height": e.objectHeight - original.objectHeight, "dx": e.centreX - original.centreX,
+                                           "object_hue": e.objectHue, "wall_hue": e.wallHue] as [String: Any]
+                cells.append(String(format: "%@ h%+.3f x%+.3f", ok ? "ok  " : "FAIL", e.objectHeight - original.objectHeight, e.centreX - original.centreX)
+                    .padding(toLength: 23, withPad: " ", startingAt: 0))
+            }
+            if json {
+                row["latent"] = rel; row["tuned"] = tuned
+                print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(rel.prefix(27)).padding(toLength: 28, withPad: " ", startingAt: 0) + cells.joined() + (tuned ? "base+delta" : "base"))
+            }
+        }
+        let total = RecipeCriterion.allCases.reduce(0) { $0 + (counts[$1] ?? 0) }
+        let summary = RecipeCriterion.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)/\(files.count)" }.joined(separator: ", ")
+        let line = "\(files.count) latents (\(tunedCount) with a delta): \(summary); total \(total)/\(4 * files.count)"
+        if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+    } catch {
+        print("recipes: \(error)"); exit(1)
+    }
+}
