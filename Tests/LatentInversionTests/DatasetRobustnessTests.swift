@@ -125,6 +125,35 @@ final class DatasetRobustnessTests: XCTestCase {
         }
     }
 
+    /// A finished image folder that holds a generator delta (a PTI result) is finished only while
+    /// the delta reads back and fits the generator: a truncated one or another base's is redone.
+    func testDamagedOrForeignDeltaMarksTheImageDamaged() throws {
+        let (G, _) = try TinyProjector.load()
+        try BatchFixtures.addScene(0, to: root + "/in", as: "img0.png")
+        let out = root + "/out"
+        _ = try runBatchProjection(generator: G, loss: PixelL2Loss(), inputDir: root + "/in", outputDir: out,
+                                   options: try BatchFixtures.options(steps: 1))
+        let name = G.replaceableParameterNames.first { $0.hasSuffix(".weight") }!
+        let tuned = [name: G.parameters[name]! + 0.01]
+        let delta = try GeneratorDelta(base: G, tuned: tuned)
+        let path = out + "/img0/" + GeneratorDelta.fileName
+        try delta.encoded().write(to: URL(fileURLWithPath: path))
+        guard case .finished = checkFinishedInversion(dir: out + "/img0", image: "img0.png", generator: G) else {
+            return XCTFail("an intact delta should keep the image finished")
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        guard case .damaged(let why) = checkFinishedInversion(dir: out + "/img0", image: "img0.png", generator: G) else {
+            return XCTFail("a truncated delta was not noticed")
+        }
+        XCTAssertTrue(why.contains(GeneratorDelta.fileName), why)
+        let foreign = GeneratorDelta(baseFingerprint: "0000000000000000", differences: delta.differences, rank: nil)
+        try foreign.encoded().write(to: URL(fileURLWithPath: path))
+        guard case .damaged = checkFinishedInversion(dir: out + "/img0", image: "img0.png", generator: G) else {
+            return XCTFail("a delta of another base was not noticed")
+        }
+    }
+
     func testEmptyShardIsANoteAndUnreadableEntriesFailTheirShard() throws {
         let (G, _) = try TinyProjector.load()
         try BatchFixtures.addScene(0, to: root + "/in", as: "only.png")

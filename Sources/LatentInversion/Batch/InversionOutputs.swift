@@ -118,6 +118,11 @@ public func checkFinishedInversion(dir: String, image: String, generator G: Styl
     } catch {
         return .damaged(errorLine(error))
     }
+    // A tuned (PTI) result is only as good as its delta: it must read back and fit this base.
+    let deltaPath = dir + "/" + GeneratorDelta.fileName
+    if record.arguments["method"]?.text == "pti" || FileManager.default.fileExists(atPath: deltaPath) {
+        do { _ = try GeneratorDelta.read(path: deltaPath).applied(to: G) } catch { return .damaged(errorLine(error)) }
+    }
     for name in ["target.png", "reconstruction.png"] {
         let path = dir + "/" + name
         do {
