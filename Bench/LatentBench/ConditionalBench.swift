@@ -31,8 +31,7 @@ func runConditionalBench(arguments: [String]) {
         let limit = min(pairs.maps.count, a.int("limit", pairs.maps.count))
         let clip = try CLIPModel.loadDefault(), tokenizer = try CLIPTokenizer.loadDefault()
         let shapeWords = ["sphere", "cube", "cylinder", "cone"]
-        var textFeatures = try clip.encodeText(shapeWords.map { "a \($0)" }, tokenizer: tokenizer)
-        normaliseRows(&textFeatures)
+        let textFeatures = CLIPModel.l2Normalized(try clip.encodeText(shapeWords.map { "a \($0)" }, tokenizer: tokenizer))
         var hits = 0, shapeHits = 0, shapeCounted = 0, psnrSum = 0.0, ms = [Double]()
         var dx = [Double](), dh = [Double](), dz = [Double]()
         for i in 0..<limit {
@@ -53,8 +52,7 @@ func runConditionalBench(arguments: [String]) {
                 var counts = [Int](repeating: 0, count: 4)
                 for c in ids where (3...6).contains(c) { counts[c - 3] += 1 }
                 if let best = counts.indices.max(by: { counts[$0] < counts[$1] }), counts[best] > 0 {
-                    var f = try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: out.reshaped([1] + out.shape)))
-                    normaliseRows(&f)
+                    let f = CLIPModel.l2Normalized(try clip.encodeImage(try clip.preprocess(imagesInMinusOneOne: out.reshaped([1] + out.shape))))
                     let scores = (0..<4).map { k in (0..<f.shape[1]).reduce(Float(0)) { $0 + f.storage[$1] * textFeatures.storage[k * f.shape[1] + $1] } }
                     shapeCounted += 1
                     if scores.indices.max(by: { scores[$0] < scores[$1] }) == best { shapeHits += 1 }
@@ -71,17 +69,4 @@ func runConditionalBench(arguments: [String]) {
         }
         print(String(format: "PSNR vs photo: %.2f dB mean; translate %.1f ms per map at batch 1 (median, encoder + synthesis)", psnrSum / Double(limit), median(ms)))
     } catch { print("conditional: \(error)") }
-}
-
-/// `[N, D]` rows scaled to unit length.
-private func normaliseRows(_ t: inout Tensor) {
-    let d = t.shape[1], n = t.shape[0]
-    t.withUnsafeMutableBufferPointer { p in
-        for i in 0..<n {
-            var s: Float = 0
-            for k in 0..<d { s += p[i * d + k] * p[i * d + k] }
-            let inv = 1 / max(s.squareRoot(), 1e-12)
-            for k in 0..<d { p[i * d + k] *= inv }
-        }
-    }
 }

@@ -118,19 +118,16 @@ public struct TrainedEncoder: LatentEncoder {
     /// - Throws: `EncoderError` for an image encoder or maps of the wrong shape / with NaN.
     public func encode(maps: Tensor) throws -> Tensor {
         guard config.guidance != nil else { throw EncoderError("this encoder encodes photos, not guidance maps") }
-        let c = config.architecture.inputChannels
-        guard maps.rank == 4, maps.shape[0] >= 1, maps.shape[1] == c, maps.shape[2] == resolution, maps.shape[3] == resolution else {
-            throw EncoderError("maps must be [N, \(c), \(resolution), \(resolution)], got \(maps.shape)")
-        }
-        guard maps.isFinite else { throw EncoderError("maps contain NaN or infinity") }
+        try checkImages(maps, channels: config.architecture.inputChannels, what: "maps")
         return network.forward(maps, base: averageCodes(maps.shape[0]), stage: config.stage).codes
     }
 
-    private func checkImages(_ images: Tensor) throws {
-        guard images.rank == 4, images.shape[0] >= 1, images.shape[1] == 3, images.shape[2] == resolution, images.shape[3] == resolution else {
-            throw EncoderError("images must be [N, 3, \(resolution), \(resolution)], got \(images.shape)")
+    /// `[N, channels, R, R]` with N ≥ 1 and finite values, or an `EncoderError` naming `what`.
+    private func checkImages(_ images: Tensor, channels: Int = 3, what: String = "images") throws {
+        guard images.rank == 4, images.shape[0] >= 1, images.shape[1] == channels, images.shape[2] == resolution, images.shape[3] == resolution else {
+            throw EncoderError("\(what) must be [N, \(channels), \(resolution), \(resolution)], got \(images.shape)")
         }
-        guard images.isFinite else { throw EncoderError("images contain NaN or infinity") }
+        guard images.isFinite else { throw EncoderError("\(what) contain NaN or infinity") }
     }
 }
 

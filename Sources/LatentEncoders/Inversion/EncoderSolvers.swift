@@ -53,6 +53,7 @@ public struct HybridSolver: InversionSolver {
     public let encoderSolver: EncoderSolver
     public let loss: ImageLoss
     public let options: ProjectorOptions
+    /// Holds the `w_avg` / `w_std` estimate the optimisation needs, made once on first use.
     private let statistics: OptimizationSolver
 
     /// - Parameter options: the optimisation's schedule and settings; `initialLatent` is replaced

@@ -46,10 +46,9 @@ struct Translate: ParsableCommand {
         _ = try sniffFileKind(path: encoder)
         let e: TrainedEncoder
         do {
-            guard let t = try loadLatentEncoder(path: encoder) as? TrainedEncoder, let kind = t.config.guidance else {
+            guard let t = try loadLatentEncoder(path: encoder) as? TrainedEncoder, t.config.guidance != nil else {
                 throw CommandFailure("\(encoder): an image encoder, not a guidance encoder (train one with train-encoder --pairs DIR --input seg|sketch)")
             }
-            _ = kind
             e = t
             if let note = try checkEncoder(e, matches: G) { printError("note: \(note)") }
         } catch let f as CommandFailure { throw f } catch { throw CommandFailure(error, context: encoder) }
