@@ -100,7 +100,9 @@ public struct ReferenceSynthesis {
 public func tinyRandomGenerator(seed: UInt64, config: StyleGAN2Config) throws -> (StyleGAN2Generator, [String: Tensor]) {
     var rng = TestRNG(seed: seed)
     var params = [String: Tensor]()
-    for (name, shape) in StyleGAN2Generator.expectedShapes(config: config) {
+    // Sorted: a Dictionary's order changes from process to process (seeded hashing), and the
+    // same seed must give the same generator in every run.
+    for (name, shape) in StyleGAN2Generator.expectedShapes(config: config).sorted(by: { $0.key < $1.key }) {
         if name.hasSuffix("resample_filter") { params[name] = setupFilter([1, 3, 3, 1]); continue }
         if name.hasSuffix("affine.bias") { params[name] = rng.tensor(shape, 0.5, 1.5); continue }
         if name.hasSuffix("noise_strength") { params[name] = rng.tensor(shape, 0.2, 0.6); continue }
