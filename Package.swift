@@ -75,7 +75,7 @@ let package = Package(
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_LatentVerification", "_TestSupport"],
                     resources: [.copy("Resources")]),
-        .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "LatentCLIP", "_TestSupport"]),
+        .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "LatentCLIP", "LatentCore", "LatentInversion", "_TestSupport"]),
         .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
                     resources: [.copy("Resources")]),
     ],

@@ -4,6 +4,8 @@ import LatentFormats
 import LatentImageIO
 import LatentModels
 import LatentEncoders
+import LatentCore
+import LatentInversion
 import _TestSupport
 
 /// Guidance maps (decoding, resizing, refusals) and the trainer's paired path (`--pairs`): loss
@@ -125,6 +127,52 @@ final class GuidanceEncoderTests: XCTestCase {
         // Options and data must agree.
         XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("x/E.safetensors").path,
                                               options: options(steps: 1, kind: .seg), pairs: sketchPairs))
+    }
+
+    /// `--pair-latents`: the photos' W+ codes (as `encode` writes them, one folder per photo) are
+    /// regressed; with no image loss the trainer learns from them alone and the codes approach the
+    /// targets. Missing or unusable latent files and mismatched options are refused.
+    func testPairLatentsAreRegressed() throws {
+        let g = try tiny32Generator()
+        let root = try makePairs(count: 6)
+        var pairs = try GuidancePairs(folder: root, kind: .seg, classes: 3)
+        // Targets: arbitrary W+ codes per photo (what the encoder should learn to output).
+        var rng = TestRNG(seed: 77)
+        let targets = rng.tensor([6, g.numWs, g.wDim], -0.5, 0.5)
+        let codes = dir.appendingPathComponent("codes").path
+        for i in 0..<6 {
+            let folder = codes + String(format: "/%03d", i)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try LatentFile(ws: targets.slice(i ..< i + 1), noise: g.constNoise).write(to: folder + "/latent.npz")
+        }
+        try pairs.attachLatents(folder: codes, generator: g)
+        XCTAssertEqual(pairs.latents, targets)
+        var o = options(steps: 40, kind: .seg)
+        o.l2Weight = 0; o.msSSIMWeight = 0; o.pairLatents = true; o.deltaNormWeight = 0
+        let out = dir.appendingPathComponent("lat/E.safetensors").path
+        let report = try trainEncoder(generator: g, outputPath: out, options: o, pairs: pairs)
+        let h = report.lossHistory
+        XCTAssertLessThan(h.suffix(4).reduce(0, +), 0.5 * h.prefix(4).reduce(0, +), "latent loss \(h.first!) → \(h.last!)")
+        // The trained encoder's codes for the maps are closer to the targets than latent_avg is.
+        let maps = Tensor.concatenate(try pairs.maps.map { try loadGuidanceMap(path: $0, kind: .seg, classes: 3, resolution: 32).tensor.reshaped([1, 3, 32, 32]) })
+        let (ws, _) = try translateMaps(maps, encoder: try TrainedEncoder(path: out), generator: g)
+        let avgRow = broadcastToWs(g.wAvg.reshaped([1, g.wDim]), numWs: g.numWs)
+        let avg = Tensor.concatenate(Array(repeating: avgRow, count: 6))
+        func mse(_ a: Tensor, _ b: Tensor) -> Double { zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count) }
+        XCTAssertLessThan(mse(ws, targets), 0.5 * mse(avg, targets))
+        // Options and data must agree; a missing latent names its photo.
+        o.pairLatents = nil
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("y/E.safetensors").path, options: o, pairs: pairs)) { e in
+            XCTAssertTrue("\(e)".contains("pairLatents is off"), "\(e)")
+        }
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("y/E.safetensors").path, options: o,
+                                              pairs: try GuidancePairs(folder: root, kind: .seg, classes: 3))) { e in
+            XCTAssertTrue("\(e)".contains("image loss"), "\(e)")
+        }
+        try FileManager.default.removeItem(atPath: codes + "/004/latent.npz")
+        XCTAssertThrowsError(try pairs.attachLatents(folder: codes, generator: g)) { e in
+            XCTAssertTrue("\(e)".contains("004.png"), "\(e)"); XCTAssertFalse("\(e)".contains("\n"))
+        }
     }
 
     func testBatchTranslationWritesOutputsAndResumes() throws {

@@ -2,6 +2,8 @@ import Foundation
 import LatentTensor
 import LatentImageIO
 import LatentInversion
+import LatentCore
+import LatentModels
 
 /// What a guidance encoder reads instead of a photo (pix2pix-style paired data).
 public enum GuidanceKind: String, Codable, Sendable, CaseIterable {
@@ -109,6 +111,9 @@ public struct GuidancePairs: Sendable {
     /// Absolute paths, matched by name, sorted.
     public var maps: [String]
     public var photos: [String]
+    /// `[P, numWs, wDim]`: W+ codes of the photos (from `project` or an image encoder), the
+    /// targets of a latent loss; nil when training from image losses alone.
+    public var latents: Tensor? = nil
 
     /// Lists the pairs under `folder`.
     /// - Throws: `EncoderError` when `folder/<kind>` or `folder/photo` is missing, a map has no
@@ -126,5 +131,32 @@ public struct GuidancePairs: Sendable {
         self.kind = kind; self.classes = classes
         maps = mapNames.map { mapDir + "/" + $0 }
         photos = mapNames.map { photoDir + "/" + $0 }
+    }
+
+    /// Loads W+ targets for every pair from `folder`, the output of `latentlab encode` or
+    /// `project` run on this pair folder's `photo/`: `folder/<name>/latent.npz` with the sub-folder
+    /// names those commands give the photo listing (`outputFolderNames`).
+    /// - Throws: `EncoderError` naming the first missing or unusable latent file (a z file, a
+    ///   batch, another generator's shape).
+    public mutating func attachLatents(folder: String, generator G: StyleGAN2Generator) throws {
+        let numWs = G.numWs, wDim = G.wDim
+        let photoDir = ((photos.first ?? "") as NSString).deletingLastPathComponent
+        let listing: [String]
+        do { listing = try listImages(root: photoDir) } catch { throw EncoderError("\(photoDir): \(errorLine(error))") }
+        let names = outputFolderNames(for: listing)
+        var data = [Float]()
+        data.reserveCapacity(photos.count * numWs * wDim)
+        for photo in photos {
+            let rel = String(photo.dropFirst(photoDir.count + 1))
+            let path = folder + "/" + names[rel]! + "/latent.npz"
+            let file: LatentFile
+            do { file = try LatentFile.read(path: path, generator: G) }
+            catch { throw EncoderError("latent target of \(rel): \(errorLine(error))") }
+            guard case .w(let w) = file.codes, w.shape == [1, numWs, wDim] else {
+                throw EncoderError("\(path): needs one W+ code [1, \(numWs), \(wDim)] (as `encode`/`project` write)")
+            }
+            data += w.storage
+        }
+        latents = Tensor(shape: [photos.count, numWs, wDim], data: data)
     }
 }

@@ -83,6 +83,14 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     guard options.guidance == pairs?.kind, options.guidance != .seg || options.classes == pairs?.classes else {
         throw EncoderError(pairs == nil ? "options.guidance needs paired data" : "the paired data (\(pairs!.kind.rawValue), \(pairs!.classes) classes) and options.guidance/classes disagree")
     }
+    if let pairs {
+        guard (options.pairLatents == true) == (pairs.latents != nil) else {
+            throw EncoderError(pairs.latents == nil ? "options.pairLatents needs the photos' latents (GuidancePairs.attachLatents)" : "the pairs carry latents but options.pairLatents is off")
+        }
+        if let l = pairs.latents, l.shape != [pairs.photos.count, generator.numWs, generator.wDim] {
+            throw EncoderError("photo latents have shape \(l.shape), need [\(pairs.photos.count), \(generator.numWs), \(generator.wDim)]")
+        }
+    }
     let folder = encoderTrainingFolder(outputPath: outputPath)
     let checkpointPath = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
     let inputChannels = pairs.map { $0.kind.inputChannels(classes: $0.classes) } ?? (options.iterative ? 6 : 3)
@@ -118,6 +126,10 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
                             realFraction: options.realFraction, pairs: pairs)
     let objective = TrainingObjective(generator: generator, imageLoss: trainingImageLoss(options: options, lpips: lpips, clip: clip),
                                       options: options, latentAvg: generator.wAvg)
+    // (`validate` counts the LPIPS weight; it only applies with an LPIPS network.)
+    if pairs != nil && pairs!.latents == nil && objective.imageLoss.terms.allSatisfy({ $0.weight == 0 }) {
+        throw EncoderError("a guidance encoder without photo latents needs an image loss weight > 0")
+    }
     let sampleTargets = try data.sampleTargets(count: options.sampleCount, seed: options.seed)
     let names = architecture.parameterShapes.map(\.name)
     var network = try EncoderNetwork(architecture: architecture, parameters: state.parameters)

@@ -46,8 +46,12 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     /// CLIP image-feature loss `1 − cos(CLIP(x̂), CLIP(x))` (used only when `trainEncoder` gets a
     /// CLIP model; nil = 0). Optional so checkpoints written before it existed still resume.
     public var clipWeight: Float? = nil
-    /// Mean squared error between the codes and the known ws of generated samples.
+    /// Mean squared error between the codes and the known ws of generated samples (or, for a
+    /// guidance encoder with `pairLatents`, the photos' W+ codes).
     public var latentWeight: Float = 1
+    /// A guidance encoder trains against W+ codes of the photos (`GuidancePairs.latents`) too.
+    /// Optional so checkpoints written before it existed still resume (nil = no).
+    public var pairLatents: Bool? = nil
     /// e4e's delta-norm regulariser.
     public var deltaNormWeight: Float = 2e-4
     /// e4e's progressive training: one more delta every this many steps (0 = all from the start).
@@ -85,6 +89,12 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
         if let guidance {
             guard !iterative else { throw fail("a guidance encoder (\(guidance.rawValue)) cannot be iterative") }
             if guidance == .seg { guard let c = classes, (1...256).contains(c) else { throw fail("a seg encoder needs classes in 1...256") } }
+            // Without photo latents a guidance encoder has no generator samples for the latent loss.
+            guard pairLatents == true || l2Weight > 0 || msSSIMWeight > 0 || lpipsWeight > 0 || (clipWeight ?? 0) > 0 else {
+                throw fail("a guidance encoder without photo latents needs an image loss weight > 0")
+            }
+        } else if pairLatents == true {
+            throw fail("pairLatents needs a guidance encoder")
         }
         guard (0...64).contains(sampleCount) else { throw fail("sampleCount must be in 0...64, got \(sampleCount)") }
     }

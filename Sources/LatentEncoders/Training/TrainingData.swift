@@ -11,7 +11,8 @@ struct TrainingBatch {
     var images: Tensor
     /// `[B, C, R, R]` guidance maps encoded instead of `images` (nil for image encoders).
     var inputs: Tensor? = nil
-    /// `[S, numWs, wDim]`, the ws of the first S = `syntheticCount` images.
+    /// `[S, numWs, wDim]`, the ws of the first S = `syntheticCount` images (generator samples,
+    /// or paired photos whose W+ codes are known).
     var ws: Tensor?
     var syntheticCount: Int
 }
@@ -68,12 +69,14 @@ final class TrainingData {
 
     func batch(rng: inout GaussianStream) throws -> TrainingBatch {
         if pairs != nil {
-            var maps = [Tensor](), photos = [Tensor]()
+            var maps = [Tensor](), photos = [Tensor](), ws = [Tensor]()
             for _ in 0..<batchSize {
                 let i = min(Int(rng.uniform() * Double(realPaths.count)), realPaths.count - 1)
                 maps.append(try map(i)); photos.append(try real(i))
+                if let latents = pairs!.latents { ws.append(latents.slice(i ..< i + 1)) }
             }
-            return TrainingBatch(images: Tensor.concatenate(photos), inputs: Tensor.concatenate(maps), ws: nil, syntheticCount: 0)
+            return TrainingBatch(images: Tensor.concatenate(photos), inputs: Tensor.concatenate(maps),
+                                 ws: ws.isEmpty ? nil : Tensor.concatenate(ws), syntheticCount: ws.count)
         }
         let s = batchSize - realPerBatch
         var parts = [Tensor]()

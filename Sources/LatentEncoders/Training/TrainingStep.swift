@@ -38,11 +38,21 @@ struct TrainingObjective {
         for _ in 0..<passes {
             let input = batch.inputs ?? (options.iterative ? concatenateChannels(batch.images, current) : batch.images)
             let out = network.forward(input, base: base, stage: stage)
-            let (image, tape) = generator.synthesisForward(ws: out.codes)
-            let (losses, gImage) = try imageLoss.evaluate(reconstruction: image, target: batch.images)
-            terms.image += losses.reduce(0) { $0 + Double($1) } / Double(n * passes)
+            let image: Tensor
+            var gCodes: Tensor
+            if imageLoss.terms.allSatisfy({ $0.weight == 0 }) {
+                // Latent loss alone (a guidance encoder regressing the photos' W+ codes): no
+                // generator backward; the forward only monitors the reconstruction.
+                image = generator.synthesis(ws: out.codes)
+                gCodes = Tensor.zeros(out.codes.shape)
+            } else {
+                let (img, tape) = generator.synthesisForward(ws: out.codes)
+                let (losses, gImage) = try imageLoss.evaluate(reconstruction: img, target: batch.images)
+                terms.image += losses.reduce(0) { $0 + Double($1) } / Double(n * passes)
+                gCodes = generator.synthesisBackward(tape: tape, gradImage: gImage * (1 / Float(n * passes)), needNoise: false).ws
+                image = img
+            }
             terms.pixelMSE = try ImageMetrics.mse(image, batch.images).reduce(0, +) / Double(n)
-            var gCodes = generator.synthesisBackward(tape: tape, gradImage: gImage * (1 / Float(n * passes)), needNoise: false).ws
             if let ws = batch.ws, options.latentWeight > 0 {
                 // Mean over the samples of the per-element mean squared error.
                 let s = batch.syntheticCount, per = numWs * d

@@ -46,6 +46,8 @@ struct TrainEncoder: ParsableCommand {
     var pairs: String?
     @Option(help: "With --pairs: which maps the encoder reads (seg: one-hot class maps; sketch: boundary maps).") var input: GuidanceKind?
     @Option(help: "With --input seg: number of classes (ids 0…N−1).") var classes: Int = 7
+    @Option(name: .customLong("pair-latents"), help: "With --pairs: the folder `latentlab encode` or `project` wrote for PAIRS/photo; the encoder also regresses those W+ codes (weight --latent-weight). With --l2 0 --msssim 0 it learns from them alone (no generator backward: about twice the steps per minute).")
+    var pairLatents: String?
     @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
@@ -68,6 +70,7 @@ struct TrainEncoder: ParsableCommand {
             o.guidance = input
             o.classes = input == .seg ? classes : nil
             o.realFraction = 0
+            o.pairLatents = pairLatents != nil ? true : nil
         }
         return o
     }
@@ -80,6 +83,7 @@ struct TrainEncoder: ParsableCommand {
             guard input != nil else { throw ValidationError("--pairs needs --input seg|sketch") }
             guard images == nil, !iterative else { throw ValidationError("--pairs trains a guidance encoder: drop --images and --iterative") }
         } else if input != nil { throw ValidationError("--input needs --pairs DIR") }
+        if pairLatents != nil && pairs == nil { throw ValidationError("--pair-latents needs --pairs DIR") }
         if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
         do { try options.validate(hasRealImages: images != nil || pairs != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
@@ -89,7 +93,8 @@ struct TrainEncoder: ParsableCommand {
         do {
             let G = try net.loadGenerator()
             let real = try images.map { try listTrainingImages(folder: $0) } ?? []
-            let pairData = try pairs.map { try GuidancePairs(folder: $0, kind: input!, classes: classes) }
+            var pairData = try pairs.map { try GuidancePairs(folder: $0, kind: input!, classes: classes) }
+            if let pairLatents { try pairData!.attachLatents(folder: pairLatents, generator: G) }
             let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
             let clipNetwork = clip > 0 ? try CLIPModelOptions.parse(clipModel.map { ["--model", $0] } ?? []).load() : nil
             let o = options
@@ -108,7 +113,7 @@ struct TrainEncoder: ParsableCommand {
             let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(o.json.utf8))) ?? .string(o.json)
             var record = RunRecord(command: "train-encoder", [
                 "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
-                "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue),
+                "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue), "pair_latents": RecordValue(pairLatents),
                 "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
                 "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
             ])
