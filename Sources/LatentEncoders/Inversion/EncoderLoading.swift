@@ -3,16 +3,26 @@ import LatentTensor
 import LatentFormats
 import LatentModels
 
-/// Where the embedded default encoder lives: the `scenes64` encoder shipped next to the
-/// embedded default generator (trained by `latentlab train-encoder`, see `Bench/encoders.md`).
+/// Where the embedded default encoders live: the `scenes64` image encoder and the seg / sketch
+/// guidance encoders shipped next to the embedded default generator (trained by
+/// `latentlab train-encoder`; commands in `Bench/encoders.md` and `Latents/README.md`).
 public enum DefaultEncoder {
-    public static var url: URL {
-        Bundle.module.url(forResource: "scenes64-encoder", withExtension: "safetensors", subdirectory: "Resources")
-            ?? Bundle.module.bundleURL.appendingPathComponent("Resources/scenes64-encoder.safetensors")
-    }
+    /// The image encoder (`--method encoder|hybrid` without `--encoder`).
+    public static var url: URL { resource("scenes64-encoder") }
 
-    /// Loads the embedded default encoder.
+    /// The guidance encoder for `kind` (`translate --encoder seg|sketch`).
+    public static func url(guidance kind: GuidanceKind) -> URL { resource("scenes64-\(kind.rawValue)-encoder") }
+
+    /// Loads the embedded image encoder.
     public static func load() throws -> TrainedEncoder { try TrainedEncoder(path: url.path) }
+
+    /// Loads the embedded guidance encoder for `kind`.
+    public static func load(guidance kind: GuidanceKind) throws -> TrainedEncoder { try TrainedEncoder(path: url(guidance: kind).path) }
+
+    static func resource(_ name: String) -> URL {
+        Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Resources")
+            ?? Bundle.module.bundleURL.appendingPathComponent("Resources/\(name).safetensors")
+    }
 }
 
 /// Loads any encoder file LatentLab reads: one trained by `train-encoder` (metadata `format`

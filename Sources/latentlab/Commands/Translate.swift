@@ -24,7 +24,7 @@ struct Translate: ParsableCommand {
 
     @Argument(help: "A map (8-bit gray PNG: class ids for seg, white strokes for sketch) or a folder of maps.") var input: String
     @OptionGroup var net: NetworkOptions
-    @Option(help: "Guidance encoder .safetensors (from train-encoder --pairs).") var encoder: String
+    @Option(help: "Guidance encoder .safetensors (from train-encoder --pairs), or 'seg' / 'sketch' for the embedded default encoders of the default generator.") var encoder: String
     @Option(help: "Output folder.") var out: String
     @Option(help: "Folder: maps translated together in one batch.") var batch: Int = 16
     @Option(help: "Folder: shard K/N of the maps (0-based K).") var shard: String = "0/1"
@@ -43,10 +43,12 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         let G = try net.loadGenerator()
-        _ = try sniffFileKind(path: encoder)
+        // 'seg' and 'sketch' name the embedded encoders (a file path has an extension).
+        let encoderPath = GuidanceKind(rawValue: encoder).map { DefaultEncoder.url(guidance: $0).path } ?? encoder
+        _ = try sniffFileKind(path: encoderPath)
         let e: TrainedEncoder
         do {
-            guard let t = try loadLatentEncoder(path: encoder) as? TrainedEncoder, t.config.guidance != nil else {
+            guard let t = try loadLatentEncoder(path: encoderPath) as? TrainedEncoder, t.config.guidance != nil else {
                 throw CommandFailure("\(encoder): an image encoder, not a guidance encoder (train one with train-encoder --pairs DIR --input seg|sketch)")
             }
             e = t
