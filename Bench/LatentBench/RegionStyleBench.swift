@@ -20,7 +20,7 @@ import _LatentVerification
 /// over a region's pixels from the seg maps, eroded by 2 pixels (the boundary is blurred): the
 /// map's on the outputs, the exemplar's own map on the exemplar's render. Reported per row set:
 /// the mean wall hue distance to the exemplar's wall before (plain output) → after (styled), the
-/// mean object hue change (should stay small), the PSNR outside the wall against the plain
+/// mean object hue change (map object pixels eroded by 1; should stay small), the PSNR outside the wall against the plain
 /// output, and the region render's time.
 func runRegionStyleBench(arguments: [String]) {
     let a = BenchArguments(arguments)
@@ -40,7 +40,7 @@ func runRegionStyleBench(arguments: [String]) {
         func pixels(_ map: GuidanceMap, _ ids: Set<Int>) -> [Bool] { erode(map.classIds!.map { ids.contains($0) }, r: r, by: 2) }
 
         // The exemplar pool: photos inverted once (cached).
-        let cache = a.string("cache", NSTemporaryDirectory() + "/region-style-exemplars-\(limit)-\(poolSize).npz")
+        let cache = a.string("cache", (NSTemporaryDirectory() as NSString).appendingPathComponent("region-style-exemplars-\(limit)-\(poolSize).npz"))
         let poolWs: Tensor
         if FileManager.default.fileExists(atPath: cache) {
             poolWs = try LatentFile.read(path: cache, generator: G).ws(generator: G)
@@ -58,27 +58,36 @@ func runRegionStyleBench(arguments: [String]) {
         let poolImages = G.synthesis(ws: poolWs)
         let poolWallHue = try (0..<poolSize).map { meanHue(poolImages.row($0), pixels: pixels(try load(limit + $0), [0])) }
 
-        let layerSets: [(String, Range<Int>)] = [("default (rows 4-9)", RegionStyle.defaultLayers(numWs: G.numWs)),
-                                                 ("fine (rows 8-9)", LayerPreset.fine.range(numWs: G.numWs))]
+        // The last row is the same crossover unconfined (`translate --exemplar`): what the blend keeps out.
+        let layerSets: [(String, Range<Int>, confined: Bool)] = [
+            ("default (rows 4-9)", RegionStyle.defaultLayers(numWs: G.numWs), true),
+            ("fine (rows 8-9)", LayerPreset.fine.range(numWs: G.numWs), true),
+            ("rows 4-9 unconfined (--exemplar)", RegionStyle.defaultLayers(numWs: G.numWs), false)]
+        var objectMaps = 0
         var rows: [String: (before: [Double], after: [Double], object: [Double], outside: [Double], ms: [Double])] = [:]
         for i in 0..<limit {
             let map = try load(i)
             let (ws, plainImages) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: encoder, generator: G)
             let plain = plainImages.row(0)
-            let wall = pixels(map, [0]), object = pixels(map, Set(SegRegion.sceneObjectIds))
+            let wall = pixels(map, [0])
+            let object = erode(map.classIds!.map { SegRegion.sceneObjectIds.contains($0) }, r: r, by: 1)
+            if object.contains(true) { objectMaps += 1 }
             let notWall = map.classIds!.map { $0 != 0 }
             let plainWall = meanHue(plain, pixels: wall), plainObject = meanHue(plain, pixels: object)
             let e = (0..<poolSize).max { circularDistance(poolWallHue[$0], plainWall) < circularDistance(poolWallHue[$1], plainWall) }!
             let mask = try SegRegion(parsing: "wall", classes: classes).mask(mapClassIds: map.classIds!, resolution: r)
-            for (name, layers) in layerSets {
+            for (name, layers, confined) in layerSets {
                 let t0 = Date()
-                let styled = try renderRegionStyles(generator: G, ws: ws, styles: [RegionStyle(mask: mask, exemplarWs: poolWs.slice(e ..< e + 1))],
-                                                    layers: layers, blendResolution: blendRes).image.row(0)
+                let exWs = poolWs.slice(e ..< e + 1)
+                let styled = confined
+                    ? try renderRegionStyles(generator: G, ws: ws, styles: [RegionStyle(mask: mask, exemplarWs: exWs)], layers: layers,
+                                             blendResolution: blendRes).image.row(0)
+                    : G.synthesis(ws: try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: layers)).row(0)
                 let ms = Date().timeIntervalSince(t0) * 1000
                 var row = rows[name] ?? ([], [], [], [], [])
                 row.before.append(circularDistance(plainWall, poolWallHue[e]))
                 row.after.append(circularDistance(meanHue(styled, pixels: wall), poolWallHue[e]))
-                row.object.append(circularDistance(meanHue(styled, pixels: object), plainObject))
+                if object.contains(true) { row.object.append(circularDistance(meanHue(styled, pixels: object), plainObject)) }
                 row.outside.append(min(maskedPSNR(styled, plain, pixels: notWall), 120))
                 row.ms.append(ms)
                 rows[name] = row
@@ -88,9 +97,10 @@ func runRegionStyleBench(arguments: [String]) {
         func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? .nan : s[s.count / 2] }
         print("load average \(loadAverage())")
         print("encoder \(path) on maps 0-\(limit - 1) of \(root); exemplars: photos \(limit)-\(limit + poolSize - 1) (farthest wall hue); wall=EXEMPLAR, blend from \(blendRes)²")
+        print("(object hue over the maps with object pixels left after a 1-pixel erosion: \(objectMaps) of \(limit))")
         print("| rows | wall hue dist. to exemplar: plain → styled | object hue change | PSNR outside the wall vs plain | ms per render (median) |")
         print("|---|---|---|---|---|")
-        for (name, _) in layerSets {
+        for (name, _, _) in layerSets {
             let row = rows[name]!
             print(String(format: "| %@ | %.3f → %.3f | %.3f (max %.3f) | %.1f dB (min %.1f) | %.1f |", name, mean(row.before), mean(row.after),
                          mean(row.object), row.object.max() ?? .nan, mean(row.outside), row.outside.min() ?? .nan, median(row.ms)))
