@@ -52,6 +52,22 @@ extension TranslateCommandTests {
         try runFails(["translate", map, "--encoder", enc, "--region-style", "wall=" + temp("none.png"), "--out", temp("f3")], contains: ["none.png", "no such file"])
         try runUsageError(["translate", map, "--encoder", enc, "--region-style", "wall=" + temp("ex/latent.npz"), "--samples", "3", "--out", temp("f4")],
                           contains: ["--samples"])
+        try runFails(["translate", root + "/seg", "--encoder", enc, "--region-style", "wall=" + temp("ex/latent.npz"), "--out", temp("f5")],
+                     contains: ["one map"])
+        // A sketch encoder has no classes.
+        guard let shared = sharedDirectory() else { return }
+        let sketches = temp("sketch-pairs")
+        for sub in ["sketch", "photo"] {
+            try FileManager.default.createDirectory(atPath: sketches + "/" + sub, withIntermediateDirectories: true)
+            for name in ["00000.png", "00001.png"] {
+                try FileManager.default.copyItem(atPath: shared.appendingPathComponent("paired/scenes/test/\(sub)/\(name)").path, toPath: sketches + "/\(sub)/" + name)
+            }
+        }
+        let sketchEnc = temp("sketch.safetensors")
+        try runOK(["train-encoder", "--pairs", sketches, "--input", "sketch", "--steps", "1", "--batch", "2",
+                   "--base-channels", "4", "--max-channels", "8", "--msssim", "0", "--out", sketchEnc])
+        try runFails(["translate", sketches + "/sketch/00000.png", "--encoder", sketchEnc, "--region-style", "wall=" + temp("ex/latent.npz"),
+                      "--out", temp("f6")], contains: ["seg encoder"])
     }
 
     private func readNpzW(_ path: String) throws -> [Float] { try readNpz(path: path)["w"]!.toTensor().storage }

@@ -83,7 +83,9 @@ struct Translate: ParsableCommand {
             var runArgs = args
             runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary); runArgs["seed"] = .int(variants.seed)
             runArgs["exemplar"] = RecordValue(variants.exemplar); runArgs["layers"] = RecordValue(variants.layers)
-            if !variants.regionStyle.isEmpty { runArgs["region_style"] = .array(variants.regionStyle.map { .string($0) }); runArgs["blend_res"] = RecordValue(variants.blendRes) }
+            if !variants.regionStyle.isEmpty {
+                runArgs["region_style"] = .array(variants.regionStyle.map { .string($0) }); runArgs["blend_res"] = RecordValue(variants.blendRes)
+            }
             let record = TranslationRecord(map: input, generator: G.fingerprint, guidance: kind.rawValue,
                                            resizedFrom: map.resizedFrom.map { "\($0.width)x\($0.height)" },
                                            seconds: seconds, arguments: runArgs, variants: measured)

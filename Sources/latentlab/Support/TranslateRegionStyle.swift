@@ -44,7 +44,7 @@ extension Translate {
         // An exemplar listed for several regions is inverted once.
         var latents: [String: Tensor] = [:]
         for p in parsed where latents[p.exemplar] == nil {
-            do { latents[p.exemplar] = try exemplarLatent(p.exemplar, generator: G) }
+            do { latents[p.exemplar] = try exemplarLatent(p.exemplar, option: "--region-style", generator: G) }
             catch let f as CommandFailure { throw f } catch { throw CommandFailure(error, context: p.exemplar) }
         }
         let styles = parsed.map { RegionStyle(mask: $0.mask, exemplarWs: latents[$0.exemplar]!) }

@@ -88,15 +88,16 @@ extension Translate {
 
     /// An exemplar's latent: a latent file as is; an image inverted with the embedded image
     /// encoder and a short hybrid optimisation (the embedded generator only).
-    func exemplarLatent(_ path: String, generator G: StyleGAN2Generator) throws -> Tensor {
+    /// - Parameter option: the option named in refusals.
+    func exemplarLatent(_ path: String, option: String = "--exemplar", generator G: StyleGAN2Generator) throws -> Tensor {
         let lower = path.lowercased()
         if lower.hasSuffix(".npz") || lower.hasSuffix(".npy") {
             let ws = try LatentFile.read(path: path, generator: G).ws(generator: G)
-            guard ws.shape[0] == 1 else { throw CommandFailure("\(path): holds \(ws.shape[0]) latents; --exemplar takes one") }
+            guard ws.shape[0] == 1 else { throw CommandFailure("\(path): holds \(ws.shape[0]) latents; \(option) takes one") }
             return ws
         }
         guard net.network == nil else {
-            throw CommandFailure("--exemplar \(path): with --network, give the exemplar as a latent (.npz from invert or encode)")
+            throw CommandFailure("\(option) \(path): with --network, give the exemplar as a latent (.npz from invert or encode)")
         }
         let target = try loadProjectionTarget(path: path, resolution: G.resolution, crop: .center)
         let encoderSolver = try EncoderSolver(generator: G, encoder: try DefaultEncoder.load())
