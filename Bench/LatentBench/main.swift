@@ -33,6 +33,8 @@ let commands: [BenchCommand] = [
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "conditional", summary: "a guidance encoder's layout fidelity, shape, PSNR and speed on the paired test maps (ConditionalBench.swift)",
                  run: { runConditionalBench(arguments: $0) }, inAll: false),
+    BenchCommand(name: "region-style", summary: "translate --region-style wall=PHOTO: wall hue towards the exemplar's, object hue kept (RegionStyleBench.swift)",
+                 run: { runRegionStyleBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "trained-encoder", summary: "a trained encoder's PSNR on the test scenes and its ms per image (TrainedEncoderBench.swift)",
                  run: { runTrainedEncoderBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "directions", summary: "verify the direction library on the test scenes (the direction library on the test scenes, Bench/directions.md)",

@@ -19,7 +19,13 @@ struct Translate: ParsableCommand {
         A folder: one sub-folder per map, batched, resumable (finished maps are skipped) and shardable (--shard K/N) \
         like 'project'. Maps of another size than the generator's are resized (nearest neighbour for class ids) \
         with a note; class ids the encoder does not know are refused. Train the encoder with \
-        'latentlab train-encoder --pairs DIR --input seg|sketch'.
+        'latentlab train-encoder --pairs DIR --input seg|sketch'. \
+        --region-style CLASS=IMG (repeatable, one seg map): that region of the map (wall, floor, shadow, sphere, cube, \
+        cylinder, cone, object = any of the four shapes, or a class id) takes the exemplar's --layers rows (default: all \
+        but the coarse layout rows), confined by feature blending from --blend-res on; outside every region the output \
+        is the plain one, where regions overlap the later wins, a region absent from the map is skipped with a warning. \
+        latent.npz keeps the map's own codes; translate.json records the regions, exemplars, rows and blend resolution; \
+        strip.png is map | exemplars | plain output | region-styled output.
         """)
 
     @Argument(help: "A map (8-bit gray PNG: class ids for seg, white strokes for sketch) or a folder of maps.") var input: String
@@ -38,7 +44,7 @@ struct Translate: ParsableCommand {
 
     /// Variants apply to one map (a folder would multiply outputs per map; run them per map).
     func checkVariants(isFolder: Bool) throws {
-        if isFolder && variants.active { throw CommandFailure("--samples and --exemplar take one map, not a folder") }
+        if isFolder && variants.active { throw CommandFailure("--samples, --exemplar and --region-style take one map, not a folder") }
     }
 
     func run() throws {
@@ -68,7 +74,10 @@ struct Translate: ParsableCommand {
             var (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G)
             let seconds = Date().timeIntervalSince(start)
             var extras: [Tensor] = [], measured: [String: RecordValue]? = nil
-            if variants.active {
+            if !variants.regionStyle.isEmpty {
+                let v = try applyRegionStyles(ws: ws, plain: images, map: map, kind: kind, classes: e.config.classes ?? 1, generator: G)
+                images = v.image; extras = v.stripExtras; measured = v.record
+            } else if variants.active {
                 let v = try applyVariants(ws: ws, map: map, kind: kind, generator: G)
                 if variants.exemplar != nil { ws = v.ws; images = G.synthesis(ws: ws) }
                 extras = v.stripExtras; measured = v.record
@@ -76,6 +85,9 @@ struct Translate: ParsableCommand {
             var runArgs = args
             runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary); runArgs["seed"] = .int(variants.seed)
             runArgs["exemplar"] = RecordValue(variants.exemplar); runArgs["layers"] = RecordValue(variants.layers)
+            if !variants.regionStyle.isEmpty {
+                runArgs["region_style"] = .array(variants.regionStyle.map { .string($0) }); runArgs["blend_res"] = RecordValue(variants.blendRes)
+            }
             let record = TranslationRecord(map: input, generator: G.fingerprint, guidance: kind.rawValue,
                                            resizedFrom: map.resizedFrom.map { "\($0.width)x\($0.height)" },
                                            seconds: seconds, arguments: runArgs, variants: measured)

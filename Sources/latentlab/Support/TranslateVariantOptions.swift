@@ -19,16 +19,26 @@ struct TranslateVariantOptions: ParsableArguments {
     @Option(name: .customLong("trunc"), help: "With --samples: truncation ψ of the fresh w towards w_avg.") var truncationPsi: Float = 1
     @Option(help: "Exemplar (image, inverted with the embedded image encoder + a short hybrid optimisation, or a latent .npz) whose --layers rows the output takes.")
     var exemplar: String?
-    @Option(help: "With --exemplar: rows taken from it (default: all but the coarse rows, i.e. the map keeps the layout).") var layers: String?
+    @Option(help: "With --exemplar or --region-style: rows taken from the exemplar (default: all but the coarse rows, i.e. the map keeps the layout).")
+    var layers: String?
+    @Option(name: .customLong("region-style"), parsing: .singleValue,
+            help: "CLASS=IMG|latent.npz (repeatable; CLASS: wall, floor, shadow, sphere, cube, cylinder, cone, object or a class id): that region of the map takes the exemplar's --layers rows, confined by feature blending; later ones win where regions overlap.")
+    var regionStyle: [String] = []
+    @Option(name: .customLong("blend-res"), help: "With --region-style: the first blended synthesis block (default: a quarter of the resolution, 16 at 64²).")
+    var blendRes: Int?
 
     func validate() throws {
         if let samples { guard (2...256).contains(samples) else { throw ValidationError("--samples must be 2-256 (diversity is measured over consecutive pairs)") } }
         guard seed >= 0, seed + max(samples ?? 1, 1) - 1 <= Int(UInt32.max) else { throw ValidationError("--seed must lie in 0...4294967295") }
         guard truncationPsi.isFinite else { throw ValidationError("--trunc must be finite") }
-        if layers != nil && exemplar == nil { throw ValidationError("--layers applies with --exemplar") }
+        if layers != nil && exemplar == nil && regionStyle.isEmpty { throw ValidationError("--layers applies with --exemplar or --region-style") }
+        if blendRes != nil && regionStyle.isEmpty { throw ValidationError("--blend-res applies with --region-style") }
+        if !regionStyle.isEmpty && (samples != nil || exemplar != nil) {
+            throw ValidationError("--region-style does not combine with --samples or --exemplar (run them separately)")
+        }
     }
 
-    var active: Bool { samples != nil || exemplar != nil }
+    var active: Bool { samples != nil || exemplar != nil || !regionStyle.isEmpty }
 }
 
 extension Translate {
@@ -78,15 +88,16 @@ extension Translate {
 
     /// An exemplar's latent: a latent file as is; an image inverted with the embedded image
     /// encoder and a short hybrid optimisation (the embedded generator only).
-    func exemplarLatent(_ path: String, generator G: StyleGAN2Generator) throws -> Tensor {
+    /// - Parameter option: the option named in refusals.
+    func exemplarLatent(_ path: String, option: String = "--exemplar", generator G: StyleGAN2Generator) throws -> Tensor {
         let lower = path.lowercased()
         if lower.hasSuffix(".npz") || lower.hasSuffix(".npy") {
             let ws = try LatentFile.read(path: path, generator: G).ws(generator: G)
-            guard ws.shape[0] == 1 else { throw CommandFailure("\(path): holds \(ws.shape[0]) latents; --exemplar takes one") }
+            guard ws.shape[0] == 1 else { throw CommandFailure("\(path): holds \(ws.shape[0]) latents; \(option) takes one") }
             return ws
         }
         guard net.network == nil else {
-            throw CommandFailure("--exemplar \(path): with --network, give the exemplar as a latent (.npz from invert or encode)")
+            throw CommandFailure("\(option) \(path): with --network, give the exemplar as a latent (.npz from invert or encode)")
         }
         let target = try loadProjectionTarget(path: path, resolution: G.resolution, crop: .center)
         let encoderSolver = try EncoderSolver(generator: G, encoder: try DefaultEncoder.load())
