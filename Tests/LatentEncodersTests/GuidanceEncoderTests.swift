@@ -160,6 +160,20 @@ final class GuidanceEncoderTests: XCTestCase {
         let avg = Tensor.concatenate(Array(repeating: avgRow, count: 6))
         func mse(_ a: Tensor, _ b: Tensor) -> Double { zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count) }
         XCTAssertLessThan(mse(ws, targets), 0.5 * mse(avg, targets))
+        // Given rows: rendered from the photo's code, so no image gradient reaches the encoder's
+        // own rows there — with the latent loss off, their head keeps its initial weights exactly.
+        var gr = options(steps: 5, kind: .seg)
+        gr.pairLatents = true; gr.latentWeight = 0; gr.deltaNormWeight = 0; gr.givenRows = [g.numWs - 1]
+        let grOut = dir.appendingPathComponent("given/E.safetensors").path
+        let trained = try TrainedEncoder(path: { _ = try trainEncoder(generator: g, outputPath: grOut, options: gr, pairs: pairs); return grOut }())
+        let initial = try EncoderNetwork(architecture: trained.config.architecture, seed: gr.seed)
+        let last = "head.delta\(g.numWs - 1).weight", other = "head.delta\(g.numWs - 2).weight"
+        XCTAssertEqual(trained.network.parameters[last], initial.parameters[last])
+        XCTAssertNotEqual(trained.network.parameters[other], initial.parameters[other])
+        gr.givenRows = [g.numWs]
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("given2/E.safetensors").path, options: gr, pairs: pairs)) { e in
+            XCTAssertTrue("\(e)".contains("outside"), "\(e)")
+        }
         // Options and data must agree; a missing latent names its photo.
         o.pairLatents = nil
         XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("y/E.safetensors").path, options: o, pairs: pairs)) { e in

@@ -87,6 +87,9 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
         guard (options.pairLatents == true) == (pairs.latents != nil) else {
             throw EncoderError(pairs.latents == nil ? "options.pairLatents needs the photos' latents (GuidancePairs.attachLatents)" : "the pairs carry latents but options.pairLatents is off")
         }
+        if let rows = options.givenRows, let bad = rows.first(where: { $0 >= generator.numWs }) {
+            throw EncoderError("given row \(bad) is outside the generator's \(generator.numWs) ws rows")
+        }
         if let l = pairs.latents, l.shape != [pairs.photos.count, generator.numWs, generator.wDim] {
             throw EncoderError("photo latents have shape \(l.shape), need [\(pairs.photos.count), \(generator.numWs), \(generator.wDim)]")
         }

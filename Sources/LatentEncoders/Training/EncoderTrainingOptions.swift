@@ -52,6 +52,12 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     /// A guidance encoder trains against W+ codes of the photos (`GuidancePairs.latents`) too.
     /// Optional so checkpoints written before it existed still resume (nil = no).
     public var pairLatents: Bool? = nil
+    /// With `pairLatents`: these ws rows of the codes are replaced by the photo's own rows before
+    /// the generator renders them for the image losses (what a map cannot tell, e.g. the colours
+    /// a seg map leaves open, so the image loss does not pull those rows toward a grey mean and
+    /// the rows the map does decide get a clean image signal); the encoder learns the given rows
+    /// from the latent loss alone. Nil = none (checkpoints written before it existed resume).
+    public var givenRows: [Int]? = nil
     /// e4e's delta-norm regulariser.
     public var deltaNormWeight: Float = 2e-4
     /// e4e's progressive training: one more delta every this many steps (0 = all from the start).
@@ -95,6 +101,12 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
             }
         } else if pairLatents == true {
             throw fail("pairLatents needs a guidance encoder")
+        }
+        if let givenRows {
+            guard pairLatents == true else { throw fail("givenRows needs pairLatents (the photos' W+ codes)") }
+            guard !givenRows.isEmpty, givenRows.allSatisfy({ $0 >= 0 }), Set(givenRows).count == givenRows.count else {
+                throw fail("givenRows must be distinct rows ≥ 0, got \(givenRows)")
+            }
         }
         guard (0...64).contains(sampleCount) else { throw fail("sampleCount must be in 0...64, got \(sampleCount)") }
     }

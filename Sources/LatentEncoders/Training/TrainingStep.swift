@@ -38,19 +38,27 @@ struct TrainingObjective {
         for _ in 0..<passes {
             let input = batch.inputs ?? (options.iterative ? concatenateChannels(batch.images, current) : batch.images)
             let out = network.forward(input, base: base, stage: stage)
+            // The codes the generator renders: the photo's own rows where they are given.
+            var rendered = out.codes
+            let given = options.givenRows ?? []
+            if !given.isEmpty, let ws = batch.ws {
+                for i in 0..<n { for r in given { for k in 0..<d { rendered.storage[(i * numWs + r) * d + k] = ws.storage[(i * numWs + r) * d + k] } } }
+            }
             let image: Tensor
             var gCodes: Tensor
             if imageLoss.terms.allSatisfy({ $0.weight == 0 }) {
                 // Latent loss alone (a guidance encoder regressing the photos' W+ codes): no
                 // generator backward; the forward only monitors the reconstruction.
-                image = generator.synthesis(ws: out.codes)
+                image = generator.synthesis(ws: rendered)
                 gCodes = Tensor.zeros(out.codes.shape)
             } else {
-                let (img, tape) = generator.synthesisForward(ws: out.codes)
+                let (img, tape) = generator.synthesisForward(ws: rendered)
                 let (losses, gImage) = try imageLoss.evaluate(reconstruction: img, target: batch.images)
                 terms.image += losses.reduce(0) { $0 + Double($1) } / Double(n * passes)
                 gCodes = generator.synthesisBackward(tape: tape, gradImage: gImage * (1 / Float(n * passes)), needNoise: false).ws
                 image = img
+                // Given rows were not the encoder's: no image gradient reaches them.
+                if batch.ws != nil { for i in 0..<n { for r in given { for k in 0..<d { gCodes.storage[(i * numWs + r) * d + k] = 0 } } } }
             }
             terms.pixelMSE = try ImageMetrics.mse(image, batch.images).reduce(0, +) / Double(n)
             if let ws = batch.ws, options.latentWeight > 0 {

@@ -48,6 +48,8 @@ struct TrainEncoder: ParsableCommand {
     @Option(help: "With --input seg: number of classes (ids 0…N−1).") var classes: Int = 7
     @Option(name: .customLong("pair-latents"), help: "With --pairs: the folder `latentlab encode` or `project` wrote for PAIRS/photo; the encoder also regresses those W+ codes (weight --latent-weight). With --l2 0 --msssim 0 it learns from them alone (no generator backward: about twice the steps per minute).")
     var pairLatents: String?
+    @Option(name: .customLong("given-rows"), help: "With --pair-latents: ws rows (a-b or a,b,…) rendered from the photo's own code during training, e.g. the colour rows a seg map cannot know (scenes64: 4-9); the encoder learns them from the latent loss only.")
+    var givenRows: String?
     @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
@@ -55,6 +57,15 @@ struct TrainEncoder: ParsableCommand {
     @Option(name: .customLong("max-channels"), help: "Encoder channel cap.") var maxChannels: Int = 128
     @Option(name: .customLong("convs-per-level"), help: "Stride-1 convs per pyramid level.") var convsPerLevel: Int = 1
     @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
+
+    /// `--given-rows` as row numbers (nil when absent or malformed).
+    var givenRowList: [Int]? {
+        guard let givenRows else { return nil }
+        let parts = givenRows.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a <= b { return Array(a...b) }
+        let list = givenRows.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return list.isEmpty || list.contains(nil) ? nil : list.map { $0! }
+    }
 
     var options: EncoderTrainingOptions {
         var o = EncoderTrainingOptions()
@@ -71,6 +82,7 @@ struct TrainEncoder: ParsableCommand {
             o.classes = input == .seg ? classes : nil
             o.realFraction = 0
             o.pairLatents = pairLatents != nil ? true : nil
+            o.givenRows = givenRowList
         }
         return o
     }
@@ -84,6 +96,8 @@ struct TrainEncoder: ParsableCommand {
             guard images == nil, !iterative else { throw ValidationError("--pairs trains a guidance encoder: drop --images and --iterative") }
         } else if input != nil { throw ValidationError("--input needs --pairs DIR") }
         if pairLatents != nil && pairs == nil { throw ValidationError("--pair-latents needs --pairs DIR") }
+        if givenRows != nil && pairLatents == nil { throw ValidationError("--given-rows needs --pair-latents DIR") }
+        if let givenRows, givenRowList == nil { throw ValidationError("--given-rows: '\(givenRows)' is not a row range a-b or a list a,b,…") }
         if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
         do { try options.validate(hasRealImages: images != nil || pairs != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
