@@ -5,6 +5,7 @@ import LatentModels
 import LatentInversion
 import LatentEncoders
 import LatentCLIP
+import LatentEditing
 import _LatentVerification
 
 /// Map → image quality of a guidance encoder on the paired test scenes (issue 18 targets).
@@ -29,9 +30,9 @@ func runConditionalBench(arguments: [String]) {
     do {
         guard let path = a.values["encoder"] else { print("usage: LatentBench conditional --encoder E.safetensors|photo [--pairs DIR] [--limit N]"); return }
         let outputs = a.values["outputs"]
-        let fromPhoto = path == "photo", truth = path == "truth"
-        let encoder = try fromPhoto || truth || outputs != nil ? DefaultEncoder.load() : TrainedEncoder(path: path)
-        guard let kind = fromPhoto || truth || outputs != nil ? .seg : encoder.config.guidance else { print("\(path): not a guidance encoder"); return }
+        let fromPhoto = path == "photo", truth = path == "truth", paint = path == "paint"
+        let encoder = try fromPhoto || truth || paint || outputs != nil ? DefaultEncoder.load() : TrainedEncoder(path: path)
+        guard let kind = fromPhoto || truth || paint || outputs != nil ? .seg : encoder.config.guidance else { print("\(path): not a guidance encoder"); return }
         let G = try StyleGAN2Generator.loadDefault()
         let root = try a.values["pairs"] ?? ((scenesDirectory(nil) as NSString).deletingLastPathComponent as NSString)
             .deletingLastPathComponent + "/paired/scenes/test"
@@ -46,6 +47,8 @@ func runConditionalBench(arguments: [String]) {
         // on 300 train photos): subtracted before comparing with the true factors.
         let bias = try estimatorBias(trainRoot: (root as NSString).deletingLastPathComponent + "/train", resolution: G.resolution)
         var mapErrors = [(Double, Double, Double)](), signed = [(Double, Double, Double)]()
+        let sampleCount = a.int("samples", 0)
+        var clipDiversity = [Double](), l1Diversity = [Double](), sampleHits = 0, sampleTotal = 0
         var truthHits = 0, truthCounted = 0, tx = [Double](), th = [Double](), tz = [Double]()
         var hits = 0, scored = 0, shapeHits = 0, shapeCounted = 0, psnrSum = 0.0, ms = [Double]()
         var dx = [Double](), dh = [Double](), dz = [Double]()
@@ -62,10 +65,34 @@ func runConditionalBench(arguments: [String]) {
                 images = try loadProjectionTarget(path: file, resolution: G.resolution).reshaped([1, 3, G.resolution, G.resolution])
             } else if truth {
                 images = photo.reshaped([1] + photo.shape)
+            } else if paint, let ids = map.classIds {
+                // Experiment: paint the map's classes in flat colours and encode that picture.
+                let palette: [[Float]] = [[0.75, 0.45, 0.5], [0.2, 0.45, 0.85], [0.12, 0.27, 0.51], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1]]
+                let r = G.resolution
+                var pic = Tensor.zeros([1, 3, r, r])
+                for q in 0..<(r * r) { for c in 0..<3 { pic.storage[c * r * r + q] = palette[ids[q]][c] * 2 - 1 } }
+                images = G.synthesis(ws: try encoder.encode(images: pic))
             } else if fromPhoto {
                 images = G.synthesis(ws: try encoder.encode(images: photo.reshaped([1] + photo.shape)))
             } else {
-                images = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: encoder, generator: G).images
+                let (ws, plain) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: encoder, generator: G,
+                                                    openRowSeeds: [openRowSeed(mapName: (pairs.maps[i] as NSString).lastPathComponent)])
+                images = plain
+                if sampleCount >= 2 {
+                    // BicycleGAN's protocol: N outputs for one map (`translate --samples N`, the
+                    // default rows resampled), their CLIP-feature diversity and whether each keeps the layout.
+                    let seeds = (0..<sampleCount).map { UInt32(i * sampleCount + $0) }
+                    let samples = G.synthesis(ws: try resampleLayers(generator: G, ws: ws, layers: RegionStyle.defaultLayers(numWs: G.numWs), seeds: seeds))
+                        .map { min(max($0, -1), 1) }
+                    let d = try SampleDiversity(images: samples, clip: clip)
+                    clipDiversity.append(d.clipCosine ?? .nan); l1Diversity.append(d.pixelL1)
+                    let sp = sceneStatistics(image: photo)
+                    for k in 0..<sampleCount {
+                        let st = sceneStatistics(image: samples.row(k))
+                        sampleTotal += 1
+                        if abs(st.centroidX - sp.centroidX) <= 0.03 && abs(st.objectHeight - sp.objectHeight) <= 0.03 && abs(st.horizon - sp.horizon) <= 0.03 { sampleHits += 1 }
+                    }
+                }
             }
             scored += 1
             ms.append(Date().timeIntervalSince(t0) * 1000)
@@ -114,6 +141,11 @@ func runConditionalBench(arguments: [String]) {
             print(String(format: "estimator bias on 300 train photos (subtracted): x %+.3f, height %+.3f, horizon %+.3f", bias.0, bias.1, bias.2))
             print(String(format: "layout within 0.03 of the true factors (cx, size, horizon): %d / %d (%.1f %%); median errors x %.3f, height %.3f, horizon %.3f",
                          truthHits, truthCounted, 100 * Double(truthHits) / Double(truthCounted), median(tx), median(th), median(tz)))
+        }
+        if sampleTotal > 0 {
+            let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }
+            print(String(format: "diversity (%d samples per map, rows %@ resampled): CLIP-feature cosine distance %.4f, pixel L1 %.4f (consecutive pairs, mean over maps); samples with the layout within 0.03 of the photo: %d / %d (%.1f %%)",
+                         sampleCount, "\(RegionStyle.defaultLayers(numWs: G.numWs))", mean(clipDiversity), mean(l1Diversity), sampleHits, sampleTotal, 100 * Double(sampleHits) / Double(sampleTotal)))
         }
         if !mapErrors.isEmpty {
             print(String(format: "the maps' own pixel layout minus the factors: median x %+.3f, height %+.3f, horizon %+.3f (signed)",

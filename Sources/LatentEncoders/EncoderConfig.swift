@@ -117,6 +117,10 @@ public struct EncoderFileConfig: Codable, Sendable, Equatable {
     public var guidance: GuidanceKind?
     /// Segmentation classes (channels of the one-hot input) of a `seg` encoder.
     public var classes: Int?
+    /// ws rows a guidance encoder was trained with the photos' own codes in (`--given-rows`: what
+    /// the map leaves open, e.g. the colours); its own outputs there are only their regressed
+    /// mean, so `translateMaps` renders those rows from a sampled w instead. Nil = none.
+    public var givenRows: [Int]?
 
     public static let formatName = "latentlab-e4e"
 
@@ -150,6 +154,7 @@ public struct EncoderFileConfig: Codable, Sendable, Equatable {
         guard format == Self.formatName else { throw EncoderError("\(source): config format '\(format)' is not \(Self.formatName)") }
         do { try architecture.validate() } catch let e as EncoderError { throw EncoderError("\(source): \(e.description)") }
         guard numWs == architecture.numWs, wDim == architecture.wDim, stage >= 0, stage < numWs,
+              (givenRows ?? []).allSatisfy({ (0..<numWs).contains($0) }),
               architecture.inputChannels == expectedInputChannels, trainingIterations >= 1, guidance == nil || !iterative else {
             throw EncoderError("\(source): inconsistent encoder config (numWs/wDim/stage/inputChannels)")
         }

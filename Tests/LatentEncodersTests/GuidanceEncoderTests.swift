@@ -170,6 +170,17 @@ final class GuidanceEncoderTests: XCTestCase {
         let last = "head.delta\(g.numWs - 1).weight", other = "head.delta\(g.numWs - 2).weight"
         XCTAssertEqual(trained.network.parameters[last], initial.parameters[last])
         XCTAssertNotEqual(trained.network.parameters[other], initial.parameters[other])
+        // The file says which rows were given; translation renders them from seeded samples.
+        XCTAssertEqual(trained.config.givenRows, [g.numWs - 1])
+        let own = try trained.encode(maps: maps)
+        let (filled, _) = try translateMaps(maps, encoder: trained, generator: g, openRowSeeds: [3, 3, 4, 5, 6, 7])
+        let fresh = g.mapping(z: zFromSeeds([3, 4], zDim: g.zDim))
+        let d = g.wDim, lastRow = g.numWs - 1
+        func row(_ t: Tensor, _ i: Int, _ r: Int) -> [Float] { Array(t.storage[((i * g.numWs + r) * d)..<((i * g.numWs + r + 1) * d)]) }
+        XCTAssertEqual(row(filled, 0, lastRow), row(fresh, 0, lastRow)); XCTAssertEqual(row(filled, 1, lastRow), row(fresh, 0, lastRow))
+        XCTAssertEqual(row(filled, 2, lastRow), row(fresh, 1, lastRow))
+        for r in 0..<lastRow { XCTAssertEqual(row(filled, 2, r), row(own, 2, r)) }
+        XCTAssertThrowsError(try translateMaps(maps, encoder: trained, generator: g, openRowSeeds: [1]))
         gr.givenRows = [g.numWs]
         XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("given2/E.safetensors").path, options: gr, pairs: pairs)) { e in
             XCTAssertTrue("\(e)".contains("outside"), "\(e)")

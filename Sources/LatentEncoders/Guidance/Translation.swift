@@ -29,13 +29,30 @@ public struct TranslationRecord: Codable, Sendable, Equatable {
 }
 
 /// Maps → W+ codes → images with a guidance encoder.
-/// - Parameter maps: `[N, C, R, R]` from `loadGuidanceMap`.
+/// - Parameters:
+///   - maps: `[N, C, R, R]` from `loadGuidanceMap`.
+///   - openRowSeeds: for an encoder trained with given rows (`EncoderFileConfig.givenRows`, the
+///     rows a map leaves open), one seed per map: those rows come from `mapping(z(seed))` (ψ 1)
+///     instead of the encoder's regressed mean, which renders a grey average. Nil: seed 0 for
+///     every map.
 /// - Returns: codes `[N, numWs, wDim]` and images `[N, 3, R, R]` (const noise, as trained).
-public func translateMaps(_ maps: Tensor, encoder: TrainedEncoder, generator: StyleGAN2Generator) throws -> (ws: Tensor, images: Tensor) {
-    try checkEncoder(encoder, matches: generator)
-    let ws = try encoder.encode(maps: maps)
-    return (ws, generator.synthesis(ws: ws))
+public func translateMaps(_ maps: Tensor, encoder: TrainedEncoder, generator G: StyleGAN2Generator,
+                          openRowSeeds: [UInt32]? = nil) throws -> (ws: Tensor, images: Tensor) {
+    try checkEncoder(encoder, matches: G)
+    var ws = try encoder.encode(maps: maps)
+    if let rows = encoder.config.givenRows, !rows.isEmpty {
+        let n = ws.shape[0], d = G.wDim
+        let seeds = openRowSeeds ?? [UInt32](repeating: 0, count: n)
+        guard seeds.count == n else { throw EncoderError("\(seeds.count) seeds for \(n) maps") }
+        let fresh = G.mapping(z: zFromSeeds(seeds, zDim: G.zDim))
+        for i in 0..<n { for r in rows { for k in 0..<d { ws.storage[(i * G.numWs + r) * d + k] = fresh.storage[(i * G.numWs + r) * d + k] } } }
+    }
+    return (ws, G.synthesis(ws: ws))
 }
+
+/// The seed of a map's open rows in `translate`: FNV-1a of its name (the path relative to the
+/// input folder, or the file name), so a map gets the same colours alone, in a folder, in any shard.
+public func openRowSeed(mapName: String) -> UInt32 { UInt32(truncatingIfNeeded: fnv1a64(mapName)) }
 
 /// Writes one translation into `dir`: `output.png`, `latent.npz` (`w` `[1, numWs, wDim]` and the
 /// const noise maps, so `generate --latent-in` reproduces it), `strip.png` (map | output) and
@@ -94,7 +111,7 @@ public func runBatchTranslation(encoder: TrainedEncoder, generator G: StyleGAN2G
         guard !batch.isEmpty else { continue }
         let start = Date()
         let maps = Tensor.concatenate(batch.map { $0.map.tensor.reshaped([1] + $0.map.tensor.shape) })
-        let (ws, images) = try translateMaps(maps, encoder: encoder, generator: G)
+        let (ws, images) = try translateMaps(maps, encoder: encoder, generator: G, openRowSeeds: batch.map { openRowSeed(mapName: $0.rel) })
         let seconds = Date().timeIntervalSince(start) / Double(batch.count)
         for (i, item) in batch.enumerated() {
             let record = TranslationRecord(map: item.rel, generator: G.fingerprint, guidance: kind.rawValue,

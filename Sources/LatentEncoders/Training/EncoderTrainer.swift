@@ -152,10 +152,11 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
         return options.learningRate * Float(0.5 + 0.5 * cos(Double.pi * r))
     }
     func encoderNow() -> TrainedEncoder {
-        let config = EncoderFileConfig(architecture: architecture, generatorFingerprint: generator.fingerprint,
+        var config = EncoderFileConfig(architecture: architecture, generatorFingerprint: generator.fingerprint,
                                        iterative: options.iterative, trainingIterations: options.iterative ? options.iterations : 1,
                                        stage: stage(at: max(state.step - 1, 0)), steps: state.step,
                                        guidance: options.guidance, classes: options.guidance == .seg ? options.classes : nil)
+        config.givenRows = options.givenRows
         return TrainedEncoder(network: network, config: config, latentAvg: generator.wAvg)
     }
     func save() throws {
@@ -220,9 +221,10 @@ func writeTrainingFigures(folder: String, history: [[Float]], encoder: TrainedEn
     try saveImage(lossCurveImage(history.map { $0[4] > 0 ? 1 / Double($0[4]) : .nan }, color: (0.6, -0.6, -0.6)), to: path("psnr.png"))
     written += [path("loss.png"), path("psnr.png")]
     if let (targets, inputs) = sampleTargets {
-        let codes = try inputs.map { try encoder.encode(maps: $0) }
-            ?? encoder.encode(images: targets, generator: generator, iterations: encoder.config.trainingIterations).last!
-        let recon = generator.synthesis(ws: codes)
+        // Guidance encoders render as `translate` does (open rows from seeded samples).
+        let recon = try inputs.map { try translateMaps($0, encoder: encoder, generator: generator,
+                                                       openRowSeeds: (0..<$0.shape[0]).map { UInt32($0) }).images }
+            ?? generator.synthesis(ws: try encoder.encode(images: targets, generator: generator, iterations: encoder.config.trainingIterations).last!)
         var tiles = [Tensor]()
         for i in 0..<targets.shape[0] {
             // Guidance encoders: map | photo | output triples.

@@ -71,7 +71,8 @@ struct Translate: ParsableCommand {
             let map: GuidanceMap
             do { map = try loadGuidanceMap(path: input, kind: kind, classes: e.config.classes ?? 1, resolution: G.resolution) }
             catch { throw CommandFailure(error, context: input) }
-            var (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G)
+            var (ws, images) = try translateMaps(map.tensor.reshaped([1] + map.tensor.shape), encoder: e, generator: G,
+                                                 openRowSeeds: [openRowSeed(mapName: (input as NSString).lastPathComponent)])
             let seconds = Date().timeIntervalSince(start)
             var extras: [Tensor] = [], measured: [String: RecordValue]? = nil
             if !variants.regionStyle.isEmpty {
@@ -83,7 +84,7 @@ struct Translate: ParsableCommand {
                 extras = v.stripExtras; measured = v.record
             }
             var runArgs = args
-            runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary); runArgs["seed"] = .int(variants.seed)
+            runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary ?? "default"); runArgs["seed"] = .int(variants.seed)
             runArgs["exemplar"] = RecordValue(variants.exemplar); runArgs["layers"] = RecordValue(variants.layers)
             if !variants.regionStyle.isEmpty {
                 runArgs["region_style"] = .array(variants.regionStyle.map { .string($0) }); runArgs["blend_res"] = RecordValue(variants.blendRes)
