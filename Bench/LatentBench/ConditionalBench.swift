@@ -48,6 +48,7 @@ func runConditionalBench(arguments: [String]) {
         let bias = try estimatorBias(trainRoot: (root as NSString).deletingLastPathComponent + "/train", resolution: G.resolution)
         var mapErrors = [(Double, Double, Double)](), signed = [(Double, Double, Double)]()
         let sampleCount = a.int("samples", 0)
+        let varyRows = try parseLayerSelection(a.values["vary"] ?? "fine", numWs: G.numWs)
         var clipDiversity = [Double](), l1Diversity = [Double](), sampleHits = 0, sampleTotal = 0
         var truthHits = 0, truthCounted = 0, tx = [Double](), th = [Double](), tz = [Double]()
         var hits = 0, scored = 0, shapeHits = 0, shapeCounted = 0, psnrSum = 0.0, ms = [Double]()
@@ -66,11 +67,8 @@ func runConditionalBench(arguments: [String]) {
             } else if truth {
                 images = photo.reshaped([1] + photo.shape)
             } else if paint, let ids = map.classIds {
-                // Experiment: paint the map's classes in flat colours and encode that picture.
-                let palette: [[Float]] = [[0.75, 0.45, 0.5], [0.2, 0.45, 0.85], [0.12, 0.27, 0.51], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1], [0.95, 0.6, 0.1]]
-                let r = G.resolution
-                var pic = Tensor.zeros([1, 3, r, r])
-                for q in 0..<(r * r) { for c in 0..<3 { pic.storage[c * r * r + q] = palette[ids[q]][c] * 2 - 1 } }
+                // The map painted in flat colours (`paint-maps`), encoded by the image encoder.
+                let pic = paintSegMap(ids: ids, resolution: G.resolution)
                 images = G.synthesis(ws: try encoder.encode(images: pic))
             } else if fromPhoto {
                 images = G.synthesis(ws: try encoder.encode(images: photo.reshaped([1] + photo.shape)))
@@ -80,9 +78,9 @@ func runConditionalBench(arguments: [String]) {
                 images = plain
                 if sampleCount >= 2 {
                     // BicycleGAN's protocol: N outputs for one map (`translate --samples N`, the
-                    // default rows resampled), their CLIP-feature diversity and whether each keeps the layout.
+                    // --vary rows resampled, fine by default), their CLIP-feature diversity and whether each keeps the layout.
                     let seeds = (0..<sampleCount).map { UInt32(i * sampleCount + $0) }
-                    let samples = G.synthesis(ws: try resampleLayers(generator: G, ws: ws, layers: RegionStyle.defaultLayers(numWs: G.numWs), seeds: seeds))
+                    let samples = G.synthesis(ws: try resampleLayers(generator: G, ws: ws, layers: varyRows, seeds: seeds))
                         .map { min(max($0, -1), 1) }
                     let d = try SampleDiversity(images: samples, clip: clip)
                     clipDiversity.append(d.clipCosine ?? .nan); l1Diversity.append(d.pixelL1)
@@ -145,7 +143,7 @@ func runConditionalBench(arguments: [String]) {
         if sampleTotal > 0 {
             let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }
             print(String(format: "diversity (%d samples per map, rows %@ resampled): CLIP-feature cosine distance %.4f, pixel L1 %.4f (consecutive pairs, mean over maps); samples with the layout within 0.03 of the photo: %d / %d (%.1f %%)",
-                         sampleCount, "\(RegionStyle.defaultLayers(numWs: G.numWs))", mean(clipDiversity), mean(l1Diversity), sampleHits, sampleTotal, 100 * Double(sampleHits) / Double(sampleTotal)))
+                         sampleCount, "\(varyRows.lowerBound)-\(varyRows.upperBound - 1)", mean(clipDiversity), mean(l1Diversity), sampleHits, sampleTotal, 100 * Double(sampleHits) / Double(sampleTotal)))
         }
         if !mapErrors.isEmpty {
             print(String(format: "the maps' own pixel layout minus the factors: median x %+.3f, height %+.3f, horizon %+.3f (signed)",

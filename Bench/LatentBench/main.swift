@@ -33,6 +33,8 @@ let commands: [BenchCommand] = [
                  run: { runInversionBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "conditional", summary: "a guidance encoder's layout fidelity, shape, PSNR and speed on the paired test maps (ConditionalBench.swift)",
                  run: { runConditionalBench(arguments: $0) }, inAll: false),
+    BenchCommand(name: "paint-maps", summary: "paint a paired folder's seg maps in flat colours (layout targets for guidance encoders, PaintMaps.swift)",
+                 run: { runPaintMaps(arguments: $0) }, inAll: false),
     BenchCommand(name: "region-style", summary: "translate --region-style wall=PHOTO: wall hue towards the exemplar's, object hue kept (RegionStyleBench.swift)",
                  run: { runRegionStyleBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "trained-encoder", summary: "a trained encoder's PSNR on the test scenes and its ms per image (TrainedEncoderBench.swift)",

@@ -84,7 +84,7 @@ struct Translate: ParsableCommand {
                 extras = v.stripExtras; measured = v.record
             }
             var runArgs = args
-            runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary ?? "default"); runArgs["seed"] = .int(variants.seed)
+            runArgs["samples"] = RecordValue(variants.samples); runArgs["vary"] = .string(variants.vary); runArgs["seed"] = .int(variants.seed)
             runArgs["exemplar"] = RecordValue(variants.exemplar); runArgs["layers"] = RecordValue(variants.layers)
             if !variants.regionStyle.isEmpty {
                 runArgs["region_style"] = .array(variants.regionStyle.map { .string($0) }); runArgs["blend_res"] = RecordValue(variants.blendRes)

@@ -14,7 +14,7 @@ import LatentInversion
 /// the exemplar's appearance).
 struct TranslateVariantOptions: ParsableArguments {
     @Option(help: "Diverse outputs: how many samples (≥ 2) with the --vary rows resampled from fresh z.") var samples: Int?
-    @Option(help: "With --samples: the rows resampled (coarse, middle, fine or a-b; default: all but the coarse rows, as --layers — on scenes64 the colours live in the middle rows); the map gives the rest.") var vary: String?
+    @Option(help: "With --samples: the rows resampled (coarse, middle, fine or a-b); the map gives the rest. On scenes64 the middle rows move the colours but also the object's place: fine keeps the layout.") var vary: String = "fine"
     @Option(help: "With --samples: first seed of the fresh z (seeds S … S+N−1).") var seed: Int = 0
     @Option(name: .customLong("trunc"), help: "With --samples: truncation ψ of the fresh w towards w_avg.") var truncationPsi: Float = 1
     @Option(help: "Exemplar (image, inverted with the embedded image encoder + a short hybrid optimisation, or a latent .npz) whose --layers rows the output takes.")
@@ -61,8 +61,7 @@ extension Translate {
         }
         if let count = variants.samples {
             let layers: Range<Int>
-            do { layers = try variants.vary.map { try parseLayerSelection($0, numWs: G.numWs) } ?? RegionStyle.defaultLayers(numWs: G.numWs) }
-            catch { throw CommandFailure("--vary: \(error)") }
+            do { layers = try parseLayerSelection(variants.vary, numWs: G.numWs) } catch { throw CommandFailure("--vary: \(error)") }
             let seeds = (0..<count).map { UInt32(variants.seed + $0) }
             let sampleWs = try resampleLayers(generator: G, ws: out, layers: layers, seeds: seeds, truncationPsi: variants.truncationPsi)
             let images = G.synthesis(ws: sampleWs).map { min(max($0, -1), 1) }
