@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "LatentEditingTests", dependencies: ["LatentEditing", "_LatentVerification", "_TestSupport"],
                     resources: [.copy("Resources")]),
         .testTarget(name: "LatentEncodersTests", dependencies: ["LatentEncoders", "LatentCLIP", "LatentCore", "LatentInversion", "_TestSupport"]),
-        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport"],
+        .testTarget(name: "LatentLabCLITests", dependencies: ["latentlab", "_TestSupport", "_LatentVerification"],
                     resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]

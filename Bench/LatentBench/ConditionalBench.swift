@@ -31,7 +31,8 @@ func runConditionalBench(arguments: [String]) {
         guard let path = a.values["encoder"] else { print("usage: LatentBench conditional --encoder E.safetensors|photo [--pairs DIR] [--limit N]"); return }
         let outputs = a.values["outputs"]
         let fromPhoto = path == "photo", truth = path == "truth", paint = path == "paint"
-        let encoder = try fromPhoto || truth || paint || outputs != nil ? DefaultEncoder.load() : TrainedEncoder(path: path)
+        let encoder = try fromPhoto || truth || paint || outputs != nil ? DefaultEncoder.load()
+            : GuidanceKind(rawValue: path).map { try DefaultEncoder.load(guidance: $0) } ?? TrainedEncoder(path: path)
         guard let kind = fromPhoto || truth || paint || outputs != nil ? .seg : encoder.config.guidance else { print("\(path): not a guidance encoder"); return }
         let G = try StyleGAN2Generator.loadDefault()
         let root = try a.values["pairs"] ?? ((scenesDirectory(nil) as NSString).deletingLastPathComponent as NSString)

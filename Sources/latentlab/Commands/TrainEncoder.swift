@@ -46,7 +46,7 @@ struct TrainEncoder: ParsableCommand {
     var pairs: String?
     @Option(help: "With --pairs: which maps the encoder reads (seg: one-hot class maps; sketch: boundary maps).") var input: GuidanceKind?
     @Option(help: "With --input seg: number of classes (ids 0…N−1).") var classes: Int = 7
-    @Option(name: .customLong("pair-latents"), help: "With --pairs: the folder `latentlab encode` or `project` wrote for PAIRS/photo; the encoder also regresses those W+ codes (weight --latent-weight). With --l2 0 --msssim 0 it learns from them alone (no generator backward: about twice the steps per minute).")
+    @Option(name: .customLong("pair-latents"), help: "With --pairs: the folder `latentlab encode` or `project` wrote for PAIRS/photo (or for pictures named like the photos); the encoder also regresses those W+ codes (weight --latent-weight). With --l2 0 --msssim 0 it learns from them alone (no generator backward: about twice the steps per minute).")
     var pairLatents: String?
     @Option(name: .customLong("given-rows"), help: "With --pair-latents: ws rows (a-b or a,b,…) rendered from the photo's own code during training, e.g. the colour rows a seg map cannot know (scenes64: 4-9); the encoder learns them from the latent loss only.")
     var givenRows: String?
