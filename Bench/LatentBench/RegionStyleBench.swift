@@ -26,7 +26,7 @@ func runRegionStyleBench(arguments: [String]) {
     let a = BenchArguments(arguments)
     do {
         guard let path = a.values["encoder"] else { print("usage: LatentBench region-style --encoder E.safetensors [--pairs DIR] [--limit N] [--pool N]"); return }
-        let encoder = try TrainedEncoder(path: path)
+        let encoder = try GuidanceKind(rawValue: path).map { try DefaultEncoder.load(guidance: $0) } ?? TrainedEncoder(path: path)
         guard encoder.config.guidance == .seg, let classes = encoder.config.classes else { print("\(path): not a seg encoder"); return }
         let G = try StyleGAN2Generator.loadDefault()
         let r = G.resolution
