@@ -37,8 +37,8 @@ public func runGeneratorBench(arguments: [String]) {
         sources.append((m, { try loadBenchGenerator(m) }))
     }
     let peak = measureSgemmPeak()
-    report(String(format: "load average %@; sgemm peak (n = 1024, OpenBLAS, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
-                  loadAverage(), Parallel.threadCount, peak.wall, peak.perCPU), json)
+    report(String(format: "load average %@; sgemm peak (n = 1024, OpenBLAS %@ kernels, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
+                  loadAverage(), BLASKernels.coreName as NSString, Parallel.threadCount, peak.wall, peak.perCPU), json)
     report("Per image, best wall time of the runs (median in brackets); % of the sgemm peak above. 'step' = forward +", json)
     report("backward w.r.t. ws and noise; 'step+W' also returns every synthesis parameter's gradient. RSS = peak resident MB.", json)
     report("model     batch   fwd ms (med)        %peak  step ms (med)        %peak  step+W ms (med)      RSS step / step+W   CPU-ms fwd / step / step+W (median)", json)

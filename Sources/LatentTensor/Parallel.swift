@@ -54,6 +54,7 @@ public enum Parallel {
     /// loops). Sections may overlap across threads: the first to enter saves OpenBLAS's thread
     /// count and the last to leave restores it, so no section runs with the pool re-enabled.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        BLASKernels.prepare()
         blasLock.lock()
         if singleThreadedDepth == 0 {
             savedBLASThreads = openblas_get_num_threads()
