@@ -100,7 +100,7 @@ extension ModulatedConv2d {
                     var srcRows = plane + iyLo * w
                     if let s {
                         let sc = s[nn * channels + c]
-                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
+                        vScale(plane + iyLo * w, sc, tmp, (iyHi - iyLo) * w)
                         srcRows = UnsafePointer(tmp)
                     }
                     let available = (iyHi - iyLo) * w

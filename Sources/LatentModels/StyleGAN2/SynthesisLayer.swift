@@ -51,23 +51,38 @@ struct SynthesisLayer: Sendable {
                         let oc = on / n, nn = on % n
                         let dc = dp[nn * o + oc], b = bp[oc]
                         let crow = cp + on * hw, orow = op + on * hw
-                        if let pz {
-                            let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
-                            for q in 0..<hw {
-                                let v = (crow[q] * dc + z[q] * strength) + b
-                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                            }
-                        } else {
-                            for q in 0..<hw {
-                                let v = crow[q] * dc + b
-                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                            }
-                        }
+                        let z = pz.map { $0 + noise.pointerOffset(sample: nn, pixels: hw) }
+                        Self.activate(crow, z, dcoef: dc, strength: strength, bias: b, alpha: alpha, gain: gain, clamp: clamp,
+                                      orow, count: hw)
                     }
                 }
             }
         }
         return (out, Cache(x: x, styles: styles, dcoefs: dcoefs, out: out, noise: noise))
+    }
+
+    /// `out[q] = clamp(lrelu((c[q]·dcoef + z[q]·strength) + bias)·gain)` (`z` nil: no noise term),
+    /// 8 wide; `out` may be `c`. The same operations in the same order as the scalar tail.
+    @inline(__always)
+    static func activate(_ c: UnsafePointer<Float>, _ z: UnsafePointer<Float>?, dcoef dc: Float, strength: Float, bias b: Float,
+                         alpha: Float, gain: Float, clamp: Float, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        let rc = UnsafeRawPointer(c), ro = UnsafeMutableRawPointer(out)
+        let lo = SIMD8<Float>(repeating: -clamp), hi = SIMD8<Float>(repeating: clamp)
+        var q = 0
+        while q + 8 <= count {
+            var v = rc.loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * dc
+            if let z { v += UnsafeRawPointer(z).loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * strength }
+            v += b
+            var a = v * alpha
+            a.replace(with: v, where: v .> 0)
+            ro.storeBytes(of: (a * gain).clamped(lowerBound: lo, upperBound: hi), toByteOffset: 4 * q, as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count {
+            let v = z.map { (c[q] * dc + $0[q] * strength) + b } ?? c[q] * dc + b
+            out[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+            q += 1
+        }
     }
 
     struct Gradients {
