@@ -75,7 +75,14 @@ struct SynthesisLayer: Sendable {
             v += b
             var a = v * alpha
             a.replace(with: v, where: v .> 0)
-            ro.storeBytes(of: (a * gain).clamped(lowerBound: lo, upperBound: hi), toByteOffset: 4 * q, as: SIMD8<Float>.self)
+            a *= gain
+            // max(·, −clamp) then min(·, clamp), as the scalar tail (pointwiseMin/Max are not
+            // specialised and cost more than the rest of the loop).
+            if clamp < .infinity {
+                a.replace(with: lo, where: a .< lo)
+                a.replace(with: hi, where: a .> hi)
+            }
+            ro.storeBytes(of: a, toByteOffset: 4 * q, as: SIMD8<Float>.self)
             q += 8
         }
         while q < count {
