@@ -36,7 +36,9 @@ extension ModulatedConv2d {
                     im2colSame(src, scales: scales, channels: c, batch: n, height: h, width: w, rows: 0..<totalRows, cols,
                                channelRange: ch..<(ch + 1))
                 }
-                let blocks = min(m, max(1, threads))
+                // Split over output rows only when each half is worth waking a thread for
+                // (~1 MFLOP, a few µs; ToRGB at 4²–16² is a few thousand).
+                let blocks = m * ncol * k >= Self.minSplitWork ? min(m, max(1, threads)) : 1
                 Parallel.forEach(blocks) { b in
                     let m0 = m * b / blocks, m1 = m * (b + 1) / blocks
                     sgemm(m: m1 - m0, n: ncol, k: k, a: weights + m0 * k, b: cols, c: out + m0 * ncol)
@@ -44,6 +46,9 @@ extension ModulatedConv2d {
             }
         }
     }
+
+    /// Multiply-adds below which a small-map GEMM runs on one thread.
+    static let minSplitWork = 1 << 19
 
     /// `∂x` and `∂s` of a same-size layer: `∂xs = flip(weight)ᵀ ⋆ ∂c` written straight into `gradX`,
     /// then per plane `∂s[n, c] = Σ_p ∂xs · x` and `∂x = ∂xs · s` in place.
