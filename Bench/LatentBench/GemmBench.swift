@@ -77,7 +77,7 @@ func runGemmBench(arguments: [String]) -> Double {
         peak = max(peak, gflops)
         print(String(format: "| %d | %.2f ms | %.1f |", n, t * 1e3, gflops))
     }
-    print(String(format: "sgemm peak: %.1f GFLOP/s", peak))
+    print(String(format: "sgemm peak: %.1f GFLOP/s (OpenBLAS %@ kernels)", peak, BLASKernels.coreName as NSString))
     measuredGemmPeak = peak
     return peak
 }

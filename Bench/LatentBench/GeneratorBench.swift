@@ -37,8 +37,11 @@ public func runGeneratorBench(arguments: [String]) {
         sources.append((m, { try loadBenchGenerator(m) }))
     }
     let peak = measureSgemmPeak()
-    report(String(format: "load average %@; sgemm peak (n = 1024, OpenBLAS, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
-                  loadAverage(), Parallel.threadCount, peak.wall, peak.perCPU), json)
+    report(String(format: "load average %@; sgemm peak (n = 1024, OpenBLAS %@ kernels, %d threads): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second",
+                  loadAverage(), BLASKernels.coreName as NSString, Parallel.threadCount, peak.wall, peak.perCPU), json)
+    let forkJoin = measureForkJoin()
+    report(String(format: "Parallel.forEach of %d × 20 µs busy work: median %.1f µs, best %.1f µs (20 = both threads at once, %d = serial)",
+                  Parallel.threadCount, forkJoin.median, forkJoin.best, 20 * Parallel.threadCount), json)
     report("Per image, best wall time of the runs (median in brackets); % of the sgemm peak above. 'step' = forward +", json)
     report("backward w.r.t. ws and noise; 'step+W' also returns every synthesis parameter's gradient. RSS = peak resident MB.", json)
     report("model     batch   fwd ms (med)        %peak  step ms (med)        %peak  step+W ms (med)      RSS step / step+W   CPU-ms fwd / step / step+W (median)", json)
@@ -84,6 +87,7 @@ public func runGeneratorBench(arguments: [String]) {
                     ("fwd_cpu_ms", String(format: "%.2f", fwd.cpu * per)), ("step_cpu_ms", String(format: "%.2f", step.cpu * per)),
                     ("step_weights_cpu_ms", stepW.map { String(format: "%.2f", $0.cpu * per) } ?? "null"),
                     ("sgemm_gflops_per_cpu_s", String(format: "%.1f", peak.perCPU)),
+                    ("fork_join_us", String(format: "%.1f", forkJoin.median)), ("blas_core", "\"\(BLASKernels.coreName)\""),
                 ]
                 print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             } else {
@@ -154,6 +158,23 @@ func measure(_ n: Int, _ body: () -> Void) -> (wall: Double, best: Double, cpu: 
         c.append(processCPUSeconds() - c0)
     }
     return (t.sorted()[t.count / 2], t.min()!, c.sorted()[c.count / 2])
+}
+
+/// Median and best wall time (µs) of a `Parallel.forEach` with one 20 µs busy task per thread:
+/// how much of a small kernel pass (batch 1) actually runs on both cores — 20 µs when the
+/// second thread joins at once, up to 20 × threads when it joins too late to help.
+func measureForkJoin(_ n: Int = 500) -> (median: Double, best: Double) {
+    var t = [Double]()
+    for _ in 0..<n {
+        let start = DispatchTime.now().uptimeNanoseconds
+        Parallel.forEach(Parallel.threadCount) { _ in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            while DispatchTime.now().uptimeNanoseconds - t0 < 20_000 {}
+        }
+        t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+    }
+    t.sort()
+    return (t[n / 2], t[0])
 }
 
 /// Best-of-10 sgemm throughput at n = 1024 through the same OpenBLAS the kernels use

@@ -14,6 +14,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
                   beta: Float = 0,
                   c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
     if m == 0 || n == 0 { return }
+    BLASKernels.prepare()
     if k == 0 {
         // BLAS leaves C untouched when k == 0 only for beta == 1; make it exact for any beta.
         for i in 0..<(m * (ldc ?? n)) { c[i] = beta == 0 ? 0 : c[i] * beta }

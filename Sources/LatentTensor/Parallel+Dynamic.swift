@@ -11,6 +11,7 @@ extension Parallel {
             for i in 0..<count { body(i) }
             return
         }
+        if runOnPool(count, body) { return }
         let counter = TaskCounter()
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { _ in

@@ -4,7 +4,8 @@ import CBLAS
 
 /// Thread control for both cores.
 ///
-/// Our own loops are split with `Parallel.forEach` (Dispatch's concurrentPerform), and OpenBLAS
+/// Our own loops are split with `Parallel.forEach` (on `SpinPool`'s persistent workers, or
+/// Dispatch's concurrentPerform when the pool is busy), and OpenBLAS
 /// keeps its own pthread pool for GEMM. To avoid oversubscription, code that calls GEMM *inside*
 /// a parallel loop wraps the loop in `Parallel.withSingleThreadedBLAS`.
 ///
@@ -26,6 +27,10 @@ public enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
+        if runOnPool(workers, { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            for i in lo..<hi { body(i) }
+        }) { return }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = count * w / workers, hi = count * (w + 1) / workers
@@ -34,11 +39,19 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(0..<count)` on the spinning pool (`SpinPool`); false when it is busy or absent.
+    @usableFromInline
+    static func runOnPool(_ count: Int, _ body: (Int) -> Void) -> Bool {
+        if #available(macOS 15.0, *), let pool = SpinPool.shared { return pool.run(count, body) }
+        return false
+    }
+
     /// Calls `body(range)` on `threadCount` contiguous sub-ranges of `0..<count`.
     @inlinable
     public static func forRanges(_ count: Int, minChunk: Int = 1024, _ body: (Range<Int>) -> Void) {
         let workers = Swift.min(threadCount, Swift.max(1, count / Swift.max(minChunk, 1)))
         if workers <= 1 { body(0..<count); return }
+        if runOnPool(workers, { w in body(count * w / workers ..< count * (w + 1) / workers) }) { return }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 body(count * w / workers ..< count * (w + 1) / workers)
@@ -54,6 +67,7 @@ public enum Parallel {
     /// loops). Sections may overlap across threads: the first to enter saves OpenBLAS's thread
     /// count and the last to leave restores it, so no section runs with the pool re-enabled.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        BLASKernels.prepare()
         blasLock.lock()
         if singleThreadedDepth == 0 {
             savedBLASThreads = openblas_get_num_threads()

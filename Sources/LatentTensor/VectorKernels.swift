@@ -37,6 +37,19 @@ public func vSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
 @inlinable @inline(__always)
 public func scaleAndDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float,
                  _ gx: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    for q in 0..<count { gx[q] = g[q] * s }
+    vScale(g, s, gx, count)
     return vDot(g, x, count)
+}
+
+/// `dst[i] = src[i] · s` (explicit 8-wide: the compiler leaves this loop scalar when it cannot
+/// rule out aliasing; `dst == src` is allowed).
+@inlinable @inline(__always)
+public func vScale(_ src: UnsafePointer<Float>, _ s: Float, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    let rs = UnsafeRawPointer(src), rd = UnsafeMutableRawPointer(dst), sv = SIMD8<Float>(repeating: s)
+    var i = 0
+    while i + 8 <= n {
+        rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * sv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { dst[i] = src[i] * s; i += 1 }
 }

@@ -149,6 +149,22 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
         XCTAssertEqual(dot(weight, g.gradWeight), yr, accuracy: 2e-6 * scale, "<w, ∂w>")
     }
 
+    /// Same-size layers above `flippedWeightLimit` (here 342 × 342 × 3 × 3) flip the weight per
+    /// backward instead of keeping a flipped copy; without demodulation <y, r> = <x, ∂x> = <s, ∂s>.
+    func testLargeLayerFlipsWeightPerCall() {
+        var rng = TestRNG(seed: 29)
+        let n = 2, c = 342, h = 3, w = 5
+        let x = rng.tensor([n, c, h, w]), weight = rng.tensor([c, c, 3, 3]), styles = rng.tensor([n, c], 0.5, 1.5)
+        let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false)
+        let r = rng.tensor(y.shape)
+        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false)
+        func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.doubles, b.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+        let yr = dot(y, r)
+        let scale = zip(y.doubles, r.doubles).reduce(0) { $0 + abs($1.0 * $1.1) }
+        XCTAssertEqual(dot(x, g.gradInput), yr, accuracy: 2e-6 * scale, "<x, ∂x>")
+        XCTAssertEqual(dot(styles, g.gradStyles), yr, accuracy: 2e-6 * scale, "<s, ∂s>")
+    }
+
     /// For fixed styles the convolution is linear in x: <conv(x), y> = <x, ∂x(y)>.
     func testInputGradientIsAdjoint() {
         var rng = TestRNG(seed: 22)

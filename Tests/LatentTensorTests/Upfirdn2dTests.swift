@@ -49,6 +49,24 @@ final class Upfirdn2dTests: XCTestCase {
         }
     }
 
+    /// The separable resampling path (up or down ≠ 1 with a separable filter: row then column
+    /// tap tables) on larger odd planes, with cropping (negative padding) and asymmetric pads.
+    func testSeparableResamplingMatchesReference() {
+        var rng = TestRNG(seed: 9)
+        let x = rng.tensor([3, 2, 13, 11])
+        let sep5 = setupFilter([1, 2, 4, 3, 1], separable: true), resample = setupFilter([1, 3, 3, 1])
+        let cases: [(Tensor, Int, Int, Upfirdn2dPadding, Bool, Float)] = [
+            (resample, 2, 1, (2, 1, 2, 1), false, 4), (resample, 1, 2, (1, 1, 1, 1), true, 1),
+            (sep5, 3, 2, (-1, 2, 3, -2), false, 2), (sep5, 2, 3, (0, -1, 2, 1), true, 1), (resample, 4, 4, (-2, 0, 1, 3), false, 1),
+        ]
+        for (f, up, down, pad, flip, gain) in cases {
+            let fast = upfirdn2d(x, filter: f, up: up, down: down, padding: pad, flipFilter: flip, gain: gain)
+            let ref = upfirdn2dReference(x, filter: f, up: up, down: down, padding: pad, flipFilter: flip, gain: gain)
+            XCTAssertEqual(fast.shape, ref.shape)
+            assertClose(fast, ref, atol: 2e-6, rtol: 1e-5, "up \(up) down \(down) pad \(pad)")
+        }
+    }
+
     /// The reference itself against a hand-computed case: 1-D up=2 with [1,3,3,1] is the
     /// classic bilinear-like interpolation (upsample2d: padding (2,1), gain up²).
     func testReferenceHandComputed() {

@@ -36,8 +36,7 @@ extension ModulatedConv2d {
         let channels = inChannels
         Parallel.forEach(channels * batch, minChunk: max(1, 16384 / max(pixels, 1))) { pn in
             let sc = s[(pn % batch) * channels + pn / batch]
-            let src = x + pn * pixels, dst = xs + pn * pixels
-            for q in 0..<pixels { dst[q] = src[q] * sc }
+            vScale(x + pn * pixels, sc, xs + pn * pixels, pixels)
         }
     }
 
@@ -307,8 +306,7 @@ extension ModulatedConv2d {
             let c = pn / n, nn = pn % n
             let gx = gradX + pn * hw
             gradS[nn * i + c] = vDot(gx, x + pn * hw, hw)
-            let sc = s[nn * i + c]
-            for q in 0..<hw { gx[q] *= sc }
+            vScale(gx, s[nn * i + c], gx, hw)
         }
     }
 }

@@ -46,9 +46,17 @@ struct PolyphaseUpsample: Sendable {
                 o[0] = 0; o[w + 1] = 0
                 (o + 1).update(from: t1, count: w)
                 let he = hRows + (ky * h + iy) * w2, ho = he + w
-                for m in 0..<w {
+                var m = 0
+                while m + 8 <= w {
+                    let om = ld8(o + m), om1 = ld8(o + m + 1), om2 = ld8(o + m + 2), em = ld8(e + m), em1 = ld8(e + m + 1)
+                    st8(he + m, a0 * om + a1 * em + a2 * om1 + a3 * em1)
+                    st8(ho + m, a0 * em + a1 * om1 + a2 * em1 + a3 * om2)
+                    m += 8
+                }
+                while m < w {
                     he[m] = a0 * o[m] + a1 * e[m] + a2 * o[m + 1] + a3 * e[m + 1]
                     ho[m] = a0 * e[m] + a1 * o[m + 1] + a2 * e[m + 1] + a3 * o[m + 2]
+                    m += 1
                 }
             }
         }
@@ -58,7 +66,9 @@ struct PolyphaseUpsample: Sendable {
             let dst = ve + m * w2
             if m < h && m > 0 {
                 let s0 = h0 + m * w2, s2 = h2 + (m - 1) * w2
-                for q in 0..<w2 { dst[q] = s0[q] + s2[q] }
+                var q = 0
+                while q + 8 <= w2 { st8(dst + q, ld8(s0 + q) + ld8(s2 + q)); q += 8 }
+                while q < w2 { dst[q] = s0[q] + s2[q]; q += 1 }
             } else if m == 0 {
                 dst.update(from: h0, count: w2)
             } else {
@@ -72,17 +82,29 @@ struct PolyphaseUpsample: Sendable {
             // Row 2m: b0·VO[m−1] + b1·VE[m] + b2·VO[m] + b3·VE[m+1].
             if m > 0 {
                 let voPrev = h1 + (m - 1) * w2
-                for q in 0..<w2 { row[q] = b0 * voPrev[q] + b1 * vePrev[q] + b2 * vo[q] + b3 * veNext[q] }
+                var q = 0
+                while q + 8 <= w2 {
+                    st8(row + q, b0 * ld8(voPrev + q) + b1 * ld8(vePrev + q) + b2 * ld8(vo + q) + b3 * ld8(veNext + q)); q += 8
+                }
+                while q < w2 { row[q] = b0 * voPrev[q] + b1 * vePrev[q] + b2 * vo[q] + b3 * veNext[q]; q += 1 }
             } else {
-                for q in 0..<w2 { row[q] = b1 * vePrev[q] + b2 * vo[q] + b3 * veNext[q] }
+                var q = 0
+                while q + 8 <= w2 { st8(row + q, b1 * ld8(vePrev + q) + b2 * ld8(vo + q) + b3 * ld8(veNext + q)); q += 8 }
+                while q < w2 { row[q] = b1 * vePrev[q] + b2 * vo[q] + b3 * veNext[q]; q += 1 }
             }
             interleave(row, w, out + (2 * m) * w2)
             // Row 2m+1: b0·VE[m] + b1·VO[m] + b2·VE[m+1] + b3·VO[m+1].
             if m + 1 < h {
                 let voNext = h1 + (m + 1) * w2
-                for q in 0..<w2 { row[q] = b0 * vePrev[q] + b1 * vo[q] + b2 * veNext[q] + b3 * voNext[q] }
+                var q = 0
+                while q + 8 <= w2 {
+                    st8(row + q, b0 * ld8(vePrev + q) + b1 * ld8(vo + q) + b2 * ld8(veNext + q) + b3 * ld8(voNext + q)); q += 8
+                }
+                while q < w2 { row[q] = b0 * vePrev[q] + b1 * vo[q] + b2 * veNext[q] + b3 * voNext[q]; q += 1 }
             } else {
-                for q in 0..<w2 { row[q] = b0 * vePrev[q] + b1 * vo[q] + b2 * veNext[q] }
+                var q = 0
+                while q + 8 <= w2 { st8(row + q, b0 * ld8(vePrev + q) + b1 * ld8(vo + q) + b2 * ld8(veNext + q)); q += 8 }
+                while q < w2 { row[q] = b0 * vePrev[q] + b1 * vo[q] + b2 * veNext[q]; q += 1 }
             }
             interleave(row, w, out + (2 * m + 1) * w2)
         }
@@ -104,7 +126,10 @@ struct PolyphaseUpsample: Sendable {
         @inline(__always) func accumulate(_ dst: UnsafeMutablePointer<Float>, row r: Int, _ c: Float) {
             guard r >= 0 && r < 2 * h else { return }
             let src = gd + r * w2
-            for q in 0..<w2 { dst[q] += c * src[q] }
+            let cv = SIMD8<Float>(repeating: c)
+            var q = 0
+            while q + 8 <= w2 { st8(dst + q, ld8(dst + q) + cv * ld8(src + q)); q += 8 }
+            while q < w2 { dst[q] += c * src[q]; q += 1 }
         }
         for j in 0...h {
             let dst = gve + j * w2
@@ -126,15 +151,26 @@ struct PolyphaseUpsample: Sendable {
                 let ghe = gh, gho = gh + w
                 // gE[j] = a1·gHe[j] + a3·gHe[j−1] + a0·gHo[j] + a2·gHo[j−1], j = 0…w
                 ge[0] = a1 * ghe[0] + a0 * gho[0]
-                for j in 1..<w { ge[j] = a1 * ghe[j] + a3 * ghe[j - 1] + a0 * gho[j] + a2 * gho[j - 1] }
+                var j = 1
+                while j + 8 <= w {
+                    st8(ge + j, a1 * ld8(ghe + j) + a3 * ld8(ghe + j - 1) + a0 * ld8(gho + j) + a2 * ld8(gho + j - 1)); j += 8
+                }
+                while j < w { ge[j] = a1 * ghe[j] + a3 * ghe[j - 1] + a0 * gho[j] + a2 * gho[j - 1]; j += 1 }
                 ge[w] = a3 * ghe[w - 1] + a2 * gho[w - 1]
                 // gO[j] = a0·gHe[j+1] + a2·gHe[j] + a1·gHo[j] + a3·gHo[j−1], j = 0..<w
-                for j in 0..<w {
+                // (the same sums in the same order; interior j vectorised, the two edges scalar).
+                @inline(__always) func gO(_ j: Int) -> Float {
                     var v = a2 * ghe[j] + a1 * gho[j]
                     if j + 1 < w { v += a0 * ghe[j + 1] }
                     if j > 0 { v += a3 * gho[j - 1] }
-                    go[j] = v
+                    return v
                 }
+                go[0] = gO(0)
+                j = 1
+                while j + 8 <= w - 1 {
+                    st8(go + j, a2 * ld8(ghe + j) + a1 * ld8(gho + j) + a0 * ld8(ghe + j + 1) + a3 * ld8(gho + j - 1)); j += 8
+                }
+                while j < w { go[j] = gO(j); j += 1 }
                 let d0 = gt + (ky * 3) * ld + iy * w, d1 = d0 + ld, d2 = d1 + ld
                 d0.update(from: ge, count: w)           // gT0[j] = gE[j]
                 d2.update(from: ge + 1, count: w)       // gT2[j] = gE[j+1]
@@ -147,11 +183,33 @@ struct PolyphaseUpsample: Sendable {
 /// `dst[2x] = row[x]`, `dst[2x+1] = row[w + x]`.
 @inline(__always)
 private func interleave(_ row: UnsafePointer<Float>, _ w: Int, _ dst: UnsafeMutablePointer<Float>) {
-    for x in 0..<w { dst[2 * x] = row[x]; dst[2 * x + 1] = row[w + x] }
+    var x = 0
+    while x + 4 <= w {
+        let e = UnsafeRawPointer(row + x).loadUnaligned(as: SIMD4<Float>.self)
+        let o = UnsafeRawPointer(row + w + x).loadUnaligned(as: SIMD4<Float>.self)
+        st8(dst + 2 * x, SIMD8(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3]))
+        x += 4
+    }
+    while x < w { dst[2 * x] = row[x]; dst[2 * x + 1] = row[w + x]; x += 1 }
 }
 
 /// `dst[x] = src[2x]`, `dst[w + x] = src[2x+1]`.
 @inline(__always)
 private func deinterleave(_ src: UnsafePointer<Float>, _ w: Int, _ dst: UnsafeMutablePointer<Float>) {
-    for x in 0..<w { dst[x] = src[2 * x]; dst[w + x] = src[2 * x + 1] }
+    var x = 0
+    while x + 4 <= w {
+        let v = ld8(src + 2 * x)
+        UnsafeMutableRawPointer(dst + x).storeBytes(of: SIMD4(v[0], v[2], v[4], v[6]), as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(dst + w + x).storeBytes(of: SIMD4(v[1], v[3], v[5], v[7]), as: SIMD4<Float>.self)
+        x += 4
+    }
+    while x < w { dst[x] = src[2 * x]; dst[w + x] = src[2 * x + 1]; x += 1 }
 }
+
+/// Unaligned 8-float load and store (the polyphase rows start at any float offset).
+@inline(__always)
+private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+@inline(__always)
+private func ld8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+@inline(__always)
+private func st8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }

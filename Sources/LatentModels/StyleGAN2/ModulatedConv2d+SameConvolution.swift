@@ -36,7 +36,9 @@ extension ModulatedConv2d {
                     im2colSame(src, scales: scales, channels: c, batch: n, height: h, width: w, rows: 0..<totalRows, cols,
                                channelRange: ch..<(ch + 1))
                 }
-                let blocks = min(m, max(1, threads))
+                // Split over output rows only when each half is worth waking a thread for
+                // (~1 MFLOP, a few µs; ToRGB at 4²–16² is a few thousand).
+                let blocks = m * ncol * k >= Self.minSplitWork ? min(m, max(1, threads)) : 1
                 Parallel.forEach(blocks) { b in
                     let m0 = m * b / blocks, m1 = m * (b + 1) / blocks
                     sgemm(m: m1 - m0, n: ncol, k: k, a: weights + m0 * k, b: cols, c: out + m0 * ncol)
@@ -45,23 +47,34 @@ extension ModulatedConv2d {
         }
     }
 
+    /// Multiply-adds below which a small-map GEMM runs on one thread.
+    static let minSplitWork = 1 << 19
+
     /// `∂x` and `∂s` of a same-size layer: `∂xs = flip(weight)ᵀ ⋆ ∂c` written straight into `gradX`,
     /// then per plane `∂s[n, c] = Σ_p ∂xs · x` and `∂x = ∂xs · s` in place.
     func backwardSameFlipped(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
                              batch n: Int, height h: Int, width w: Int,
                              gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
         let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w
-        withScratch(i * o * kk) { wf in
-            // wf[c, oc, ky, kx] = weight[oc, c, k−1−ky, k−1−kx]
-            weight.withUnsafeBufferPointer { pw in
-                let src = pw.baseAddress!
-                for oc in 0..<o { for c in 0..<i { for t in 0..<kk {
-                    wf[(c * o + oc) * kk + (kk - 1 - t)] = src[(oc * i + c) * kk + t]
-                } } }
+        if !weightFlipped.isEmpty {
+            weightFlipped.withUnsafeBufferPointer { wf in
+                sameConvolution(g, scales: nil, channels: o, weights: wf.baseAddress!, outputs: i, batch: n, height: h, width: w, gradX)
             }
-            sameConvolution(g, scales: nil, channels: o, weights: wf, outputs: i, batch: n, height: h, width: w, gradX)
+        } else {
+            withScratch(i * o * kk) { wf in
+                weight.withUnsafeBufferPointer { pw in Self.flipWeight(pw.baseAddress!, outputs: o, inputs: i, taps: kk, into: wf) }
+                sameConvolution(g, scales: nil, channels: o, weights: wf, outputs: i, batch: n, height: h, width: w, gradX)
+            }
         }
         modulationGradients(gradX, x: x, s: s, batch: n, pixels: hw, gradS: gradS)
+    }
+
+    /// `wf[c, oc, ky, kx] = weight[oc, c, k−1−ky, k−1−kx]` (`weight` `[O, I, k, k]`, `taps = k²`).
+    static func flipWeight(_ src: UnsafePointer<Float>, outputs o: Int, inputs i: Int, taps kk: Int,
+                           into wf: UnsafeMutablePointer<Float>) {
+        for oc in 0..<o { for c in 0..<i { for t in 0..<kk {
+            wf[(c * o + oc) * kk + (kk - 1 - t)] = src[(oc * i + c) * kk + t]
+        } } }
     }
 
     /// The column matrix of the layer's modulated input (rows `inChannels × taps`).
@@ -92,24 +105,33 @@ extension ModulatedConv2d {
                     var srcRows = plane + iyLo * w
                     if let s {
                         let sc = s[nn * channels + c]
-                        for q in 0..<((iyHi - iyLo) * w) { tmp[q] = plane[iyLo * w + q] * sc }
+                        vScale(plane + iyLo * w, sc, tmp, (iyHi - iyLo) * w)
                         srcRows = UnsafePointer(tmp)
                     }
+                    let available = (iyHi - iyLo) * w
                     for ky in 0..<k {
+                        // Output rows whose source row iy = oy + ky − pad is inside the image.
+                        let oyA = min(oy1, max(oy0, pad - ky)), oyB = max(oyA, min(oy1, h + pad - ky))
                         for kx in 0..<k {
                             let row = cols + (c * kk + ky * k + kx) * ld + (r - rows.lowerBound) * w
                             let shift = kx - pad
                             let lo = min(max(0, -shift), w), hi = max(lo, min(w, w - shift))
-                            for oy in oy0..<oy1 {
-                                let iy = oy + ky - pad
-                                let dst = row + (oy - oy0) * w
-                                if iy < 0 || iy >= h {
-                                    dst.initialize(repeating: 0, count: w)
-                                    continue
+                            if oyA > oy0 { row.initialize(repeating: 0, count: (oyA - oy0) * w) }
+                            if oy1 > oyB { (row + (oyB - oy0) * w).initialize(repeating: 0, count: (oy1 - oyB) * w) }
+                            guard oyB > oyA else { continue }
+                            // The in-image rows are one shifted run of the source: element d of the
+                            // tap row is source element d + offset. One copy for the whole run (rows
+                            // of small maps are a few floats), clipped to the source rows; the
+                            // columns that wrapped around a row edge (ox < lo, ox ≥ hi) are zeroed.
+                            let offset = (oy0 + ky - pad - iyLo) * w + shift
+                            let d0 = max((oyA - oy0) * w, -offset), d1 = min((oyB - oy0) * w, available - offset)
+                            if d1 > d0 { (row + d0).update(from: srcRows + (d0 + offset), count: d1 - d0) }
+                            if lo > 0 || hi < w {
+                                for oy in oyA..<oyB {
+                                    let dst = row + (oy - oy0) * w
+                                    for ox in 0..<lo { dst[ox] = 0 }
+                                    for ox in hi..<w { dst[ox] = 0 }
                                 }
-                                if lo > 0 { dst.initialize(repeating: 0, count: lo) }
-                                if hi > lo { (dst + lo).update(from: srcRows + (iy - iyLo) * w + lo + shift, count: hi - lo) }
-                                if hi < w { (dst + hi).initialize(repeating: 0, count: w - hi) }
                             }
                         }
                     }

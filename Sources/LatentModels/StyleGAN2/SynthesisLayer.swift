@@ -51,23 +51,80 @@ struct SynthesisLayer: Sendable {
                         let oc = on / n, nn = on % n
                         let dc = dp[nn * o + oc], b = bp[oc]
                         let crow = cp + on * hw, orow = op + on * hw
-                        if let pz {
-                            let z = pz + noise.pointerOffset(sample: nn, pixels: hw)
-                            for q in 0..<hw {
-                                let v = (crow[q] * dc + z[q] * strength) + b
-                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                            }
-                        } else {
-                            for q in 0..<hw {
-                                let v = crow[q] * dc + b
-                                orow[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
-                            }
-                        }
+                        let z = pz.map { $0 + noise.pointerOffset(sample: nn, pixels: hw) }
+                        Self.activate(crow, z, dcoef: dc, strength: strength, bias: b, alpha: alpha, gain: gain, clamp: clamp,
+                                      orow, count: hw)
                     }
                 }
             }
         }
         return (out, Cache(x: x, styles: styles, dcoefs: dcoefs, out: out, noise: noise))
+    }
+
+    /// `out[q] = clamp(lrelu((c[q]·dcoef + z[q]·strength) + bias)·gain)` (`z` nil: no noise term),
+    /// 8 wide; `out` may be `c`. The same operations in the same order as the scalar tail.
+    @inline(__always)
+    static func activate(_ c: UnsafePointer<Float>, _ z: UnsafePointer<Float>?, dcoef dc: Float, strength: Float, bias b: Float,
+                         alpha: Float, gain: Float, clamp: Float, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        let rc = UnsafeRawPointer(c), ro = UnsafeMutableRawPointer(out)
+        let lo = SIMD8<Float>(repeating: -clamp), hi = SIMD8<Float>(repeating: clamp)
+        var q = 0
+        while q + 8 <= count {
+            var v = rc.loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * dc
+            if let z { v += UnsafeRawPointer(z).loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * strength }
+            v += b
+            var a = v * alpha
+            a.replace(with: v, where: v .> 0)
+            a *= gain
+            // max(·, −clamp) then min(·, clamp), as the scalar tail (pointwiseMin/Max are not
+            // specialised and cost more than the rest of the loop).
+            if clamp < .infinity {
+                a.replace(with: lo, where: a .< lo)
+                a.replace(with: hi, where: a .> hi)
+            }
+            ro.storeBytes(of: a, toByteOffset: 4 * q, as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count {
+            let v = z.map { (c[q] * dc + $0[q] * strength) + b } ?? c[q] * dc + b
+            out[q] = Swift.min(Swift.max((v > 0 ? v : v * alpha) * gain, -clamp), clamp)
+            q += 1
+        }
+    }
+
+    /// From the layer output `y`: `g[q] ← g[q]·lrelu'·gain` (0 where `|y| ≥ clamp`) in place and
+    /// `conv[q] = y[q]·(1/slope) − bias − z[q]·strength` (the demodulated convolution), 8 wide;
+    /// the scalar tail does the same operations in the same order.
+    @inline(__always)
+    static func activationGradient(_ g: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, _ z: UnsafePointer<Float>?,
+                                   strength: Float, bias b: Float, gain: Float, slopeNeg: Float, invPos: Float, invNeg: Float,
+                                   clamp: Float, conv cd: UnsafeMutablePointer<Float>, count: Int) {
+        let rg = UnsafeMutableRawPointer(g), ry = UnsafeRawPointer(y), rc = UnsafeMutableRawPointer(cd)
+        let zero = SIMD8<Float>(), gainV = SIMD8<Float>(repeating: gain), invPosV = SIMD8<Float>(repeating: invPos)
+        var q = 0
+        while q + 8 <= count {
+            let yv = ry.loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self)
+            let pos = yv .> 0
+            var slope = SIMD8<Float>(repeating: slopeNeg), inv = SIMD8<Float>(repeating: invNeg)
+            slope.replace(with: gainV, where: pos)
+            inv.replace(with: invPosV, where: pos)
+            var gq = rg.loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * slope
+            if clamp < .infinity { gq.replace(with: zero, where: (yv .>= clamp) .| (yv .<= -clamp)) }
+            rg.storeBytes(of: gq, toByteOffset: 4 * q, as: SIMD8<Float>.self)
+            var c = yv * inv - b
+            if let z { c -= UnsafeRawPointer(z).loadUnaligned(fromByteOffset: 4 * q, as: SIMD8<Float>.self) * strength }
+            rc.storeBytes(of: c, toByteOffset: 4 * q, as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count {
+            let yq = y[q], pos = yq > 0
+            let gq = g[q] * (pos ? gain : slopeNeg)
+            g[q] = Swift.abs(yq) >= clamp ? 0 : gq
+            var c = yq * (pos ? invPos : invNeg) - b
+            if let z { c -= z[q] * strength }
+            cd[q] = c
+            q += 1
+        }
     }
 
     struct Gradients {
@@ -106,17 +163,10 @@ struct SynthesisLayer: Sendable {
                                     for nn in 0..<n {
                                         let off = (oc * n + nn) * hw
                                         let grow = gp + off, yrow = yp + off
-                                        for q in 0..<hw {
-                                            let y = yrow[q]
-                                            let pos = y > 0
-                                            let gq = grow[q] * (pos ? gain : slopeNeg)
-                                            grow[q] = Swift.abs(y) >= clamp ? 0 : gq
-                                            cd[q] = y * (pos ? invPos : invNeg) - b
-                                        }
-                                        if let pz {
-                                            let z = pz + cache.noise.pointerOffset(sample: nn, pixels: hw)
-                                            for q in 0..<hw { cd[q] -= z[q] * strength }
-                                        }
+                                        let z = pz.map { $0 + cache.noise.pointerOffset(sample: nn, pixels: hw) }
+                                        Self.activationGradient(grow, y: yrow, z, strength: strength, bias: b, gain: gain,
+                                                                slopeNeg: slopeNeg, invPos: invPos, invNeg: invNeg, clamp: clamp,
+                                                                conv: cd, count: hw)
                                         sb += vSum(grow, hw)
                                         gdp[nn * o + oc] = vDot(grow, cd, hw) / dp[nn * o + oc]
                                     }
@@ -135,8 +185,7 @@ struct SynthesisLayer: Sendable {
                                         var q = range.lowerBound
                                         while q < range.upperBound {
                                             let nn = q / hw, end = Swift.min(range.upperBound, (nn + 1) * hw)
-                                            let dc = dp[nn * o + oc]
-                                            for t in q..<end { base[t] *= dc }
+                                            vScale(base + q, dp[nn * o + oc], base + q, end - q)
                                             q = end
                                         }
                                     }

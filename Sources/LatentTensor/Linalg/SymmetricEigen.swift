@@ -11,6 +11,7 @@ import CBLAS
 public func symmetricEigen(_ matrix: [Double], n: Int) throws -> (values: [Double], vectors: [[Double]]) {
     precondition(matrix.count == n * n, "symmetricEigen: \(matrix.count) elements for n = \(n)")
     guard n > 0 else { return ([], []) }
+    BLASKernels.prepare()
     // Row-major symmetric == column-major symmetric, so the buffer can go to LAPACK as is.
     var a = matrix
     var w = [Double](repeating: 0, count: n)

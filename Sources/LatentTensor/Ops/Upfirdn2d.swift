@@ -83,6 +83,10 @@ public struct Upfirdn2dPlan: Sendable {
     /// list is), its factors: the `up = down = 1` path then filters rows then columns,
     /// 8 instead of 16 multiply-adds per pixel for a 4×4 kernel.
     public let separable: (column: [Float], row: [Float])?
+    /// Separable kernel with `up` or `down` ≠ 1: per output column and per output row, the input
+    /// taps that land on real (non-inserted, in-image) samples with their weights, so `plane`
+    /// filters rows then columns without testing every tap of every pixel.
+    let resampleTaps: (rows: ResampleTaps, columns: ResampleTaps)?
 
     /// - Parameters: as `upfirdn2d`, for `height × width` planes.
     public init(height: Int, width: Int, filter: Tensor, up: Int = 1, down: Int = 1,
@@ -93,7 +97,14 @@ public struct Upfirdn2dPlan: Sendable {
         self.height = height; self.width = width; self.outHeight = oh; self.outWidth = ow
         self.up = up; self.down = down; self.padding = padding
         self.kernel = k; self.fw = fw; self.fh = fh
-        self.separable = Upfirdn2dPlan.factor(k, fw: fw, fh: fh)
+        let separable = Upfirdn2dPlan.factor(k, fw: fw, fh: fh)
+        self.separable = separable
+        if let (column, row) = separable, up != 1 || down != 1 {
+            resampleTaps = (ResampleTaps(taps: row, inputCount: width, outputCount: ow, up: up, down: down, pad: padding.x0),
+                            ResampleTaps(taps: column, inputCount: height, outputCount: oh, up: up, down: down, pad: padding.y0))
+        } else {
+            resampleTaps = nil
+        }
     }
 
     /// Rank-1 factors of a `[fh, fw]` kernel, or nil when it is not separable (to 1e-6 relative).
@@ -159,6 +170,39 @@ public struct Upfirdn2dPlan: Sendable {
             }
             return
         }
+        if let (rowTaps, columnTaps) = resampleTaps {
+            // Rows first: tmp[iy, ox] = Σ_j w_j · x[iy, ix_j(ox)] over the real taps of ox; then
+            // out[oy, ox] = Σ_j w_j · tmp[iy_j(oy), ox], whole-row axpys.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: h * ow) { tb in
+                let tmp = tb.baseAddress!
+                rowTaps.index.withUnsafeBufferPointer { ri in
+                    rowTaps.weight.withUnsafeBufferPointer { rw in
+                        rowTaps.start.withUnsafeBufferPointer { rs in
+                            for iy in 0..<h {
+                                let srow = src + iy * w, trow = tmp + iy * ow
+                                for ox in 0..<ow {
+                                    var acc: Float = 0
+                                    for j in rs[ox]..<rs[ox + 1] { acc += rw[j] * srow[ri[j]] }
+                                    trow[ox] = acc
+                                }
+                            }
+                        }
+                    }
+                }
+                for oy in 0..<oh {
+                    let drow = dst + oy * ow
+                    let j0 = columnTaps.start[oy], j1 = columnTaps.start[oy + 1]
+                    if j0 == j1 { drow.initialize(repeating: 0, count: ow); continue }
+                    let first = tmp + columnTaps.index[j0] * ow, w0 = columnTaps.weight[j0]
+                    for ox in 0..<ow { drow[ox] = w0 * first[ox] }
+                    for j in (j0 + 1)..<j1 {
+                        let trow = tmp + columnTaps.index[j] * ow, kv = columnTaps.weight[j]
+                        for ox in 0..<ow { drow[ox] += kv * trow[ox] }
+                    }
+                }
+            }
+            return
+        }
         if up == 1 && down == 1 {
             // out[oy, ox] = Σ k[ky, kx] · x[oy + ky − y0, ox + kx − x0]: each (oy, ky, kx) is a
             // contiguous axpy over ox, clipped to the image.
@@ -217,6 +261,26 @@ public struct Upfirdn2dPlan: Sendable {
                                  flipFilter: !flipFilter, gain: gain)
         precondition(plan.outHeight == height && plan.outWidth == width, "upfirdn2d backward plan size mismatch")
         return plan
+    }
+}
+
+/// One axis of a separable `upfirdn2d`: output `o` reads the upsampled, padded position
+/// `o·down + k − pad` with weight `taps[k]`, a real sample `x[i]` only where that position is
+/// `i·up` with `0 ≤ i < inputCount`. Entries `start[o] ..< start[o + 1]` of `index`/`weight`.
+struct ResampleTaps: Sendable {
+    let start: [Int], index: [Int], weight: [Float]
+
+    init(taps: [Float], inputCount: Int, outputCount: Int, up: Int, down: Int, pad: Int) {
+        var start = [0], index = [Int](), weight = [Float]()
+        for o in 0..<outputCount {
+            for (k, t) in taps.enumerated() {
+                let u = o * down + k - pad
+                guard u >= 0, u % up == 0, u / up < inputCount else { continue }
+                index.append(u / up); weight.append(t)
+            }
+            start.append(index.count)
+        }
+        self.start = start; self.index = index; self.weight = weight
     }
 }
 
