@@ -23,6 +23,8 @@ struct LatentLab: ParsableCommand {
     /// `optionBounds` (a usage error, exit 64, before any work), and an error escaping `run()` is
     /// printed as one human line (Foundation errors included).
     static func main() {
+        // OpenBLAS's kernels are settled once, before any thread could call it (BLASKernels).
+        BLASKernels.prepare()
         if let problem = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardError.write(Data((problem + "\n").utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)

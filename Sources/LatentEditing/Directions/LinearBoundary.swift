@@ -47,6 +47,7 @@ public struct LinearBoundary: Sendable {
 public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: Double = 0.3,
                               l2: Double = 0.1, standardize: Bool = false, iterations: Int = 100,
                               seed: UInt64 = 0) throws -> LinearBoundary {
+    BLASKernels.prepare()   // direct cblas calls below: the kernel choice must be settled first
     let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2,
                                       standardize: standardize, seed: seed)
     let m = problem.train.count, p = problem.d + 1
@@ -111,6 +112,7 @@ public func fitLinearBoundary(latents: Tensor, labels: [Bool], heldOutFraction: 
 public func fitLinearBoundaryReference(latents: Tensor, labels: [Bool], heldOutFraction: Double = 0.3,
                                        l2: Double = 0.1, standardize: Bool = false, iterations: Int = 2000,
                                        seed: UInt64 = 0) throws -> LinearBoundary {
+    BLASKernels.prepare()   // direct cblas calls below: the kernel choice must be settled first
     let problem = try LogisticProblem(latents: latents, labels: labels, heldOutFraction: heldOutFraction, l2: l2,
                                       standardize: standardize, seed: seed)
     let d = problem.d, m = problem.train.count

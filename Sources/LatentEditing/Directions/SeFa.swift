@@ -31,6 +31,7 @@ public func sefaDirections(generator: StyleGAN2Generator, layers: Range<Int>? = 
 /// SeFa's normalised Gram matrix `A·Aᵀ` `[wDim, wDim]` (row-major, Double) for the style layers
 /// reading ws rows `layers` (default all), ToRGB excluded unless `includeToRGB`.
 public func sefaGram(generator: StyleGAN2Generator, layers: Range<Int>? = nil, includeToRGB: Bool = false) throws -> [Double] {
+    BLASKernels.prepare()   // direct cblas call below: the kernel choice must be settled first
     let wDim = generator.wDim
     let range = layers ?? 0 ..< generator.numWs
     guard range.lowerBound >= 0, range.upperBound <= generator.numWs, !range.isEmpty else {
