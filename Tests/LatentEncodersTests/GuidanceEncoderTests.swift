@@ -177,9 +177,16 @@ final class GuidanceEncoderTests: XCTestCase {
         let fresh = g.mapping(z: zFromSeeds([3, 4], zDim: g.zDim))
         let d = g.wDim, lastRow = g.numWs - 1
         func row(_ t: Tensor, _ i: Int, _ r: Int) -> [Float] { Array(t.storage[((i * g.numWs + r) * d)..<((i * g.numWs + r + 1) * d)]) }
-        XCTAssertEqual(row(filled, 0, lastRow), row(fresh, 0, lastRow)); XCTAssertEqual(row(filled, 1, lastRow), row(fresh, 0, lastRow))
-        XCTAssertEqual(row(filled, 2, lastRow), row(fresh, 1, lastRow))
-        for r in 0..<lastRow { XCTAssertEqual(row(filled, 2, r), row(own, 2, r)) }
+        // Other batch sizes and positions: equal up to GEMM rounding (kernels differ per CPU).
+        func close(_ a: [Float], _ b: [Float], _ what: String) {
+            let scale = b.reduce(Float(0)) { max($0, abs($1)) }
+            let err = zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            XCTAssertLessThanOrEqual(err, 1e-5 * max(scale, 1), what)
+        }
+        close(row(filled, 0, lastRow), row(fresh, 0, lastRow), "map 0: seed 3's row"); close(row(filled, 1, lastRow), row(fresh, 0, lastRow), "map 1: seed 3's row")
+        close(row(filled, 2, lastRow), row(fresh, 1, lastRow), "map 2: seed 4's row")
+        XCTAssertGreaterThan(zip(row(filled, 2, lastRow), row(own, 2, lastRow)).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }, 0.01, "the encoder's own row was replaced")
+        for r in 0..<lastRow { close(row(filled, 2, r), row(own, 2, r), "map 2 row \(r): the encoder's") }
         XCTAssertThrowsError(try translateMaps(maps, encoder: trained, generator: g, openRowSeeds: [1]))
         gr.givenRows = [g.numWs]
         XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("given2/E.safetensors").path, options: gr, pairs: pairs)) { e in
