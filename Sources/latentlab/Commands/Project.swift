@@ -62,7 +62,7 @@ struct Project: ParsableCommand {
                                            shard: try Shard(parsing: shard), batchSize: batch,
                                            crop: try cropOption.mode(), arguments: args) { p in
             // Units are optimisation steps of images, so the ETA moves while a batch runs.
-            if bar == nil { bar = ProgressBar(total: p.pending * numSteps, label: "project") }
+            if bar == nil { bar = ProgressBar(total: p.pending * numSteps, label: command) }
             let running = min(batch, p.pending - p.done)
             let detail = p.loss.isFinite ? String(format: "(%d/%d images) loss %.5f", p.done, p.pending, p.loss) : "(\(p.done)/\(p.pending) images)"
             bar!.update(p.done * numSteps + (p.loss.isFinite ? p.step * running : 0), detail: detail)
