@@ -50,7 +50,7 @@ public func exemplarCrossover(ws: Tensor, exemplarWs: Tensor, layers: Range<Int>
     }
     let n = ws.shape[0], numWs = ws.shape[1], d = ws.shape[2]
     guard layers.lowerBound >= 0, layers.upperBound <= numWs, !layers.isEmpty else {
-        throw EditingError("layer range \(layers.lowerBound)-\(layers.upperBound - 1) is outside 0-\(numWs - 1)")
+        throw EditingError("layer range \(wsRangeText(layers)) is outside 0-\(numWs - 1)")
     }
     guard alpha.isFinite else { throw EditingError("alpha must be finite") }
     var out = ws

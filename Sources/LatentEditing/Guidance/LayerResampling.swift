@@ -1,5 +1,6 @@
 import LatentTensor
 import LatentModels
+import LatentCore
 import LatentCLIP
 
 /// Diverse outputs under a fixed rest (BicycleGAN's "many plausible outputs for one input" on a
@@ -17,7 +18,7 @@ public func resampleLayers(generator G: StyleGAN2Generator, ws: Tensor, layers: 
         throw EditingError("the latent must be [1, \(G.numWs), \(G.wDim)], got \(ws.shape)")
     }
     guard layers.lowerBound >= 0, layers.upperBound <= G.numWs, !layers.isEmpty else {
-        throw EditingError("layer range \(layers.lowerBound)-\(layers.upperBound - 1) is outside 0-\(G.numWs - 1)")
+        throw EditingError("layer range \(wsRangeText(layers)) is outside 0-\(G.numWs - 1)")
     }
     guard !seeds.isEmpty else { throw EditingError("no samples to draw") }
     let fresh = G.mapping(z: zFromSeeds(seeds, zDim: G.zDim), truncationPsi: truncationPsi)

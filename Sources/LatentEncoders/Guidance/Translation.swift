@@ -41,13 +41,26 @@ public func translateMaps(_ maps: Tensor, encoder: TrainedEncoder, generator G: 
     try checkEncoder(encoder, matches: G)
     var ws = try encoder.encode(maps: maps)
     if let rows = encoder.config.givenRows, !rows.isEmpty {
-        let n = ws.shape[0], d = G.wDim
+        let n = ws.shape[0]
         let seeds = openRowSeeds ?? [UInt32](repeating: 0, count: n)
         guard seeds.count == n else { throw EncoderError("\(seeds.count) seeds for \(n) maps") }
-        let fresh = G.mapping(z: zFromSeeds(seeds, zDim: G.zDim))
-        for i in 0..<n { for r in rows { for k in 0..<d { ws.storage[(i * G.numWs + r) * d + k] = fresh.storage[(i * G.numWs + r) * d + k] } } }
+        ws = replacingRows(rows, of: ws, from: G.mapping(z: zFromSeeds(seeds, zDim: G.zDim)))
     }
     return (ws, G.synthesis(ws: ws))
+}
+
+/// `codes` `[N, numWs, wDim]` with ws rows `rows` of every item taken from `source` (same shape),
+/// or set to zero when `source` is nil.
+func replacingRows(_ rows: [Int], of codes: Tensor, from source: Tensor?) -> Tensor {
+    var out = codes
+    let n = codes.shape[0], numWs = codes.shape[1], d = codes.shape[2]
+    for i in 0..<n {
+        for r in rows {
+            let at = (i * numWs + r) * d
+            for k in 0..<d { out.storage[at + k] = source?.storage[at + k] ?? 0 }
+        }
+    }
+    return out
 }
 
 /// The seed of a map's open rows in `translate`: FNV-1a of its name (the path relative to the

@@ -39,11 +39,8 @@ struct TrainingObjective {
             let input = batch.inputs ?? (options.iterative ? concatenateChannels(batch.images, current) : batch.images)
             let out = network.forward(input, base: base, stage: stage)
             // The codes the generator renders: the photo's own rows where they are given.
-            var rendered = out.codes
-            let given = options.givenRows ?? []
-            if !given.isEmpty, let ws = batch.ws {
-                for i in 0..<n { for r in given { for k in 0..<d { rendered.storage[(i * numWs + r) * d + k] = ws.storage[(i * numWs + r) * d + k] } } }
-            }
+            let given = batch.ws == nil ? [] : options.givenRows ?? []
+            let rendered = given.isEmpty ? out.codes : replacingRows(given, of: out.codes, from: batch.ws)
             let image: Tensor
             var gCodes: Tensor
             if imageLoss.terms.allSatisfy({ $0.weight == 0 }) {
@@ -58,7 +55,7 @@ struct TrainingObjective {
                 gCodes = generator.synthesisBackward(tape: tape, gradImage: gImage * (1 / Float(n * passes)), needNoise: false).ws
                 image = img
                 // Given rows were not the encoder's: no image gradient reaches them.
-                if batch.ws != nil { for i in 0..<n { for r in given { for k in 0..<d { gCodes.storage[(i * numWs + r) * d + k] = 0 } } } }
+                if !given.isEmpty { gCodes = replacingRows(given, of: gCodes, from: nil) }
             }
             terms.pixelMSE = try ImageMetrics.mse(image, batch.images).reduce(0, +) / Double(n)
             if let ws = batch.ws, options.latentWeight > 0 {

@@ -58,14 +58,8 @@ struct TrainEncoder: ParsableCommand {
     @Option(name: .customLong("convs-per-level"), help: "Stride-1 convs per pyramid level.") var convsPerLevel: Int = 1
     @Option(name: .customLong("checkpoint-minutes"), help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
 
-    /// `--given-rows` as row numbers (nil when absent or malformed).
-    var givenRowList: [Int]? {
-        guard let givenRows else { return nil }
-        let parts = givenRows.split(separator: "-", omittingEmptySubsequences: false)
-        if parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a <= b { return Array(a...b) }
-        let list = givenRows.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return list.isEmpty || list.contains(nil) ? nil : list.map { $0! }
-    }
+    /// `--given-rows` as row numbers (nil when absent or malformed; `validate` reports why).
+    var givenRowList: [Int]? { givenRows.flatMap { try? parseIntList($0) } }
 
     var options: EncoderTrainingOptions {
         var o = EncoderTrainingOptions()
@@ -97,7 +91,7 @@ struct TrainEncoder: ParsableCommand {
         } else if input != nil { throw ValidationError("--input needs --pairs DIR") }
         if pairLatents != nil && pairs == nil { throw ValidationError("--pair-latents needs --pairs DIR") }
         if givenRows != nil && pairLatents == nil { throw ValidationError("--given-rows needs --pair-latents DIR") }
-        if let givenRows, givenRowList == nil { throw ValidationError("--given-rows: '\(givenRows)' is not a row range a-b or a list a,b,…") }
+        if let givenRows { _ = try parseIntList(givenRows, name: "--given-rows") }
         if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
         do { try options.validate(hasRealImages: images != nil || pairs != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }

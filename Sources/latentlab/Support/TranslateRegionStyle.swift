@@ -58,10 +58,10 @@ extension Translate {
                 .object(["region": .string(p.region.name), "class_ids": .array(p.region.classIds.map { .int($0) }), "exemplar": .string(p.exemplar),
                          "pixels": .int(p.mask.storage.reduce(0) { $0 + Int($1) })])
             }),
-            "region_layers": .string("\(layers.lowerBound)-\(layers.upperBound - 1)"),
+            "region_layers": .string(wsRangeText(layers)),
             "blend_resolution": .int(blendRes),
         ]
-        print("\(parsed.count) region style(s) (rows \(layers.lowerBound)-\(layers.upperBound - 1), blended from \(blendRes)²): "
+        print("\(parsed.count) region style(s) (rows \(wsRangeText(layers)), blended from \(blendRes)²): "
               + parsed.map { "\($0.region.name) ← \($0.exemplar)" }.joined(separator: ", "))
         return (image, pictures + [plain.row(0).map { min(max($0, -1), 1) }], record)
     }

@@ -57,7 +57,7 @@ extension Translate {
             do { out = try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: layers) } catch { throw CommandFailure(error, context: exemplar) }
             extras.append(G.synthesis(ws: exWs).row(0).map { min(max($0, -1), 1) })
             record["exemplar"] = .string(exemplar)
-            record["exemplar_layers"] = .string("\(layers.lowerBound)-\(layers.upperBound - 1)")
+            record["exemplar_layers"] = .string(wsRangeText(layers))
         }
         if let count = variants.samples {
             let layers: Range<Int>
@@ -77,7 +77,7 @@ extension Translate {
             } catch { throw CommandFailure(error, context: dir) }
             let diversity = try SampleDiversity(images: images, clip: try CLIPModel.loadDefault())
             record["samples"] = .int(count)
-            record["vary"] = .string("\(layers.lowerBound)-\(layers.upperBound - 1)")
+            record["vary"] = .string(wsRangeText(layers))
             record["diversity_pixel_l1"] = .double(diversity.pixelL1)
             if let c = diversity.clipCosine { record["diversity_clip_cosine"] = .double(c) }
             print(String(format: "%d samples (rows %d-%d varied): diversity pixel L1 %.4f, CLIP cosine %.4f → %@/samples.png", count,
