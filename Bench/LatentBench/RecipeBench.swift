@@ -22,28 +22,20 @@ func runRecipeBench(arguments: [String]) {
     do {
         let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
         let recipes = try RecipeCriterion.allCases.map { ($0, try EditRecipe.load(path: recipeDir + "/" + $0.rawValue + ".json")) }
-        let files = (FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? [])
-            .filter { ($0 as NSString).lastPathComponent == "latent.npz" && !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
-            .sorted()
+        let files = latentFiles(under: root)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         var counts = [RecipeCriterion: Int](), tunedCount = 0
         if !json { print("latent".padding(toLength: 28, withPad: " ", startingAt: 0) + RecipeCriterion.allCases.map { $0.rawValue.padding(toLength: 23, withPad: " ", startingAt: 0) }.joined() + "generator") }
         for rel in files {
-            let path = root + "/" + rel
-            let dir = (path as NSString).deletingLastPathComponent
-            let deltaPath = dir + "/" + GeneratorDelta.fileName
-            var G = base
-            let tuned = FileManager.default.fileExists(atPath: deltaPath)
-            if tuned { G = try GeneratorDelta.read(path: deltaPath).applied(to: base); tunedCount += 1 }
-            let file = try LatentFile.read(path: path, generator: G)
-            let ws = file.ws(generator: G)
-            let noise = file.renderNoise(generator: G)
-            let original = sceneFactors(image: G.synthesis(ws: ws, noise: noise).row(0))
+            let latent = try RenderableLatent(path: root + "/" + rel, base: base)
+            let tuned = latent.tuned
+            if tuned { tunedCount += 1 }
+            let original = sceneFactors(image: latent.render())
             var row = [String: Any]()
             var cells = [String]()
             for (criterion, recipe) in recipes {
-                let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: ws)[0].ws
-                let e = sceneFactors(image: G.synthesis(ws: edited, noise: noise).row(0))
+                let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: latent.ws)[0].ws
+                let e = sceneFactors(image: latent.render(edited))
                 let ok = criterion.succeeds(original: original, edited: e)
                 if ok { counts[criterion, default: 0] += 1 }
                 row[criterion.rawValue] = ["ok": ok, "height": e.objectHeight - original.objectHeight, "dx": e.centreX - original.centreX,

@@ -43,6 +43,8 @@ let commands: [BenchCommand] = [
                  run: { runDirectionsVerification(arguments: $0) }, inAll: false),
     BenchCommand(name: "recipes", summary: "recipe success (issue 17 criteria) on every latent of a project folder (RecipeBench.swift)",
                  run: { runRecipeBench(arguments: $0) }, inAll: false),
+    BenchCommand(name: "scene-factors", summary: "the recipe criteria's scene factors of every latent under a folder, as a regression --labels CSV (SceneFactorsBench.swift)",
+                 run: { runSceneFactorsBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "pti", summary: "PTI pivot + tuning seconds per step and peak memory on a random official-config generator (PTIBench.swift)",
                  run: { runPTIBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",

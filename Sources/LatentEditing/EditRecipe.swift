@@ -18,10 +18,28 @@ import LatentCore
 public struct EditRecipe: Codable, Sendable {
     public struct Step: Codable, Sendable {
         public var direction: String
+        /// Step along the unit direction (a distance in W); with `target` or `change`, the share
+        /// of the way to go (default 1).
         public var strength: Float
         public var layers: String?
-        public init(direction: String, strength: Float, layers: String? = nil) {
-            self.direction = direction; self.strength = strength; self.layers = layers
+        /// Set the direction's attribute to this value (directions with a readout, i.e.
+        /// `directions discover --method regression`): the strength is computed per image from
+        /// the readout's prediction at the mean of the step's ws rows.
+        public var target: Float?
+        /// Change the direction's attribute by this amount (in the attribute's units).
+        public var change: Float?
+        public init(direction: String, strength: Float = 1, layers: String? = nil, target: Float? = nil, change: Float? = nil) {
+            self.direction = direction; self.strength = strength; self.layers = layers; self.target = target; self.change = change
+        }
+        enum CodingKeys: String, CodingKey { case direction, strength, layers, target, change }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            direction = try c.decode(String.self, forKey: .direction)
+            target = try c.decodeIfPresent(Float.self, forKey: .target)
+            change = try c.decodeIfPresent(Float.self, forKey: .change)
+            layers = try c.decodeIfPresent(String.self, forKey: .layers)
+            if target == nil && change == nil { strength = try c.decode(Float.self, forKey: .strength) }
+            else { strength = try c.decodeIfPresent(Float.self, forKey: .strength) ?? 1 }
         }
     }
     public var name: String
@@ -46,6 +64,8 @@ public struct EditRecipe: Codable, Sendable {
         for (i, step) in recipe.steps.enumerated() {
             guard step.strength.isFinite else { throw EditingError("\(path): step \(i) has a non-finite strength") }
             guard !step.direction.isEmpty else { throw EditingError("\(path): step \(i) names no direction") }
+            guard step.target == nil || step.change == nil else { throw EditingError("\(path): step \(i) has both a target and a change") }
+            guard step.target?.isFinite ?? true, step.change?.isFinite ?? true else { throw EditingError("\(path): step \(i) has a non-finite target or change") }
         }
         return recipe
     }
@@ -78,7 +98,33 @@ public func applyRecipe(_ recipe: EditRecipe, ws: Tensor, recipeDirectory: Strin
         do { layers = try step.layers.map { try parseWsRange($0, numWs: numWs) } ?? loaded.set.layers.clamped(to: 0 ..< numWs) } catch {
             throw EditingError("recipe '\(recipe.name)' step \(k): \(error)")
         }
-        out = try applyDirection(ws: out, direction: loaded.set.direction(loaded.index), strength: step.strength * scale, layers: layers)
+        let direction = loaded.set.direction(loaded.index)
+        guard step.target != nil || step.change != nil else {
+            out = try applyDirection(ws: out, direction: direction, strength: step.strength * scale, layers: layers)
+            continue
+        }
+        guard let perUnit = loaded.set.attributeChangePerUnit(loaded.index), abs(perUnit) > 1e-12 else {
+            throw EditingError("recipe '\(recipe.name)' step \(k): \(loaded.path) has no attribute readout, so it cannot take a target or change (only --method regression directions do)")
+        }
+        guard direction.count == ws.shape[2] else { throw EditingError("direction has \(direction.count) entries, latents have wDim \(ws.shape[2])") }
+        // Per image: the readout at the mean of the moved rows says how far the attribute is from where it should go.
+        var rows: [Tensor] = []
+        for i in 0..<ws.shape[0] {
+            let one = out.slice(i ..< i + 1)
+            let amount: Double
+            if let change = step.change { amount = Double(change) }
+            else { amount = Double(step.target!) - loaded.set.predictedAttribute(loaded.index, at: meanWsRows(one, layers: layers))! }
+            rows.append(try applyDirection(ws: one, direction: direction, strength: Float(amount / perUnit) * step.strength * scale, layers: layers))
+        }
+        out = Tensor.concatenate(rows)
     }
     return out
+}
+
+/// Mean of `ws` `[1, numWs, wDim]` over the rows `layers`, as `[wDim]` values.
+public func meanWsRows(_ ws: Tensor, layers: Range<Int>) -> [Float] {
+    let d = ws.shape[2]
+    var m = [Double](repeating: 0, count: d)
+    for r in layers { for j in 0..<d { m[j] += Double(ws[flat: r * d + j]) } }
+    return m.map { Float($0 / Double(layers.count)) }
 }

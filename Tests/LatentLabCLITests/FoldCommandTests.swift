@@ -4,6 +4,8 @@ import LatentTensor
 import LatentFormats
 import LatentImageIO
 import LatentModels
+import LatentCore
+import LatentEditing
 import _TestSupport
 
 /// The options that used to be ignored, the shared latent file, the library found from
@@ -201,5 +203,39 @@ final class DiscoverCommandTests: CLITestCase {
         try runFails(["directions", "discover", "--method", "interfacegan", "--labels", temp("bad.csv"), "--out", temp("x.safetensors")],
                      contains: ["bad.csv:2", "label must be 0/1"])
         try runUsageError(["directions", "discover", "--method", "pca", "--out", temp("x.safetensors")], contains: ["--method"])
+    }
+
+    func testRegressionFromLatentFolders() throws {
+        // 120 latent folders of tiny32 (numWs 8, w 128); two attributes linear in the mean of rows 0-3.
+        let G = try StyleGAN2Generator(path: modelsFixture("tiny32_weights.safetensors"))
+        let n = 120
+        let w = mapFirstRows(generator: G, z: zFromSeeds((0..<UInt32(n)).map { $0 }, zDim: G.zDim))
+        var csv = "latent,first,sum\n"
+        for i in 0..<n {
+            var ws = Tensor(shape: [1, G.numWs, G.wDim], repeating: 0)
+            for r in 0..<G.numWs { for j in 0..<G.wDim { ws[flat: r * G.wDim + j] = w[i, j] + (r < 4 ? 0.1 * Float(r) : 0) } }
+            try FileManager.default.createDirectory(atPath: temp("lat/s\(i)"), withIntermediateDirectories: true)
+            try LatentFile(ws: ws).write(to: temp("lat/s\(i)/latent.npz"))
+            let m0 = w[i, 0] + 0.15, m5 = (0..<5).reduce(Float(0)) { $0 + w[i, $1] } + 0.75
+            csv += "s\(i),\(m0),\(m5)\n"
+        }
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: temp("attrs.csv")))
+        let r = try runOK(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "regression",
+                           "--latents", temp("lat"), "--labels", temp("attrs.csv"), "--layers", "0-3", "--out", temp("reg.safetensors")])
+        XCTAssertTrue(r.stdout.contains("first: held-out R²"), r.stdout)
+        let set = try DirectionSet.load(path: temp("reg.safetensors"))
+        XCTAssertEqual(set.names, ["first", "sum"])
+        XCTAssertEqual(set.layersText, "0-3")
+        XCTAssertEqual(set.info["label_source"], "csv:attrs.csv")
+        let r2 = try XCTUnwrap(set.info["held_out_r2"].flatMap { try? JSONDecoder().decode([Double].self, from: Data($0.utf8)) })
+        XCTAssertGreaterThan(r2.min()!, 0.9, "\(r2)")
+        // The readout predicts the attribute of a latent it has seen.
+        let probe = try LatentFile.read(path: temp("lat/s7/latent.npz"), generator: G).ws(generator: G)
+        XCTAssertEqual(set.predictedAttribute(0, at: meanWsRows(probe, layers: 0 ..< 4))!, Double(w[7, 0] + 0.15), accuracy: 0.05)
+        try Data("latent,first\ns0,1\nmissing,2\ns1,3\n".utf8).write(to: URL(fileURLWithPath: temp("bad.csv")))
+        try runFails(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "regression",
+                      "--latents", temp("lat"), "--labels", temp("bad.csv"), "--out", temp("x.safetensors")], contains: ["bad.csv row 3"])
+        try runUsageError(["directions", "discover", "--method", "regression", "--labels", temp("attrs.csv"), "--out", temp("x.safetensors")],
+                          contains: ["--latents"])
     }
 }

@@ -6,7 +6,8 @@ import LatentCore
 /// A set of named latent directions in W, stored as one safetensors file with provenance.
 ///
 /// File layout: tensor `directions` `[K, wDim]` (unit vectors), tensor `scales` `[K]`
-/// (eigenvalue, σ or boundary accuracy — see `scale_meaning`), optional tensor `mean` `[wDim]`,
+/// (eigenvalue, σ, boundary accuracy or attribute change per unit — see `scale_meaning`),
+/// optional tensors `mean` `[wDim]` and `readout` `[K, wDim]` + `readout_bias` `[K]` (regression),
 /// and metadata: `format` = `latentlab-directions`, `names` (JSON list), `method`,
 /// `generator` (fingerprint of the weights they were found for), `space` (`w`),
 /// `layers` (default ws rows `a-b` to apply them to), and, where they apply, `samples`, `seed`,
@@ -19,6 +20,11 @@ public struct DirectionSet: Sendable {
     public var scales: [Float]
     /// `[wDim]`: the sample mean (GANSpace), if recorded.
     public var mean: Tensor?
+    /// `[K, wDim]` and `[K]`: a linear readout of each direction's attribute from a latent
+    /// (`readoutBias[k] + readout[k] · w`, regression directions), so an edit can set the
+    /// attribute to a value or change it by an amount (`EditRecipe.Step.target` / `change`).
+    public var readout: Tensor?
+    public var readoutBias: [Float]?
     public var method: String
     public var generatorFingerprint: String
     /// Default ws rows (half-open) to apply the directions to.
@@ -31,8 +37,10 @@ public struct DirectionSet: Sendable {
     static let formatTag = "latentlab-directions"
 
     public init(names: [String], directions: Tensor, scales: [Float], mean: Tensor? = nil, method: String,
-                generatorFingerprint: String, layers: Range<Int>, info: [String: String] = [:]) {
+                generatorFingerprint: String, layers: Range<Int>, info: [String: String] = [:],
+                readout: Tensor? = nil, readoutBias: [Float]? = nil) {
         self.names = names; self.directions = directions; self.scales = scales; self.mean = mean
+        self.readout = readout; self.readoutBias = readoutBias
         self.method = method; self.generatorFingerprint = generatorFingerprint; self.layers = layers; self.info = info
     }
 
@@ -47,6 +55,24 @@ public struct DirectionSet: Sendable {
         if let i = names.firstIndex(of: key) { return i }
         if let i = Int(key), i >= 0, i < count { return i }
         throw EditingError("no direction '\(key)' (have: \(names.joined(separator: ", ")))")
+    }
+
+    /// The readout's prediction of direction `i`'s attribute at `w` `[wDim]`, nil without a readout.
+    public func predictedAttribute(_ i: Int, at w: [Float]) -> Double? {
+        guard let readout, let readoutBias else { return nil }
+        var s = Double(readoutBias[i])
+        readout.withUnsafeBufferPointer { r in for j in 0..<wDim { s += Double(r[i * wDim + j]) * Double(w[j]) } }
+        return s
+    }
+
+    /// Attribute change per unit of strength along direction `i` (its readout · direction), nil
+    /// without a readout. For a regression direction this is `scales[i]`; the other readouts
+    /// move by (to first order) nothing.
+    public func attributeChangePerUnit(_ i: Int) -> Double? {
+        guard let readout else { return nil }
+        var s = 0.0
+        for j in 0..<wDim { s += Double(readout[flat: i * wDim + j]) * Double(directions[flat: i * wDim + j]) }
+        return s
     }
 
     /// Held-out accuracy of each direction's boundary (InterFaceGAN), if recorded.
@@ -78,6 +104,12 @@ public struct DirectionSet: Sendable {
             throw EditingError("\(source): mean must be finite [\(d)], got \(mean.shape)")
         }
         guard layers.lowerBound >= 0, !layers.isEmpty else { throw EditingError("\(source): empty layer range \(layers)") }
+        guard (readout == nil) == (readoutBias == nil) else { throw EditingError("\(source): a readout needs both 'readout' and 'readout_bias'") }
+        if let readout, let readoutBias {
+            guard readout.shape == [k, d], readoutBias.count == k, readout.isFinite, readoutBias.allSatisfy(\.isFinite) else {
+                throw EditingError("\(source): readout must be finite [\(k), \(d)] with \(k) biases, got \(readout.shape) and \(readoutBias.count)")
+            }
+        }
     }
 
     /// Writes the set (atomically) as safetensors with its provenance in the metadata.
@@ -92,6 +124,9 @@ public struct DirectionSet: Sendable {
         meta["layers"] = layersText
         var tensors: [(name: String, tensor: Tensor)] = [("directions", directions), ("scales", Tensor(shape: [scales.count], data: scales))]
         if let mean { tensors.append(("mean", mean)) }
+        if let readout, let readoutBias {
+            tensors.append(("readout", readout)); tensors.append(("readout_bias", Tensor(shape: [readoutBias.count], data: readoutBias)))
+        }
         try writeSafeTensors(tensors, metadata: meta, to: path)
     }
 
@@ -133,7 +168,9 @@ public struct DirectionSet: Sendable {
         let set = DirectionSet(names: names, directions: dirs, scales: scales,
                                mean: f.contains("mean") ? try f.tensor("mean") : nil,
                                method: f.metadata["method"] ?? "unknown", generatorFingerprint: f.metadata["generator"] ?? "",
-                               layers: layers, info: info)
+                               layers: layers, info: info,
+                               readout: f.contains("readout") ? try f.tensor("readout") : nil,
+                               readoutBias: f.contains("readout_bias") ? try f.tensor("readout_bias").storage : nil)
         try set.validate(source: path)
         return set
     }

@@ -39,7 +39,7 @@ public func interfaceganDirection(latents: Tensor, labels: [Bool], conditions: [
 
 /// Methods of `latentlab directions discover`.
 public enum DiscoveryMethod: String, Sendable, CaseIterable {
-    case sefa, ganspace, interfacegan
+    case sefa, ganspace, interfacegan, regression
 }
 
 /// Where CLIP-scored samples are split into the two classes: at score 0 (the closer prompt wins)

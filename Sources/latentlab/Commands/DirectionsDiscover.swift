@@ -21,16 +21,20 @@ extension Directions {
             positive prompts (--split zero), or when its score is above the median (--split median, for a biased \
             predictor); the most confident --confident-fraction of each side is kept.
               --condition FILE[:name] (repeatable) projects those directions out (conditional editing).
+            regression: continuous attributes of latents, e.g. factors measured on inverted real images. --labels CSV has             a header 'latent,A,B,…' and one row per latent (a latent.npz or its folder under --latents DIR); each             attribute is ridge-regressed on the mean of the latent's --layers rows (ridge chosen on --held-out samples),             and each direction changes its attribute while holding every other column fixed (the joint fit's             minimum-norm solution; choose the held columns with --attributes). The file keeps the readout, so recipe             steps can set an attribute ("target") or change it by an amount ("change").
             Results are reproducible from --seed; provenance is stored in the file's metadata.
             """)
         @OptionGroup var net: NetworkOptions
-        @Option(help: "sefa | ganspace | interfacegan.") var method: DiscoveryMethod
+        @Option(help: "sefa | ganspace | interfacegan | regression.") var method: DiscoveryMethod
         @Option(help: "ws rows a-b the directions apply to by default (and SeFa factorises). Default: all.") var layers: String?
         @Option(help: "Number of directions (sefa, ganspace).") var count: Int = 10
         @Option(help: "z samples (ganspace default 10000; interfacegan with prompts default 4000).") var samples: Int?
         @Option(help: "Seed (sampling; the held-out split).") var seed: Int = 0
         @Flag(name: .customLong("include-torgb"), help: "SeFa: include ToRGB affines.") var includeToRGB = false
-        @Option(help: "interfacegan: CSV of seed,label rows.") var labels: String?
+        @Option(help: "interfacegan: CSV of seed,label rows; regression: CSV with a header latent,A,B,… (see above).") var labels: String?
+        @Option(help: "regression: folder the CSV's latent paths are relative to.") var latents: String?
+        @Option(help: "regression: attribute columns to fit, comma-separated (default: all); each direction holds the others.")
+        var attributes: String?
         @Option(help: "interfacegan: CLIP prompt of the positive side (repeatable).") var positive: [String] = []
         @Option(help: "interfacegan: CLIP prompt of the negative side (repeatable).") var negative: [String] = []
         @Option(name: .customLong("confident-fraction"), help: "interfacegan with prompts: share of each side kept, most confident first.")
@@ -64,8 +68,17 @@ extension Directions {
                     throw ValidationError("interfacegan needs either --labels CSV or --positive TEXT --negative TEXT")
                 }
                 if prompts && (positive.isEmpty || negative.isEmpty) { throw ValidationError("give both --positive and --negative") }
+            } else if method == .regression {
+                guard labels != nil, latents != nil else { throw ValidationError("regression needs --labels CSV and --latents DIR") }
+                guard heldOut > 0 else { throw ValidationError("regression: --held-out must be > 0 (it chooses the ridge weight)") }
+                guard positive.isEmpty, negative.isEmpty, condition.isEmpty else {
+                    throw ValidationError("--positive, --negative and --condition apply to --method interfacegan only")
+                }
             } else if labels != nil || !positive.isEmpty || !negative.isEmpty || !condition.isEmpty {
                 throw ValidationError("--labels, --positive, --negative and --condition apply to --method interfacegan only")
+            }
+            if method != .regression && (latents != nil || attributes != nil) {
+                throw ValidationError("--latents and --attributes apply to --method regression only")
             }
         }
 
@@ -88,9 +101,39 @@ extension Directions {
                                    info: ["scale_meaning": "sigma", "samples": "\(n)", "seed": "\(seed)", "network": net.networkName])
             case .interfacegan:
                 set = try discoverInterFaceGAN(G, range: range)
+            case .regression:
+                set = try discoverRegression(G, range: range)
             }
             try set.save(to: out)
             print("wrote \(out): \(set.method), \(set.count) directions, ws \(set.layersText)")
+        }
+
+        func discoverRegression(_ G: StyleGAN2Generator, range: Range<Int>) throws -> DirectionSet {
+            guard let labels, let latents else { throw CommandFailure("regression needs --labels and --latents") }
+            guard let text = String(data: try readInputFile(path: labels, maxBytes: InputFileLimit.text), encoding: .utf8) else {
+                throw CommandFailure("\(labels): not UTF-8 text")
+            }
+            let keep = attributes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            let table = try AttributeTable(csv: text, source: labels, keep: keep)
+            var rows: [Float] = []
+            for (i, rel) in table.latents.enumerated() {
+                var path = rel.hasPrefix("/") ? rel : (latents as NSString).appendingPathComponent(rel)
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { path += "/latent.npz" }
+                let file: LatentFile
+                do { file = try LatentFile.read(path: path, generator: G) } catch { throw CommandFailure("\(labels) row \(i + 2): \(error)") }
+                rows += meanWsRows(file.ws(generator: G), layers: range)
+            }
+            let fit = try fitRegressionDirections(latents: Tensor(shape: [table.latents.count, G.wDim], data: rows), values: table.values,
+                                                  names: table.names, heldOutFraction: heldOut, seed: UInt64(seed))
+            for (j, name) in fit.names.enumerated() {
+                print(String(format: "%@: held-out R² %.3f (ridge %.0e), train R² %.3f, %.4g per unit strength, samples' spread along it %.2f",
+                             name, fit.heldOutR2[j], fit.ridge[j], fit.trainR2[j], fit.unitChange[j], fit.projectionStd[j]))
+            }
+            return fit.directionSet(generatorFingerprint: G.fingerprint, layers: range,
+                                    info: ["samples": "\(table.latents.count)", "seed": "\(seed)", "network": net.networkName,
+                                           "held_out_fraction": "\(heldOut)",
+                                           "label_source": "csv:\(URL(fileURLWithPath: labels).lastPathComponent)"])
         }
 
         func discoverInterFaceGAN(_ G: StyleGAN2Generator, range: Range<Int>) throws -> DirectionSet {

@@ -1,0 +1,99 @@
+import Foundation
+import LatentTensor
+import LatentModels
+import LatentCore
+import LatentInversion
+import LatentEditing
+import _LatentVerification
+
+/// Every `latent.npz` under `root` (relative paths, sorted), skipping hidden folders (a
+/// `project` run's in-progress work).
+func latentFiles(under root: String) -> [String] {
+    (FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? [])
+        .filter { ($0 as NSString).lastPathComponent == "latent.npz" && !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
+        .sorted()
+}
+
+/// A latent as `edit` renders it: its ws and noise, with the folder's generator delta applied
+/// to `base` when there is one (PTI).
+struct RenderableLatent {
+    var generator: StyleGAN2Generator
+    var ws: Tensor
+    var noise: NoiseMaps?
+    var tuned: Bool
+
+    init(path: String, base: StyleGAN2Generator) throws {
+        let deltaPath = (path as NSString).deletingLastPathComponent + "/" + GeneratorDelta.fileName
+        tuned = FileManager.default.fileExists(atPath: deltaPath)
+        generator = tuned ? try GeneratorDelta.read(path: deltaPath).applied(to: base) : base
+        let file = try LatentFile.read(path: path, generator: generator)
+        ws = file.ws(generator: generator)
+        noise = file.renderNoise(generator: generator)
+    }
+
+    func render(_ ws: Tensor? = nil) -> Tensor { generator.synthesis(ws: ws ?? self.ws, noise: noise).row(0) }
+}
+
+/// `LatentBench scene-factors --latents DIR --out FILE.csv [--network G.safetensors]
+/// [--perturb S --copies M --rows a-b --seed K --out-latents DIR2]`: measures
+/// the recipe criteria's scene factors (`sceneFactors`: object height and centre x as image
+/// fractions, object and wall hue as cos/sin of 2π·hue) on the 8-bit reconstruction of every
+/// latent.npz under DIR, and writes them as the `--labels` table of
+/// `latentlab directions discover --method regression` (column `latent` = the folder, relative to DIR).
+///
+/// With `--perturb S`, each latent is also written to DIR2 in M copies, each moved on ws rows a-b
+/// by S · (w(z₁) − w(z₂)) / √2 (two mapped seeds: a step with W's own covariance, so it stays on
+/// the generator's manifold), and the table lists those copies (relative to DIR2) with their
+/// factors. Why: codes from an encoder or a projector carry information the generator barely
+/// renders; regressing factors on them finds directions along which the *codes* vary with the
+/// factor, not ones the *generator* responds to. Random steps independent of the image make the
+/// regression measure the generator's response (its average Jacobian at that step size).
+func runSceneFactorsBench(arguments: [String]) {
+    func value(_ flag: String) -> String? { arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
+    guard let root = value("--latents"), let out = value("--out") else {
+        print("usage: LatentBench scene-factors --latents DIR --out FILE.csv [--network G.safetensors]"); exit(2)
+    }
+    do {
+        let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
+        let files = latentFiles(under: root)
+        guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
+        var csv = "latent,height,cx,object_hue_cos,object_hue_sin,wall_hue_cos,wall_hue_sin\n"
+        func row(_ name: String, _ image: Tensor) {
+            let f = sceneFactors(image: image)
+            let cells = [f.objectHeight, f.centreX, cos(2 * .pi * f.objectHue), sin(2 * .pi * f.objectHue), cos(2 * .pi * f.wallHue), sin(2 * .pi * f.wallHue)]
+            csv += name + "," + cells.map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"
+        }
+        let start = Date()
+        let perturb = value("--perturb").flatMap(Float.init)
+        let copies = value("--copies").flatMap(Int.init) ?? 1
+        let seed = value("--seed").flatMap(UInt32.init) ?? 0
+        let rows = try parseWsRange(value("--rows") ?? "0-\(base.numWs - 1)", numWs: base.numWs)
+        guard perturb == nil || value("--out-latents") != nil else { print("--perturb needs --out-latents DIR2"); exit(2) }
+        for (i, rel) in files.enumerated() {
+            let latent = try RenderableLatent(path: root + "/" + rel, base: base)
+            let folder = (rel as NSString).deletingLastPathComponent
+            if let perturb, let outRoot = value("--out-latents") {
+                let seeds = (0..<(2 * copies)).map { UInt32(truncatingIfNeeded: Int(seed) + 2 * copies * i + $0) }
+                let w = mapFirstRows(generator: base, z: zFromSeeds(seeds, zDim: base.zDim))   // [2M, wDim]
+                for c in 0..<copies {
+                    var ws = latent.ws
+                    let d = base.wDim
+                    for r in rows { for j in 0..<d {
+                        ws[flat: r * d + j] += perturb * (w[flat: 2 * c * d + j] - w[flat: (2 * c + 1) * d + j]) / Float(2).squareRoot()
+                    } }
+                    let name = folder + "-p\(c)"
+                    try FileManager.default.createDirectory(atPath: outRoot + "/" + name, withIntermediateDirectories: true)
+                    try LatentFile(ws: ws).write(to: outRoot + "/" + name + "/latent.npz")
+                    row(name, latent.render(ws))
+                }
+            } else {
+                row(folder, latent.render())
+            }
+            if (i + 1) % 500 == 0 { print("\(i + 1)/\(files.count) latents, \(Int(Date().timeIntervalSince(start))) s") }
+        }
+        try writeAtomically(Data(csv.utf8), to: out)
+        print("wrote \(out): \(files.count) latents")
+    } catch {
+        print("scene-factors: \(error)"); exit(1)
+    }
+}
