@@ -34,12 +34,13 @@ struct RenderableLatent {
     func render(_ ws: Tensor? = nil) -> Tensor { generator.synthesis(ws: ws ?? self.ws, noise: noise).row(0) }
 }
 
-/// `LatentBench scene-factors --latents DIR --out FILE.csv [--network G.safetensors]
+/// `LatentBench scene-factors --latents DIR|seeds --out FILE.csv [--network G.safetensors] [--samples N --seed S]
 /// [--perturb S --copies M --rows a-b --seed K --out-latents DIR2]`: measures
 /// the recipe criteria's scene factors (`sceneFactors`: object height and centre x as image
 /// fractions, object and wall hue as cos/sin of 2π·hue) on the 8-bit reconstruction of every
 /// latent.npz under DIR, and writes them as the `--labels` table of
 /// `latentlab directions discover --method regression` (column `latent` = the folder, relative to DIR).
+/// `--latents seeds` measures the generator's own samples instead (`seed` column).
 ///
 /// With `--perturb S`, each latent is also written to DIR2 in M copies, each moved on ws rows a-b
 /// by S · (w(z₁) − w(z₂)) / √2 (two mapped seeds: a step with W's own covariance, so it stays on
@@ -55,9 +56,7 @@ func runSceneFactorsBench(arguments: [String]) {
     }
     do {
         let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
-        let files = latentFiles(under: root)
-        guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
-        var csv = "latent,height,cx,object_hue_cos,object_hue_sin,wall_hue_cos,wall_hue_sin\n"
+        var csv = (root == "seeds" ? "seed" : "latent") + ",height,cx,object_hue_cos,object_hue_sin,wall_hue_cos,wall_hue_sin\n"
         func row(_ name: String, _ image: Tensor) {
             let f = sceneFactors(image: image)
             let cells = [f.objectHeight, f.centreX, cos(2 * .pi * f.objectHue), sin(2 * .pi * f.objectHue), cos(2 * .pi * f.wallHue), sin(2 * .pi * f.wallHue)]
@@ -69,6 +68,19 @@ func runSceneFactorsBench(arguments: [String]) {
         let seed = value("--seed").flatMap(UInt32.init) ?? 0
         let rows = try parseWsRange(value("--rows") ?? "0-\(base.numWs - 1)", numWs: base.numWs)
         guard perturb == nil || value("--out-latents") != nil else { print("--perturb needs --out-latents DIR2"); exit(2) }
+        if root == "seeds" {
+            // The generator's own samples: seeds --seed ..< --seed + --samples, const noise, psi 1.
+            let n = value("--samples").flatMap(Int.init) ?? 4000
+            for b in stride(from: 0, to: n, by: 16) {
+                let seeds = (b ..< min(n, b + 16)).map { UInt32(truncatingIfNeeded: Int(seed) + $0) }
+                let images = base.synthesis(ws: base.mapping(z: zFromSeeds(seeds, zDim: base.zDim)))
+                for (k, s) in seeds.enumerated() { row("\(s)", images.row(k)) }
+            }
+            try writeAtomically(Data(csv.utf8), to: out)
+            print("wrote \(out): \(n) seeds"); return
+        }
+        let files = latentFiles(under: root)
+        guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         for (i, rel) in files.enumerated() {
             let latent = try RenderableLatent(path: root + "/" + rel, base: base)
             let folder = (rel as NSString).deletingLastPathComponent

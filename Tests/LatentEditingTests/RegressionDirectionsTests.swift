@@ -19,30 +19,37 @@ final class RegressionDirectionsTests: XCTestCase {
     func testRecoversALinearModelAndHoldsTheOtherAttributes() throws {
         var rng = TestRNG(seed: 41)
         let (x, y, b, c) = synthetic(n: 400, d: 7, noise: 1e-3, rng: &rng)
-        let fit = try fitRegressionDirections(latents: x, values: y, names: ["p", "q", "r"], heldOutFraction: 0.25, seed: 3)
-        XCTAssertEqual(fit.heldOutCount, 100)
-        for a in 0..<3 {
-            XCTAssertGreaterThan(fit.heldOutR2[a], 0.999)
-            for t in 0..<7 { XCTAssertEqual(Double(fit.readout[flat: a * 7 + t]), b[a][t], accuracy: 2e-3) }
-            XCTAssertEqual(fit.bias[a], c[a], accuracy: 2e-3)
-        }
-        // Direction j moves attribute j by unitChange[j] per unit step and the others by nothing.
-        for j in 0..<3 {
-            var norm = 0.0
+        // The latents' covariance, computed naively (the fit gets it from its eigen-decomposition).
+        let mean = (0..<7).map { t in (0..<400).reduce(0.0) { $0 + Double(x[flat: $1 * 7 + t]) } / 400 }
+        let cov = (0..<7).map { i in (0..<7).map { j in (0..<400).reduce(0.0) { $0 + (Double(x[flat: $1 * 7 + i]) - mean[i]) * (Double(x[flat: $1 * 7 + j]) - mean[j]) } / 400 } }
+        for metric in RegressionMetric.allCases {
+            let fit = try fitRegressionDirections(latents: x, values: y, names: ["p", "q", "r"], metric: metric, heldOutFraction: 0.25, seed: 3)
+            XCTAssertEqual(fit.heldOutCount, 100)
             for a in 0..<3 {
-                let move = (0..<7).reduce(0.0) { $0 + Double(fit.readout[flat: a * 7 + $1]) * Double(fit.directions[flat: j * 7 + $1]) }
-                XCTAssertEqual(move, a == j ? fit.unitChange[j] : 0, accuracy: 1e-5 * max(1, fit.unitChange[j]), "direction \(j), attribute \(a)")
+                XCTAssertGreaterThan(fit.heldOutR2[a], 0.999)
+                for t in 0..<7 { XCTAssertEqual(Double(fit.readout[flat: a * 7 + t]), b[a][t], accuracy: 2e-3) }
+                XCTAssertEqual(fit.bias[a], c[a], accuracy: 2e-3)
             }
-            for t in 0..<7 { norm += Double(fit.directions[flat: j * 7 + t] * fit.directions[flat: j * 7 + t]) }
-            XCTAssertEqual(norm, 1, accuracy: 1e-5)
+            // Direction j moves attribute j by unitChange[j] per unit step and the others by nothing.
+            for j in 0..<3 {
+                var norm = 0.0
+                for a in 0..<3 {
+                    let move = (0..<7).reduce(0.0) { $0 + Double(fit.readout[flat: a * 7 + $1]) * Double(fit.directions[flat: j * 7 + $1]) }
+                    XCTAssertEqual(move, a == j ? fit.unitChange[j] : 0, accuracy: 1e-5 * max(1, fit.unitChange[j]), "\(metric) direction \(j), attribute \(a)")
+                }
+                for t in 0..<7 { norm += Double(fit.directions[flat: j * 7 + t] * fit.directions[flat: j * 7 + t]) }
+                XCTAssertEqual(norm, 1, accuracy: 1e-5)
+            }
+            // The minimum-norm property: the direction lies in the span of M·readout (M = I or the covariance).
+            let r = (0..<3).map { a in (0..<7).map { Double(fit.readout[flat: a * 7 + $0]) } }
+            let m = metric == .euclidean ? r : r.map { v in cov.map { row in zip(row, v).reduce(0) { $0 + $1.0 * $1.1 } } }
+            let gram = (0..<3).flatMap { i in (0..<3).map { j in zip(m[i], m[j]).reduce(0) { $0 + $1.0 * $1.1 } } }
+            for j in 0..<3 {
+                let dir = (0..<7).map { Double(fit.directions[flat: j * 7 + $0]) }
+                let coef = try solve3(gram, (0..<3).map { i in zip(m[i], dir).reduce(0) { $0 + $1.0 * $1.1 } })
+                for t in 0..<7 { XCTAssertEqual((0..<3).reduce(0) { $0 + coef[$1] * m[$1][t] }, dir[t], accuracy: 1e-4, "\(metric) direction \(j)") }
+            }
         }
-        // The minimum-norm property: the direction lies in the span of the readouts (no component orthogonal to all of them).
-        let r = (0..<3).map { a in (0..<7).map { Double(fit.readout[flat: a * 7 + $0]) } }
-        let gram = (0..<3).flatMap { i in (0..<3).map { j in zip(r[i], r[j]).reduce(0) { $0 + $1.0 * $1.1 } } }
-        let dir0 = (0..<7).map { Double(fit.directions[flat: $0]) }
-        let rhs = (0..<3).map { i in zip(r[i], dir0).reduce(0) { $0 + $1.0 * $1.1 } }
-        let coef = try solve3(gram, rhs)
-        for t in 0..<7 { XCTAssertEqual((0..<3).reduce(0) { $0 + coef[$1] * r[$1][t] }, dir0[t], accuracy: 1e-4) }
     }
 
     func testRidgeIsChosenOnHeldOutSamplesAndNoiseLowersR2() throws {
@@ -75,7 +82,9 @@ final class RegressionDirectionsTests: XCTestCase {
         func fails(_ text: String, _ keep: [String] = [], _ message: String) {
             XCTAssertThrowsError(try AttributeTable(csv: text, source: "t.csv", keep: keep)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }
-        fails("seed,label\n1,0\n", [], "t.csv:1")
+        fails("name,label\n1,0\n", [], "t.csv:1")
+        fails("seed,h\nx,1\n", [], "bad seed")
+        XCTAssertEqual(try AttributeTable(csv: "seed,h\n7,1\n", source: "s").seeds, [7])
         fails("latent,h\na,1,2\n", [], "t.csv:2")
         fails("latent,h\na,nan\n", [], "not a finite number")
         fails("latent,h\n", [], "no rows")

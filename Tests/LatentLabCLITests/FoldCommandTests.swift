@@ -235,7 +235,15 @@ final class DiscoverCommandTests: CLITestCase {
         try Data("latent,first\ns0,1\nmissing,2\ns1,3\n".utf8).write(to: URL(fileURLWithPath: temp("bad.csv")))
         try runFails(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "regression",
                       "--latents", temp("lat"), "--labels", temp("bad.csv"), "--out", temp("x.safetensors")], contains: ["bad.csv row 3"])
-        try runUsageError(["directions", "discover", "--method", "regression", "--labels", temp("attrs.csv"), "--out", temp("x.safetensors")],
-                          contains: ["--latents"])
+        try runFails(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "regression",
+                      "--labels", temp("attrs.csv"), "--out", temp("x.safetensors")], contains: ["--latents DIR"])
+        // A seed table needs no latents: each seed's mapped w.
+        var seedCSV = "seed,first\n"
+        for s in 0..<n { seedCSV += "\(s),\(w[s, 0] * 2 - 1)\n" }
+        try Data(seedCSV.utf8).write(to: URL(fileURLWithPath: temp("seeds.csv")))
+        _ = try runOK(["directions", "discover", "--network", modelsFixture("tiny32_weights.safetensors"), "--method", "regression",
+                       "--labels", temp("seeds.csv"), "--out", temp("seeds.safetensors")])
+        let bySeed = try DirectionSet.load(path: temp("seeds.safetensors"))
+        XCTAssertEqual(bySeed.predictedAttribute(0, at: (0..<G.wDim).map { w[3, $0] })!, Double(w[3, 0] * 2 - 1), accuracy: 0.05)
     }
 }

@@ -30,6 +30,19 @@ public struct RegressionDirections: Sendable {
     public var heldOutCount: Int
     /// Standard deviation of the samples' projections on each direction.
     public var projectionStd: [Double]
+    public var metric: RegressionMetric
+}
+
+/// Which move a regression direction is: both change one attribute by a unit and hold the others
+/// (to first order); they differ in what "smallest" means.
+public enum RegressionMetric: String, Sendable, CaseIterable {
+    /// Smallest in the latents' own Mahalanobis norm: the move leans on directions along which the
+    /// latents vary (≈ the covariance of the latents with the attribute, like a class-mean
+    /// difference), which the generator renders. The default.
+    case covariance
+    /// Smallest Euclidean move: leans on low-variance directions the readout finds predictive,
+    /// which a generator may barely render (measured: `Bench/directions.md`).
+    case euclidean
 }
 
 /// Relative ridge weights tried per attribute: λ = r · trace(XᵀX) / wDim.
@@ -43,7 +56,7 @@ public let regressionRidgeGrid: [Double] = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1]
 ///     weight from `regressionRidgeGrid` by R²; the final fit then uses every sample.
 /// - Throws: `EditingError` for too few samples, non-finite values or a degenerate fit (an
 ///   attribute the others determine: the joint system cannot hold them fixed).
-public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: [String],
+public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: [String], metric: RegressionMetric = .covariance,
                                     heldOutFraction: Double = 0.3, seed: UInt64 = 0) throws -> RegressionDirections {
     guard latents.rank == 2 else { throw EditingError("regression: latents must be [N, wDim], got \(latents.shape)") }
     let n = latents.shape[0], d = latents.shape[1], k = names.count
@@ -80,9 +93,11 @@ public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: 
         readout.append(beta); bias.append(b0)
         trainR2.append(rSquared(x: x, d: d, rows: Array(0..<n), beta: beta, bias: b0) { values[$0][a] })
     }
-    // Conditional directions: D = Bᵀ (B Bᵀ)⁻¹, so B · D[:, j] = e_j (attribute j moves by one, the others by none).
+    // Conditional directions: D = M Bᵀ (B M Bᵀ)⁻¹, so B · D[:, j] = e_j (attribute j moves by one, the others by
+    // none), each the smallest such move in the norm dᵀ M⁻¹ d: M = I (Euclidean) or the latents' covariance.
+    let moved: [[Double]] = metric == .euclidean ? readout : full.covarianceTimes(readout)
     var gram = [Double](repeating: 0, count: k * k)
-    for i in 0..<k { for j in 0..<k { gram[i * k + j] = zip(readout[i], readout[j]).reduce(0) { $0 + $1.0 * $1.1 } } }
+    for i in 0..<k { for j in 0..<k { gram[i * k + j] = zip(readout[i], moved[j]).reduce(0) { $0 + $1.0 * $1.1 } } }
     let (ev, evec) = try symmetricEigen(gram, n: k)
     guard let top = ev.first, top > 0, ev.allSatisfy({ $0 > top * 1e-10 }) else {
         throw EditingError("regression: the attributes' readouts are linearly dependent (\(names.joined(separator: ", "))): one cannot change while the others hold")
@@ -93,7 +108,7 @@ public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: 
         var c = [Double](repeating: 0, count: k)
         for m in 0..<k { for i in 0..<k { c[i] += evec[m][i] * evec[m][j] / ev[m] } }
         var dir = [Double](repeating: 0, count: d)
-        for i in 0..<k { for t in 0..<d { dir[t] += c[i] * readout[i][t] } }
+        for i in 0..<k { for t in 0..<d { dir[t] += c[i] * moved[i][t] } }
         let norm = dir.reduce(0) { $0 + $1 * $1 }.squareRoot()
         dirs += dir.map { Float($0 / norm) }
         unit.append(1 / norm)
@@ -103,7 +118,7 @@ public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: 
     }
     return RegressionDirections(names: names, directions: Tensor(shape: [k, d], data: dirs), unitChange: unit,
                                 readout: Tensor(shape: [k, d], data: readout.flatMap { $0.map(Float.init) }), bias: bias,
-                                ridge: ridge, heldOutR2: heldR2, trainR2: trainR2, heldOutCount: nHeld, projectionStd: spread)
+                                ridge: ridge, heldOutR2: heldR2, trainR2: trainR2, heldOutCount: nHeld, projectionStd: spread, metric: metric)
 }
 
 /// Coefficient of determination of `bias + beta · x` on `rows`.
@@ -128,10 +143,12 @@ private struct RidgePath {
     /// `[K][wDim]`: Vᵀ Xᵀ y_k per attribute.
     let projected: [[Double]]
     let scale: Double
+    let count: Double
 
     init(x: [Double], d: Int, rows: [Int], values y: [[Double]], k: Int) throws {
         self.d = d
         let m = Double(rows.count)
+        count = m
         var mx = [Double](repeating: 0, count: d), my = [Double](repeating: 0, count: k)
         for s in rows { for t in 0..<d { mx[t] += x[s * d + t] }; for a in 0..<k { my[a] += y[s][a] } }
         mx = mx.map { $0 / m }; my = my.map { $0 / m }
@@ -149,6 +166,19 @@ private struct RidgePath {
         }
         meanX = mx; meanY = my; values = ev.map { max($0, 0) }; vectors = vec; projected = proj
         scale = max(ev.reduce(0) { $0 + max($1, 0) } / Double(d), 1e-30)
+    }
+
+    /// `Σ · v` for each v (rows `[wDim]`), Σ = XᵀX / N the latents' covariance.
+    func covarianceTimes(_ vs: [[Double]]) -> [[Double]] {
+        vs.map { v in
+            // Σ v = V diag(values / N) Vᵀ v
+            var out = [Double](repeating: 0, count: d)
+            for (m, e) in vectors.enumerated() {
+                let c = zip(e, v).reduce(0) { $0 + $1.0 * $1.1 } * values[m] / count
+                for t in 0..<d { out[t] += c * e[t] }
+            }
+            return out
+        }
     }
 
     /// `(beta [wDim], bias)` for attribute `a` at λ = `relativeRidge` · mean eigenvalue.
@@ -177,6 +207,7 @@ extension RegressionDirections {
         info["held_out_count"] = "\(heldOutCount)"
         info["projection_std"] = list(projectionStd)
         info["conditioned_on"] = "every other attribute of the file (held fixed by the joint fit)"
+        info["metric"] = metric.rawValue
         return DirectionSet(names: names, directions: directions, scales: unitChange.map(Float.init), method: "regression",
                             generatorFingerprint: generatorFingerprint, layers: layers, info: info,
                             readout: readout, readoutBias: bias.map(Float.init))
@@ -185,10 +216,14 @@ extension RegressionDirections {
 
 /// A table of attribute values per latent: the `--labels` CSV of `directions discover
 /// --method regression`. The header names the columns: `latent` (a latent.npz or its folder,
-/// relative to the latents folder) first, then one numeric column per attribute.
+/// relative to the latents folder) or `seed` (z = RandomState(seed).randn(zDim), mapped) first,
+/// then one numeric column per attribute.
 public struct AttributeTable: Sendable {
     public var names: [String]
+    /// Entries of the first column: latent paths, or seeds when `seeds` is non-nil.
     public var latents: [String]
+    /// The first column as seeds (header `seed`), nil for latent paths.
+    public var seeds: [UInt32]?
     /// `[rows][names.count]`.
     public var values: [[Double]]
 
@@ -198,9 +233,10 @@ public struct AttributeTable: Sendable {
     public init(csv text: String, source: String, keep: [String] = []) throws {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard let header = lines.first?.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }),
-              header.first == "latent", header.count >= 2 else {
-            throw EditingError("\(source):1: expected a header 'latent,ATTRIBUTE,…'")
+              header.first == "latent" || header.first == "seed", header.count >= 2 else {
+            throw EditingError("\(source):1: expected a header 'latent,ATTRIBUTE,…' or 'seed,ATTRIBUTE,…'")
         }
+        let bySeed = header[0] == "seed"
         let columns = Array(header.dropFirst())
         let chosen = keep.isEmpty ? Array(columns.indices) : try keep.map { name in
             guard let i = columns.firstIndex(of: name) else { throw EditingError("\(source): no column '\(name)' (have: \(columns.joined(separator: ", ")))") }
@@ -216,8 +252,10 @@ public struct AttributeTable: Sendable {
                 guard let v = Double(f[i + 1]), v.isFinite else { throw EditingError("\(source):\(n + 1): '\(f[i + 1].prefix(20))' is not a finite number") }
                 return v
             }
+            if bySeed, UInt32(f[0]) == nil { throw EditingError("\(source):\(n + 1): bad seed '\(f[0].prefix(20))'") }
             latents.append(f[0]); values.append(row)
         }
         guard !latents.isEmpty else { throw EditingError("\(source): no rows") }
+        seeds = bySeed ? latents.map { UInt32($0)! } : nil
     }
 }

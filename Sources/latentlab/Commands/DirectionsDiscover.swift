@@ -33,6 +33,8 @@ extension Directions {
         @Flag(name: .customLong("include-torgb"), help: "SeFa: include ToRGB affines.") var includeToRGB = false
         @Option(help: "interfacegan: CSV of seed,label rows; regression: CSV with a header latent,A,B,… (see above).") var labels: String?
         @Option(help: "regression: folder the CSV's latent paths are relative to.") var latents: String?
+        @Option(help: "regression: covariance (the smallest move in the latents' own metric, which the generator renders; default) or euclidean.")
+        var metric: RegressionMetric = .covariance
         @Option(help: "regression: attribute columns to fit, comma-separated (default: all); each direction holds the others.")
         var attributes: String?
         @Option(help: "interfacegan: CLIP prompt of the positive side (repeatable).") var positive: [String] = []
@@ -69,7 +71,7 @@ extension Directions {
                 }
                 if prompts && (positive.isEmpty || negative.isEmpty) { throw ValidationError("give both --positive and --negative") }
             } else if method == .regression {
-                guard labels != nil, latents != nil else { throw ValidationError("regression needs --labels CSV and --latents DIR") }
+                guard labels != nil else { throw ValidationError("regression needs --labels CSV (and --latents DIR when it names latents)") }
                 guard heldOut > 0 else { throw ValidationError("regression: --held-out must be > 0 (it chooses the ridge weight)") }
                 guard positive.isEmpty, negative.isEmpty, condition.isEmpty else {
                     throw ValidationError("--positive, --negative and --condition apply to --method interfacegan only")
@@ -109,13 +111,16 @@ extension Directions {
         }
 
         func discoverRegression(_ G: StyleGAN2Generator, range: Range<Int>) throws -> DirectionSet {
-            guard let labels, let latents else { throw CommandFailure("regression needs --labels and --latents") }
+            guard let labels else { throw CommandFailure("regression needs --labels") }
             guard let text = String(data: try readInputFile(path: labels, maxBytes: InputFileLimit.text), encoding: .utf8) else {
                 throw CommandFailure("\(labels): not UTF-8 text")
             }
             let keep = attributes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
             let table = try AttributeTable(csv: text, source: labels, keep: keep)
             var rows: [Float] = []
+            if let seeds = table.seeds {
+                rows = mapFirstRows(generator: G, z: zFromSeeds(seeds, zDim: G.zDim)).storage   // every ws row is this w
+            } else if let latents {
             for (i, rel) in table.latents.enumerated() {
                 var path = rel.hasPrefix("/") ? rel : (latents as NSString).appendingPathComponent(rel)
                 var isDir: ObjCBool = false
@@ -124,8 +129,11 @@ extension Directions {
                 do { file = try LatentFile.read(path: path, generator: G) } catch { throw CommandFailure("\(labels) row \(i + 2): \(error)") }
                 rows += meanWsRows(file.ws(generator: G), layers: range)
             }
+            } else {
+                throw CommandFailure("\(labels) names latents: give the folder they are in with --latents DIR")
+            }
             let fit = try fitRegressionDirections(latents: Tensor(shape: [table.latents.count, G.wDim], data: rows), values: table.values,
-                                                  names: table.names, heldOutFraction: heldOut, seed: UInt64(seed))
+                                                  names: table.names, metric: metric, heldOutFraction: heldOut, seed: UInt64(seed))
             for (j, name) in fit.names.enumerated() {
                 print(String(format: "%@: held-out R² %.3f (ridge %.0e), train R² %.3f, %.4g per unit strength, samples' spread along it %.2f",
                              name, fit.heldOutR2[j], fit.ridge[j], fit.trainR2[j], fit.unitChange[j], fit.projectionStd[j]))

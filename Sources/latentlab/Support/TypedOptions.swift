@@ -12,6 +12,7 @@ extension NoiseInit: ExpressibleByArgument {}
 extension NoiseModeName: ExpressibleByArgument {}
 extension LPIPSNet: ExpressibleByArgument {}
 extension DiscoveryMethod: ExpressibleByArgument {}
+extension RegressionMetric: ExpressibleByArgument {}
 extension LabelSplit: ExpressibleByArgument {}
 extension GuidanceKind: ExpressibleByArgument {}
 
