@@ -36,8 +36,7 @@ func runConditionalBench(arguments: [String]) {
             : GuidanceKind(rawValue: path).map { try DefaultEncoder.load(guidance: $0) } ?? TrainedEncoder(path: path)
         guard let kind = fromPhoto || truth || paint || outputs != nil ? .seg : encoder.config.guidance else { print("\(path): not a guidance encoder"); return }
         let G = try StyleGAN2Generator.loadDefault()
-        let root = try a.values["pairs"] ?? ((scenesDirectory(nil) as NSString).deletingLastPathComponent as NSString)
-            .deletingLastPathComponent + "/paired/scenes/test"
+        let root = try a.values["pairs"] ?? parentPath(parentPath(scenesDirectory(nil))) + "/paired/scenes/test"
         let pairs = try GuidancePairs(folder: root, kind: kind, classes: encoder.config.classes ?? 7)
         let limit = min(pairs.maps.count, a.int("limit", pairs.maps.count))
         let clip = try CLIPModel.loadDefault(), tokenizer = try CLIPTokenizer.loadDefault()
@@ -47,7 +46,7 @@ func runConditionalBench(arguments: [String]) {
         let factors = try pairedFactors(root: root)
         // The estimator's own bias against the factors (pixel box vs the renderer's size, measured
         // on 300 train photos): subtracted before comparing with the true factors.
-        let bias = try estimatorBias(trainRoot: (root as NSString).deletingLastPathComponent + "/train", resolution: G.resolution)
+        let bias = try estimatorBias(trainRoot: parentPath(root) + "/train", resolution: G.resolution)
         var mapErrors = [(Double, Double, Double)](), signed = [(Double, Double, Double)]()
         let sampleCount = a.int("samples", 0)
         let varyRows = try parseLayerSelection(a.values["vary"] ?? "fine", numWs: G.numWs)

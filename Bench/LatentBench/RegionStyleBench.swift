@@ -30,8 +30,7 @@ func runRegionStyleBench(arguments: [String]) {
         guard encoder.config.guidance == .seg, let classes = encoder.config.classes else { print("\(path): not a seg encoder"); return }
         let G = try StyleGAN2Generator.loadDefault()
         let r = G.resolution
-        let root = try a.values["pairs"] ?? ((scenesDirectory(nil) as NSString).deletingLastPathComponent as NSString)
-            .deletingLastPathComponent + "/paired/scenes/test"
+        let root = try a.values["pairs"] ?? parentPath(parentPath(scenesDirectory(nil))) + "/paired/scenes/test"
         let pairs = try GuidancePairs(folder: root, kind: .seg, classes: classes)
         let limit = a.int("limit", 20), poolSize = a.int("pool", 20)
         guard limit + poolSize <= pairs.maps.count else { print("only \(pairs.maps.count) pairs"); return }

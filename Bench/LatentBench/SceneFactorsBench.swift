@@ -23,7 +23,7 @@ struct RenderableLatent {
     var tuned: Bool
 
     init(path: String, base: StyleGAN2Generator) throws {
-        let deltaPath = (path as NSString).deletingLastPathComponent + "/" + GeneratorDelta.fileName
+        let deltaPath = parentPath(path) + "/" + GeneratorDelta.fileName
         tuned = FileManager.default.fileExists(atPath: deltaPath)
         generator = tuned ? try GeneratorDelta.read(path: deltaPath).applied(to: base) : base
         let file = try LatentFile.read(path: path, generator: generator)
@@ -83,7 +83,7 @@ func runSceneFactorsBench(arguments: [String]) {
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         for (i, rel) in files.enumerated() {
             let latent = try RenderableLatent(path: root + "/" + rel, base: base)
-            let folder = (rel as NSString).deletingLastPathComponent
+            let folder = parentPath(rel)
             if let perturb, let outRoot = value("--out-latents") {
                 let seeds = (0..<(2 * copies)).map { UInt32(truncatingIfNeeded: Int(seed) + 2 * copies * i + $0) }
                 let w = mapFirstRows(generator: base, z: zFromSeeds(seeds, zDim: base.zDim))   // [2M, wDim]

@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 
 /// The latents a folder-mode command works on: `path` itself when it is a file (name ""), or
 /// every `latent.npz` under a folder (e.g. a `project` output), named by its sub-folder
@@ -15,7 +16,7 @@ public func findLatentFiles(_ path: String) throws -> [(name: String, path: Stri
     let walker = FileManager.default.enumerator(atPath: path)
     while let rel = walker?.nextObject() as? String {
         if (rel as NSString).lastPathComponent == "latent.npz" {
-            found.append(((rel as NSString).deletingLastPathComponent, base.appendingPathComponent(rel).path))
+            found.append((parentPath(rel), base.appendingPathComponent(rel).path))
         }
     }
     guard !found.isEmpty else { throw LatentFileError(path, "no latent.npz files found") }

@@ -88,7 +88,7 @@ public func parseDirectionReference(_ ref: String) -> (path: String, entry: Stri
 public func applyRecipe(_ recipe: EditRecipe, ws: Tensor, recipeDirectory: String?, scale: Float = 1) throws -> Tensor {
     var out = ws
     let numWs = ws.shape[1]
-    let bases = recipeDirectory.map { [$0, ($0 as NSString).deletingLastPathComponent] } ?? []
+    let bases = recipeDirectory.map { [$0, parentPath($0)] } ?? []
     for (k, step) in recipe.steps.enumerated() {
         let loaded: (set: DirectionSet, index: Int, path: String)
         do { loaded = try DirectionLibrary.load(reference: step.direction, relativeTo: bases) } catch {

@@ -129,3 +129,12 @@ final class InputFileTests: XCTestCase {
         }
     }
 }
+
+final class ParentPathTests: XCTestCase {
+    /// NSString.deletingLastPathComponent's results, without its trap on one-character paths.
+    func testParentPath() {
+        let cases: [(String, String)] = [("a/b", "a"), ("/b", "/"), ("b", ""), ("A", ""), ("", ""), ("/", "/"), ("a/b/", "a"),
+                                         ("a//b", "a"), ("/x/y/z.json", "/x/y"), ("A/r.json", "A"), ("./r.json", ".")]
+        for (path, parent) in cases { XCTAssertEqual(parentPath(path), parent, path) }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 
 /// The shipped direction library (`Latents/`) and edit recipes (`Edits/`), found from anywhere:
 /// `LATENTLAB_LIBRARY` (a folder holding `Latents/` and `Edits/`), else the working directory
@@ -55,7 +56,7 @@ public enum DirectionLibrary {
             }
         }
         if let found = candidates.first(where: { fm.fileExists(atPath: $0) }) { return found }
-        throw EditingError("direction file \(file) not found (looked in \(Array(Set(candidates.map { ($0 as NSString).deletingLastPathComponent })).sorted().joined(separator: ", ")))")
+        throw EditingError("direction file \(file) not found (looked in \(Array(Set(candidates.map { parentPath($0) })).sorted().joined(separator: ", ")))")
     }
 
     /// Loads `FILE[:name|index]` (see `resolve`): the set, the entry's index and the file used.

@@ -140,7 +140,7 @@ public struct GuidancePairs: Sendable {
     ///   batch, another generator's shape).
     public mutating func attachLatents(folder: String, generator G: StyleGAN2Generator) throws {
         let numWs = G.numWs, wDim = G.wDim
-        let photoDir = ((photos.first ?? "") as NSString).deletingLastPathComponent
+        let photoDir = parentPath(photos.first ?? "")
         let listing: [String]
         do { listing = try listImages(root: photoDir) } catch { throw EncoderError("\(photoDir): \(errorLine(error))") }
         let names = outputFolderNames(for: listing)

@@ -169,7 +169,7 @@ public func fnv1a64(_ s: String) -> UInt64 {
 /// The result depends only on the set of paths, so every shard of a run computes the same names.
 public func outputFolderNames(for paths: [String]) -> [String: String] {
     func stem(_ p: String) -> String {
-        let dir = (p as NSString).deletingLastPathComponent
+        let dir = parentPath(p)
         let s = ((p as NSString).lastPathComponent as NSString).deletingPathExtension
         return dir.isEmpty ? s : dir + "/" + s
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 import LatentCore
 
 /// A setting whose value in an earlier run's results differs from this run's.
@@ -22,7 +23,7 @@ public func differingSettings(outputDir: String, arguments: [String: RecordValue
     var changes: [String: SettingChange] = [:]
     while let rel = walker.nextObject() as? String {
         guard (rel as NSString).lastPathComponent == "metrics.json",
-              let record = readInversionRecord(dir: outputDir + "/" + (rel as NSString).deletingLastPathComponent) else { continue }
+              let record = readInversionRecord(dir: outputDir + "/" + parentPath(rel)) else { continue }
         for key in Set(record.arguments.keys).union(arguments.keys) where !resultNeutralSettings.contains(key) && changes[key] == nil {
             let old = record.arguments[key], new = arguments[key]
             if old?.text != new?.text {

@@ -43,3 +43,16 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         throw FileAccessError(path, "cannot write: \(reason)")
     }
 }
+
+/// The folder part of a path, as `NSString.deletingLastPathComponent` gives it ("a/b" → "a",
+/// "/b" → "/", "b" → ""), written out because swift-corelibs-foundation's version traps on a
+/// one-character path (`"A"`), which a user's folder or recipe name can be.
+public func parentPath(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
+    guard let slash = p.lastIndex(of: "/") else { return "" }
+    if slash == p.startIndex { return "/" }
+    var head = p[..<slash]
+    while head.count > 1, head.hasSuffix("/") { head = head.dropLast() }
+    return String(head)
+}

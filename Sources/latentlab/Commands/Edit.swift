@@ -98,7 +98,7 @@ struct Edit: ParsableCommand {
         if let recipe {
             let r = try EditRecipe.load(path: recipe)
             record.merge(["recipe": .string(recipe), "recipe_name": .string(r.name), "strength": RecordValue(strengths[0])])
-            return .recipe(r, directory: (recipe as NSString).deletingLastPathComponent, scale: strengths[0])
+            return .recipe(r, directory: parentPath(recipe), scale: strengths[0])
         }
         let (set, i, file) = try DirectionLibrary.load(reference: direction!)
         warnIfForeign(set, G)

@@ -1,4 +1,5 @@
 import Foundation
+import LatentTensor
 import LatentCore
 import LatentInversion
 import LatentModels
@@ -15,7 +16,7 @@ struct TunedGenerator {
     /// - Throws: `CommandFailure` naming the delta file when it cannot be read or was made for
     ///   another base generator than `base` (one line with both fingerprints).
     static func forLatent(at latentPath: String, base: StyleGAN2Generator) throws -> TunedGenerator? {
-        let dir = (latentPath as NSString).deletingLastPathComponent
+        let dir = parentPath(latentPath)
         let path = (dir.isEmpty ? "." : dir) + "/" + GeneratorDelta.fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
@@ -29,7 +30,7 @@ struct TunedGenerator {
     /// with the base generator.
     static func refuseForTextEdits(_ inputs: [(name: String, path: String)]) throws {
         for item in inputs {
-            let dir = (item.path as NSString).deletingLastPathComponent
+            let dir = parentPath(item.path)
             let path = (dir.isEmpty ? "." : dir) + "/" + GeneratorDelta.fileName
             if FileManager.default.fileExists(atPath: path) {
                 throw CommandFailure("\(path): text edits do not apply PTI weight deltas yet; edit this folder with --direction or --recipe")
