@@ -53,6 +53,22 @@ clip size median --positive "a large ball" --positive "a large cube" --positive 
 clip shape median --positive "a ball" --positive "a sphere" --positive "a red ball" --positive "a blue ball" --positive "a green sphere" \
   --negative "a cube" --negative "a box" --negative "a block" --negative "a red cube" --negative "a blue box" --negative "a green block"
 
+# Regression directions (the recipes in Edits/ use these): what the generator does around inverted real scenes.
+# The 3000 train photos of ../shared/paired are inverted with the embedded encoder; each code is copied twice with a
+# random step of W's own covariance (0.5 · (w(z1) − w(z2))/√2) on the given ws rows, and the scene factors of every
+# copy's render (object height, centre x, object and wall hue as cos/sin; Bench/LatentVerification/RecipeScore.swift)
+# are regressed on the codes; each direction changes its factor and holds the other five. ~10 min on 2 cores.
+PAIRED=${PAIRED:-../shared/paired/scenes/train/photo}
+$LL project "$PAIRED" --method encoder --batch 16 --out "$SCRATCH/train-enc"
+$LB scene-factors --latents "$SCRATCH/train-enc" --perturb 0.5 --copies 2 --rows 0-3 --seed 300000 \
+    --out-latents "$SCRATCH/pert-layout" --out "$SCRATCH/pert-layout.csv"
+$LB scene-factors --latents "$SCRATCH/train-enc" --perturb 0.5 --copies 2 --rows 0-9 --seed 100000 \
+    --out-latents "$SCRATCH/pert-all" --out "$SCRATCH/pert-all.csv"
+$LL directions discover --method regression --latents "$SCRATCH/pert-layout" --labels "$SCRATCH/pert-layout.csv" --layers 0-3 --seed 0 \
+    --out Latents/regression-layout.safetensors
+$LL directions discover --method regression --latents "$SCRATCH/pert-all" --labels "$SCRATCH/pert-all.csv" --layers 0-9 --seed 0 \
+    --out Latents/regression-colour.safetensors
+
 # How often the CLIP labels agree with the ground truth.
 for a in size colour position shape wall; do
   $LB directions csv-agreement --labels "$SCRATCH/$a-clip.csv" --attribute $a

@@ -11,7 +11,8 @@ import _LatentVerification
 /// under DIR (any `project` output: W+, W, encoder, hybrid, PTI — a folder holding
 /// generator-delta.safetensors renders with base + delta, as `edit` does) and counts the
 /// successes of issue 17's criteria (`RecipeCriterion`), measured on the 8-bit edit against the
-/// 8-bit reconstruction of the same latent.
+/// 8-bit reconstruction of the same latent. A recipe with a named-region mask is rendered
+/// confined to it, as `edit` renders it.
 func runRecipeBench(arguments: [String]) {
     func value(_ flag: String) -> String? { arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
     guard let root = value("--latents") else {
@@ -30,12 +31,13 @@ func runRecipeBench(arguments: [String]) {
             let latent = try RenderableLatent(path: root + "/" + rel, base: base)
             let tuned = latent.tuned
             if tuned { tunedCount += 1 }
-            let original = sceneFactors(image: latent.render())
+            let originalImage = latent.render()
+            let original = sceneFactors(image: originalImage)
             var row = [String: Any]()
             var cells = [String]()
             for (criterion, recipe) in recipes {
                 let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: latent.ws)[0].ws
-                let e = sceneFactors(image: latent.render(edited))
+                let e = sceneFactors(image: try render(recipe, latent: latent, edited: edited, original: originalImage))
                 let ok = criterion.succeeds(original: original, edited: e)
                 if ok { counts[criterion, default: 0] += 1 }
                 row[criterion.rawValue] = ["ok": ok, "height": e.objectHeight - original.objectHeight, "dx": e.centreX - original.centreX,
@@ -57,4 +59,16 @@ func runRecipeBench(arguments: [String]) {
     } catch {
         print("recipes: \(error)"); exit(1)
     }
+}
+
+/// The edit as `latentlab edit --recipe` renders it: a recipe with a named region (`"mask":
+/// "wall"`) is confined to that region of the original by feature blending (`MaskedEdit`, edit's
+/// default blend resolution and feather 1 px); otherwise the edited latent as is.
+private func render(_ recipe: EditRecipe, latent: RenderableLatent, edited: Tensor, original: Tensor) throws -> Tensor {
+    guard let m = recipe.mask else { return latent.render(edited) }
+    guard let region = SceneRegion(rawValue: m) else { throw EditingError("recipes: mask '\(m)' is not a named region (object, wall, floor)") }
+    let G = latent.generator
+    let masked = try MaskedEdit(mask: region.mask(image: original), blendResolution: MaskedEdit.defaultBlendResolution(imageResolution: G.resolution),
+                                feather: 1, generator: G)
+    return masked.render(generator: G, editedWs: edited, originalWs: latent.ws, noise: latent.noise).row(0)
 }

@@ -31,16 +31,20 @@ struct RenderableLatent {
         noise = file.renderNoise(generator: generator)
     }
 
+    /// A W latent of the base generator itself (a seed's mapped z), const noise.
+    init(ws: Tensor, generator: StyleGAN2Generator) { self.ws = ws; self.generator = generator; noise = nil; tuned = false }
+
     func render(_ ws: Tensor? = nil) -> Tensor { generator.synthesis(ws: ws ?? self.ws, noise: noise).row(0) }
 }
 
-/// `LatentBench scene-factors --latents DIR|seeds --out FILE.csv [--network G.safetensors] [--samples N --seed S]
+/// `LatentBench scene-factors --latents DIR|seeds --out FILE.csv [--network G.safetensors] [--samples N --base-seed B]
 /// [--perturb S --copies M --rows a-b --seed K --out-latents DIR2]`: measures
 /// the recipe criteria's scene factors (`sceneFactors`: object height and centre x as image
 /// fractions, object and wall hue as cos/sin of 2π·hue) on the 8-bit reconstruction of every
 /// latent.npz under DIR, and writes them as the `--labels` table of
 /// `latentlab directions discover --method regression` (column `latent` = the folder, relative to DIR).
-/// `--latents seeds` measures the generator's own samples instead (`seed` column).
+/// `--latents seeds` measures the generator's own samples of seeds B ..< B + N instead (`seed` column;
+/// with `--perturb`, perturbed copies of their W latents, named `seedK-pC`).
 ///
 /// With `--perturb S`, each latent is also written to DIR2 in M copies, each moved on ws rows a-b
 /// by S · (w(z₁) − w(z₂)) / √2 (two mapped seeds: a step with W's own covariance, so it stays on
@@ -56,7 +60,7 @@ func runSceneFactorsBench(arguments: [String]) {
     }
     do {
         let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
-        var csv = (root == "seeds" ? "seed" : "latent") + ",height,cx,object_hue_cos,object_hue_sin,wall_hue_cos,wall_hue_sin\n"
+        var csv = (root == "seeds" && value("--perturb") == nil ? "seed" : "latent") + ",height,cx,object_hue_cos,object_hue_sin,wall_hue_cos,wall_hue_sin\n"
         func row(_ name: String, _ image: Tensor) {
             let f = sceneFactors(image: image)
             let cells = [f.objectHeight, f.centreX, cos(2 * .pi * f.objectHue), sin(2 * .pi * f.objectHue), cos(2 * .pi * f.wallHue), sin(2 * .pi * f.wallHue)]
@@ -68,21 +72,26 @@ func runSceneFactorsBench(arguments: [String]) {
         let seed = value("--seed").flatMap(UInt32.init) ?? 0
         let rows = try parseWsRange(value("--rows") ?? "0-\(base.numWs - 1)", numWs: base.numWs)
         guard perturb == nil || value("--out-latents") != nil else { print("--perturb needs --out-latents DIR2"); exit(2) }
-        if root == "seeds" {
-            // The generator's own samples: seeds --seed ..< --seed + --samples, const noise, psi 1.
+        let baseSeed = value("--base-seed").flatMap(Int.init) ?? 0
+        if root == "seeds" && perturb == nil {
+            // The generator's own samples: seeds --base-seed ..< + --samples, const noise, psi 1.
             let n = value("--samples").flatMap(Int.init) ?? 4000
             for b in stride(from: 0, to: n, by: 16) {
-                let seeds = (b ..< min(n, b + 16)).map { UInt32(truncatingIfNeeded: Int(seed) + $0) }
+                let seeds = (b ..< min(n, b + 16)).map { UInt32(truncatingIfNeeded: baseSeed + $0) }
                 let images = base.synthesis(ws: base.mapping(z: zFromSeeds(seeds, zDim: base.zDim)))
                 for (k, s) in seeds.enumerated() { row("\(s)", images.row(k)) }
             }
             try writeAtomically(Data(csv.utf8), to: out)
             print("wrote \(out): \(n) seeds"); return
         }
-        let files = latentFiles(under: root)
+        // (name, latent) sources: the latent files under DIR, or (with --perturb) the seeds' own W latents.
+        let files: [String] = root == "seeds" ? (0 ..< (value("--samples").flatMap(Int.init) ?? 4000)).map { "seed\(baseSeed + $0)/latent.npz" }
+                                              : latentFiles(under: root)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         for (i, rel) in files.enumerated() {
-            let latent = try RenderableLatent(path: root + "/" + rel, base: base)
+            let latent = root == "seeds"
+                ? RenderableLatent(ws: base.mapping(z: zFromSeeds([UInt32(truncatingIfNeeded: baseSeed + i)], zDim: base.zDim)), generator: base)
+                : try RenderableLatent(path: root + "/" + rel, base: base)
             let folder = parentPath(rel)
             if let perturb, let outRoot = value("--out-latents") {
                 let seeds = (0..<(2 * copies)).map { UInt32(truncatingIfNeeded: Int(seed) + 2 * copies * i + $0) }
