@@ -44,11 +44,7 @@ final class EditRecipeTests: XCTestCase {
 
     func testBadRecipesThrow() throws {
         let root = try temporaryFolder(self)
-        func write(_ s: String) throws -> String {
-            let p = root + "/\(UUID().uuidString).json"
-            try Data(s.utf8).write(to: URL(fileURLWithPath: p))
-            return p
-        }
+        func write(_ s: String) throws -> String { try writeJSONFile(s, in: root) }
         XCTAssertThrowsError(try EditRecipe.load(path: root + "/none.json"))
         XCTAssertThrowsError(try EditRecipe.load(path: write("{ \"name\": 3 }")))
         XCTAssertThrowsError(try EditRecipe.load(path: write("{ \"name\": \"x\", \"steps\": [] }")))

@@ -52,3 +52,10 @@ func randomUnit(_ rng: inout TestRNG, _ d: Int) -> [Double] {
     let n = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
     return g.map { $0 / n }
 }
+
+/// Writes `text` to a fresh `.json` file in `folder` and returns its path (recipe parsing tests).
+func writeJSONFile(_ text: String, in folder: String) throws -> String {
+    let p = folder + "/\(UUID().uuidString).json"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: p))
+    return p
+}

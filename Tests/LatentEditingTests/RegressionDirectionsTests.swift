@@ -132,11 +132,7 @@ final class RegressionDirectionsTests: XCTestCase {
 
     func testRecipeJSONWithTargetOrChange() throws {
         let root = try temporaryFolder(self)
-        func write(_ s: String) throws -> String {
-            let p = root + "/\(UUID().uuidString).json"
-            try Data(s.utf8).write(to: URL(fileURLWithPath: p))
-            return p
-        }
+        func write(_ s: String) throws -> String { try writeJSONFile(s, in: root) }
         let r = try EditRecipe.load(path: write(#"{"name":"x","steps":[{"direction":"d:q","target":1},{"direction":"d:p","change":-0.1,"strength":2}]}"#))
         XCTAssertEqual(r.steps[0].strength, 1); XCTAssertEqual(r.steps[0].target, 1); XCTAssertNil(r.steps[0].change)
         XCTAssertEqual(r.steps[1].strength, 2); XCTAssertEqual(r.steps[1].change, -0.1)
