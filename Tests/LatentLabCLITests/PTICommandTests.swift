@@ -40,9 +40,11 @@ final class PTICommandTests: CLITestCase {
         let recon = try loadImage(path: out + "/reconstruction.png").tensor
         assertClose(original, recon, atol: 1.5 / 127.5, rtol: 0, "original vs reconstruction")
 
-        // Text edits cannot use the delta yet: refused, not rendered with the base generator.
-        try runFails(["edit", "--latent-in", out + "/latent.npz", "--text", "a red sphere", "--out", temp("e3")],
-                     contains: ["generator-delta.safetensors", "--recipe"])
+        // Text edits optimise with the tuned generator too: their "before" is the tuned reconstruction.
+        try runOK(["edit", "--latent-in", out + "/latent.npz", "--text", "a red sphere", "--steps", "2", "--out", temp("e3")])
+        let textEdit = try json(temp("e3/edit.json"))
+        XCTAssertEqual(textEdit["tuned_generator"] as? String, deltaPath, "\(textEdit.keys.sorted())")
+        assertClose(try loadImage(path: temp("e3/original.png")).tensor, recon, atol: 1.5 / 127.5, rtol: 0, "text edit's original vs reconstruction")
 
         // A delta whose base is another generator is refused with one line.
         var other = try GeneratorDelta.read(path: deltaPath)

@@ -68,13 +68,11 @@ struct Edit: ParsableCommand {
     func run() throws {
         let G = try net.loadGenerator()
         let inputs = try findLatentFiles(latentIn)
-        if textOptions.isTextEdit || guidance.targetImage != nil { try TunedGenerator.refuseForTextEdits(inputs) }
         var record = RunRecord(command: "edit", ["latent_in": .string(latentIn), "network": .string(net.networkName),
                                                  "generator": .string(G.fingerprint), "scale": .int(image.scale)])
         let outcome: EditOutcome
         if textOptions.isTextEdit || guidance.targetImage != nil {
-            outcome = try textOptions.run(generator: G, inputs: inputs, layers: layers, out: out, scale: image.scale, record: &record,
-                                          guidance: guidance)
+            outcome = try runTextEdits(G, inputs: inputs, record: &record)
         } else {
             let plan = guidance.exemplar == nil ? try linearPlan(G, record: &record) : nil
             if let plan, textOptions.mask == nil, plan.recipeMask == nil {
@@ -90,6 +88,33 @@ struct Edit: ParsableCommand {
         }
         try outcome.finish(inputs: inputs, out: out, scale: image.scale, record: record,
                            announce: !textOptions.isTextEdit && guidance.targetImage == nil)
+    }
+
+    /// Text (or CLIP-image target) edits optimise a batch with one generator, so the latents are
+    /// grouped by the generator that reproduces them: the base, or base + the PTI delta in their
+    /// folder (one group per delta file); each item's record names its tuned generator.
+    func runTextEdits(_ G: StyleGAN2Generator, inputs: [(name: String, path: String)], record: inout RunRecord) throws -> EditOutcome {
+        var groups: [(tuned: TunedGenerator?, inputs: [(name: String, path: String)])] = []
+        var groupOf: [String: Int] = [:]
+        for item in inputs {
+            let tuned = try TunedGenerator.forLatent(at: item.path, base: G)
+            let key = tuned?.deltaPath ?? ""
+            if let g = groupOf[key] { groups[g].inputs.append(item) } else { groupOf[key] = groups.count; groups.append((tuned, [item])) }
+        }
+        var outcome = EditOutcome()
+        var summary = record
+        for group in groups {
+            var groupRecord = record
+            if let tuned = group.tuned { groupRecord.merge(tuned.record) }
+            let o = try textOptions.run(generator: group.tuned?.generator ?? G, inputs: group.inputs, layers: layers, out: out,
+                                        scale: image.scale, record: &groupRecord, guidance: guidance)
+            outcome.rows += o.rows; outcome.items += o.items; outcome.failures += o.failures
+            for (k, v) in groupRecord.values where group.tuned?.record[k] == nil { summary[k] = v }
+        }
+        let tunedCount = groups.filter { $0.tuned != nil }.reduce(0) { $0 + $1.inputs.count }
+        if tunedCount > 0 { summary["tuned_generator_latents"] = .int(tunedCount) }
+        record = summary
+        return outcome
     }
 
     /// The direction or recipe to apply, recorded in `record`.

@@ -25,19 +25,6 @@ struct TunedGenerator {
         } catch { throw CommandFailure(error, context: path) }
     }
 
-    /// Text edits optimise a batch of latents with one generator: a PTI folder (whose latents
-    /// only reproduce their images with their own delta) is refused instead of silently edited
-    /// with the base generator.
-    static func refuseForTextEdits(_ inputs: [(name: String, path: String)]) throws {
-        for item in inputs {
-            let dir = parentPath(item.path)
-            let path = (dir.isEmpty ? "." : dir) + "/" + GeneratorDelta.fileName
-            if FileManager.default.fileExists(atPath: path) {
-                throw CommandFailure("\(path): text edits do not apply PTI weight deltas yet; edit this folder with --direction or --recipe")
-            }
-        }
-    }
-
     /// What an edit record says about it.
     var record: [String: RecordValue] {
         ["tuned_generator": .string(deltaPath), "tuned_generator_fingerprint": .string(generator.fingerprint),
