@@ -16,11 +16,12 @@ import LatentModels
 /// `gan64_weights.safetensors`, or a path). Default: `--config scenes64,gan64 --batches 1,8`.
 /// `--checkpointing` sets the tape policy of the step's `synthesisForward` (default `auto`, the
 /// library default; `never` keeps every block's cache; `all` recomputes every block; a number
-/// checkpoints blocks whose cache exceeds that many MB); the rows say which blocks it checkpointed.
+/// checkpoints the blocks below the top whose cache exceeds that many MB); the rows say which blocks it checkpointed.
 /// `--json` prints one JSON object per row (`config, batch, fwd_ms, step_ms, step_weights_ms,
 /// fwd_pct_peak, step_pct_peak, peak_rss_mb, sgemm_gflops`, plus `load_avg`, `gflop_fwd`,
 /// `step_weights_peak_rss_mb`, and the median process CPU times `fwd_cpu_ms`, `step_cpu_ms`,
-/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`); times are per image, best of the runs.
+/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`, `checkpointed` block resolutions); times are
+/// per image, best of the runs.
 /// On a loaded machine compare CPU times, best single-threaded (`LATENTLAB_THREADS=1
 /// OPENBLAS_NUM_THREADS=1`, where they do not include other threads' spinning).
 public func runGeneratorBench(arguments: [String]) {

@@ -107,6 +107,11 @@ public struct StyleGAN2Generator: Sendable {
     }
 
     /// Backward of a scalar loss `L(image)` through the synthesis network.
+    ///
+    /// The first backward of a tape takes its block caches and releases them block by block as it
+    /// goes down, recomputing checkpointed blocks just before their backward; a later backward of
+    /// the same tape (or a copy) recomputes every block from its kept input: the same gradients,
+    /// one more forward.
     /// - Parameters:
     ///   - tape: from `synthesisForward`.
     ///   - gradImage: `∂L/∂image` `[N, imgChannels, R, R]`.
