@@ -27,7 +27,7 @@ public final class ScratchPool: @unchecked Sendable {
     public func take(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         let need = max(count, 1), slack = max(need / 8, Self.smallFloats)
         lock.lock()
-        // Smallest pooled buffer that fits.
+        // Smallest pooled buffer that fits within the slack.
         var best = -1
         for (i, b) in free.enumerated() where b.capacity >= need && b.capacity - need <= slack
             && (best < 0 || b.capacity < free[best].capacity) { best = i }
@@ -55,8 +55,9 @@ public final class ScratchPool: @unchecked Sendable {
         return (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
     }
 
-    /// Buffers from this size up (1 MB) count as large: they may be reused for a request up to
-    /// this much smaller, and a miss on one frees idle large buffers first.
+    /// 1 MB: a request may get a pooled buffer up to this much larger (larger requests: up to an
+    /// eighth larger), and a miss on a request of at least this size first frees idle buffers of
+    /// at least this size.
     public static let smallFloats = 1 << 18
 
     /// Frees every pooled buffer (buffers in use are unaffected and return later).
