@@ -9,14 +9,19 @@ import LatentModels
 ///
 ///     LatentBench generator [--config scenes64,gan64,ffhq256,ffhq1024] [--models FILE,...]
 ///                           [--batches 1,8] [--iterations N] [--no-weights] [--json]
+///                           [--checkpointing auto|never|all|MB]
 ///
 /// `--config` builds random weights at the named official configuration (`GeneratorPresets.swift`);
 /// `--models` loads checkpoints instead (`scenes64` = the embedded model, `gan64` = the golden
 /// `gan64_weights.safetensors`, or a path). Default: `--config scenes64,gan64 --batches 1,8`.
+/// `--checkpointing` sets the tape policy of the step's `synthesisForward` (default `auto`, the
+/// library default; `never` keeps every block's cache; `all` recomputes every block; a number
+/// checkpoints the blocks below the top whose cache exceeds that many MB); the rows say which blocks it checkpointed.
 /// `--json` prints one JSON object per row (`config, batch, fwd_ms, step_ms, step_weights_ms,
 /// fwd_pct_peak, step_pct_peak, peak_rss_mb, sgemm_gflops`, plus `load_avg`, `gflop_fwd`,
 /// `step_weights_peak_rss_mb`, and the median process CPU times `fwd_cpu_ms`, `step_cpu_ms`,
-/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`); times are per image, best of the runs.
+/// `step_weights_cpu_ms` with `sgemm_gflops_per_cpu_s`, `checkpointed` block resolutions); times are
+/// per image, best of the runs.
 /// On a loaded machine compare CPU times, best single-threaded (`LATENTLAB_THREADS=1
 /// OPENBLAS_NUM_THREADS=1`, where they do not include other threads' spinning).
 public func runGeneratorBench(arguments: [String]) {
@@ -24,6 +29,15 @@ public func runGeneratorBench(arguments: [String]) {
     let json = args.flag("json")
     let withWeights = !args.flag("no-weights")
     let batches = args.ints("batches", [1, 8])
+    let checkpointing: SynthesisCheckpointing
+    switch args.string("checkpointing", "auto") {
+    case "auto": checkpointing = .automatic
+    case "never": checkpointing = .never
+    case "all": checkpointing = .everyBlock
+    case let v:
+        guard let mb = Int(v) else { report("generator: --checkpointing must be auto, never, all or a number of MB, got '\(v)'", json); return }
+        checkpointing = .above(bytes: mb << 20)
+    }
     var sources = [(name: String, load: () throws -> StyleGAN2Generator)]()
     let configs = args.values["config"].map { $0.split(separator: ",").map(String.init) } ?? (args.values["models"] == nil ? ["scenes64", "gan64"] : [])
     for c in configs {
@@ -60,14 +74,14 @@ public func runGeneratorBench(arguments: [String]) {
             _ = generator.synthesis(ws: ws)   // warm-up
             let fwd = measure(iterations) { _ = generator.synthesis(ws: ws) }
             let step = measure(iterations) {
-                let (_, tape) = generator.synthesisForward(ws: ws)
+                let (_, tape) = generator.synthesisForward(ws: ws, checkpointing: checkpointing)
                 _ = generator.synthesisBackward(tape: tape, gradImage: grad, needNoise: true)
             }
             let rssStep = Double(ProcessMemory.peakResidentBytes) / 1_048_576
             var stepW: (wall: Double, best: Double, cpu: Double)? = nil
             if withWeights {
                 stepW = measure(iterations) {
-                    let (_, tape) = generator.synthesisForward(ws: ws)
+                    let (_, tape) = generator.synthesisForward(ws: ws, checkpointing: checkpointing)
                     _ = generator.synthesisBackward(tape: tape, gradImage: grad, needNoise: true, needWeights: true)
                 }
             }
@@ -87,7 +101,8 @@ public func runGeneratorBench(arguments: [String]) {
                     ("fwd_cpu_ms", String(format: "%.2f", fwd.cpu * per)), ("step_cpu_ms", String(format: "%.2f", step.cpu * per)),
                     ("step_weights_cpu_ms", stepW.map { String(format: "%.2f", $0.cpu * per) } ?? "null"),
                     ("sgemm_gflops_per_cpu_s", String(format: "%.1f", peak.perCPU)),
-                    ("fork_join_us", String(format: "%.1f", forkJoin.median)), ("blas_core", "\"\(BLASKernels.coreName)\""),
+                    ("fork_join_us", String(format: "%.1f", forkJoin.median)),
+                    ("checkpointed", "[" + generator.checkpointedResolutions(batch: b, checkpointing: checkpointing).map(String.init).joined(separator: ", ") + "]"), ("blas_core", "\"\(BLASKernels.coreName)\""),
                 ]
                 print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             } else {
@@ -96,6 +111,8 @@ public func runGeneratorBench(arguments: [String]) {
                              source.name as NSString, b, fwd.best * per, fwd.wall * per, fwdPct,
                              step.best * per, step.wall * per, stepPct, w as NSString, rssStep, withWeights ? rssW : .nan,
                              fwd.cpu * per, step.cpu * per, (stepW?.cpu ?? .nan) * per))
+                let blocks = generator.checkpointedResolutions(batch: b, checkpointing: checkpointing)
+                print("          checkpointed blocks: " + (blocks.isEmpty ? "none" : blocks.map { "b\($0)" }.joined(separator: ", ")))
             }
         }
         report(String(format: "%@: %.3f GFLOP forward per image; load average now %@", source.name as NSString,

@@ -13,22 +13,52 @@ public final class ScratchPool: @unchecked Sendable {
     private var pooledBytes = 0
     private let lock = NSLock()
 
+    /// A pool of its own (the kernels use `shared`).
+    public init() {}
+
     /// A buffer of at least `count` floats (uninitialised).
+    ///
+    /// A pooled buffer is reused only if it wastes at most an eighth of the request (or
+    /// `smallFloats`): handing a 128 MB map to a 64 MB request would leave the next 128 MB request
+    /// to allocate afresh while the waste stays live. On a miss of a large request, idle large
+    /// buffers (oldest first) are freed first, about as many bytes as the request: the new
+    /// allocation replaces idle memory of sizes that are not being asked for instead of adding to
+    /// it, so resident memory stays near what is in use (a 1024² backward).
     public func take(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let need = max(count, 1), slack = max(need / 8, Self.smallFloats)
         lock.lock()
-        // Smallest pooled buffer that fits.
+        // Smallest pooled buffer that fits within the slack.
         var best = -1
-        for (i, b) in free.enumerated() where b.capacity >= count && (best < 0 || b.capacity < free[best].capacity) { best = i }
+        for (i, b) in free.enumerated() where b.capacity >= need && b.capacity - need <= slack
+            && (best < 0 || b.capacity < free[best].capacity) { best = i }
         if best >= 0 {
             let b = free.remove(at: best)
             pooledBytes -= b.capacity * 4
             lock.unlock()
             return b
         }
+        var released = [(pointer: UnsafeMutablePointer<Float>, capacity: Int)]()
+        if need >= Self.smallFloats {
+            var bytes = 0, i = 0
+            while bytes < need * 4 && i < free.count {
+                if free[i].capacity >= Self.smallFloats {
+                    let b = free.remove(at: i)
+                    released.append(b); bytes += b.capacity * 4
+                } else {
+                    i += 1
+                }
+            }
+            pooledBytes -= bytes
+        }
         lock.unlock()
-        let capacity = max(count, 1)
-        return (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
+        for b in released { b.pointer.deallocate() }
+        return (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
     }
+
+    /// 1 MB: a request may get a pooled buffer up to this much larger (larger requests: up to an
+    /// eighth larger), and a miss on a request of at least this size first frees idle buffers of
+    /// at least this size.
+    public static let smallFloats = 1 << 18
 
     /// Frees every pooled buffer (buffers in use are unaffected and return later).
     public func drain() {

@@ -79,28 +79,39 @@ public struct StyleGAN2Generator: Sendable {
         require { try validate(ws: ws, requireFinite: false) }
         if let noise { require { try validate(noise: noise, batch: ws.shape[0], requireFinite: false) } }
         let (resolved, _) = resolveNoise(batch: ws.shape[0], mode: noiseMode, explicit: noise)
-        let caches = Parallel.withSingleThreadedBLAS {
-            synthesisNetwork.forward(ws: ws, noise: resolved, keepCaches: false)
-        }
-        return caches.last!.img.nchw
+        return Parallel.withSingleThreadedBLAS { synthesisNetwork.forwardImage(ws: ws, noise: resolved) }.nchw
     }
 
     /// The differentiable forward: the image and a tape of what the backward needs.
     ///
+    /// - Parameter checkpointing: which blocks keep only their input on the tape and are
+    ///   recomputed in the backward (default `.automatic`: the large high-resolution ones below
+    ///   the top, e.g. the 256² and 512² blocks of a 1024² generator at batch 1; nothing of a 256²
+    ///   generator at batch 1). Gradients are the same computation either way.
+    ///
     /// Shapes are preconditions (use `validate(ws:)` / `validate(noise:batch:)` on outside data to
     /// get a thrown error instead).
-    public func synthesisForward(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> (image: Tensor, tape: SynthesisTape) {
+    public func synthesisForward(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil,
+                                 checkpointing: SynthesisCheckpointing = .automatic) -> (image: Tensor, tape: SynthesisTape) {
         require { try validate(ws: ws, requireFinite: false) }
         let n = ws.shape[0]
         if let noise { require { try validate(noise: noise, batch: n, requireFinite: false) } }
         let (resolved, layout) = resolveNoise(batch: n, mode: noiseMode, explicit: noise)
         // Every GEMM here runs inside our own parallel loops: keep OpenBLAS's pool out of the way.
-        let caches = Parallel.withSingleThreadedBLAS { synthesisNetwork.forward(ws: ws, noise: resolved) }
-        let image = caches.last!.img.nchw
-        return (image, SynthesisTape(ws: ws, image: image, caches: caches, noiseLayout: layout))
+        let (blocks, img) = Parallel.withSingleThreadedBLAS {
+            synthesisNetwork.forward(ws: ws, noise: resolved, checkpointing: checkpointing)
+        }
+        let image = img.nchw
+        return (image, SynthesisTape(ws: ws, image: image, blocks: blocks, noise: resolved, network: synthesisNetwork,
+                                     noiseLayout: layout))
     }
 
     /// Backward of a scalar loss `L(image)` through the synthesis network.
+    ///
+    /// The first backward of a tape takes its block caches and releases them block by block as it
+    /// goes down, recomputing checkpointed blocks just before their backward; a later backward of
+    /// the same tape (or a copy) recomputes every block from its kept input: the same gradients,
+    /// one more forward.
     /// - Parameters:
     ///   - tape: from `synthesisForward`.
     ///   - gradImage: `∂L/∂image` `[N, imgChannels, R, R]`.
@@ -110,7 +121,7 @@ public struct StyleGAN2Generator: Sendable {
                                   needWeights: Bool = false) -> SynthesisGradients {
         require { try validate(gradImage: gradImage, tape: tape) }
         let g = Parallel.withSingleThreadedBLAS {
-            synthesisNetwork.backward(ws: tape.ws, caches: tape.caches, gradImage: FeatureMap(nchw: gradImage),
+            synthesisNetwork.backward(ws: tape.ws, tape: tape.blocks, noise: tape.noise, gradImage: FeatureMap(nchw: gradImage),
                                       needNoise: needNoise, needWeights: needWeights)
         }
         var noise: NoiseMaps? = nil

@@ -71,30 +71,42 @@ struct SynthesisBlock: Sendable {
     }
 
     /// - Parameters:
-    ///   - gradX: `∂L/∂x` of the block output from the next block (nil for the last block).
+    ///   - gradX: `∂L/∂x` of the block output from the next block (nil for the last block), handed
+    ///     over and dropped once added in.
     ///   - gradImg: `∂L/∂img` of the block's output image.
-    func backward(gradX: FeatureMap?, gradImg: FeatureMap, cache: Cache, batch n: Int, w: (Int) -> Tensor,
+    ///   - cache: handed over (`consuming`): each layer's part is dropped as soon as that layer's
+    ///     backward has used it, so a cache nobody else holds (a recomputed checkpoint) goes back
+    ///     to the pool layer by layer instead of staying whole until the block is done.
+    func backward(gradX: consuming FeatureMap?, gradImg: FeatureMap, cache: consuming Cache, batch n: Int, w: (Int) -> Tensor,
                   needNoise: Bool, needWeights: Bool) -> Gradients {
         var grads = Gradients(x: nil, img: nil, w: [], noise: [:], parameters: [:])
-        let rgb = torgb.backward(gradOut: gradImg, cache: cache.torgb, w: w(torgb.wIndex), needWeights: needWeights)
+        // The block outputs (`x` is conv1's output, also held by the conv1 and ToRGB caches;
+        // `img` is not needed at all) are dropped with the rest of `cache` here.
+        var rgbCache: ToRGBLayer.Cache? = cache.torgb
+        var layerCaches: [SynthesisLayer.Cache?] = [cache.conv1, cache.conv0]
+        _ = consume cache
+        let rgb = torgb.backward(gradOut: gradImg, cache: rgbCache.take()!, w: w(torgb.wIndex), needWeights: needWeights)
         grads.w.append((torgb.wIndex, rgb.w))
+        let rgbParameters = rgb.parameters
         var gx = rgb.x
-        if let gradX { gx.add(gradX) }
+        _ = consume rgb     // else its ∂x would outlive gx's next value
+        if let next = gradX { gx.add(next) }
+        _ = consume gradX
         if const == nil {
             let plan = imgUpsample.backwardPlan(filter: resampleFilter, gain: 4)
             let gi = FeatureMap(shape: [gradImg.channels, n, resolution / 2, resolution / 2])
             plan.run(gradImg.pointer, planes: gradImg.channels * n, gi.pointer)
             grads.img = gi
         }
-        for layer in [conv1, conv0].compactMap({ $0 }) {
-            let lc = layer.name == conv1.name ? cache.conv1 : cache.conv0!
-            let g = layer.backward(gradOut: gx, cache: lc, w: w(layer.wIndex), needNoise: needNoise, needWeights: needWeights)
+        for (k, layer) in [conv1, conv0].enumerated() {
+            guard let layer, let lc = layerCaches[k].take() else { continue }
+            let g = layer.backward(gradOut: gx, cache: consume lc, w: w(layer.wIndex), needNoise: needNoise, needWeights: needWeights)
             grads.w.append((layer.wIndex, g.w))
             if let gn = g.noise { grads.noise[layer.name] = gn }
             if let p = g.parameters { grads.parameters.merge(p) { a, _ in a } }
             gx = g.x
         }
-        if let p = rgb.parameters { grads.parameters.merge(p) { a, _ in a } }
+        if let p = rgbParameters { grads.parameters.merge(p) { a, _ in a } }
         if let const, needWeights {
             // ∂const = Σ over the batch of ∂x of the repeated const.
             let c = const.shape[0], hw = const.shape[1] * const.shape[2]

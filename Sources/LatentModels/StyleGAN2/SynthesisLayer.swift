@@ -135,21 +135,26 @@ struct SynthesisLayer: Sendable {
         var parameters: [String: Tensor]?
     }
 
-    /// Backward given `∂L/∂out` `[O, N, R, R]`, which it consumes (overwrites).
-    func backward(gradOut g: FeatureMap, cache: Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
+    /// Backward given `∂L/∂out` `[O, N, R, R]`, which it consumes (overwrites). The cache is
+    /// handed over: its output map is dropped once the activation gradient has read it, before
+    /// the convolution's backward allocates `∂x` (if nobody else holds it, a map fewer at the peak).
+    func backward(gradOut g: FeatureMap, cache: consuming Cache, w: Tensor, needNoise: Bool, needWeights: Bool) -> Gradients {
+        let x = cache.x, styles = cache.styles, dcoefs = cache.dcoefs, layerNoise = cache.noise
+        var y: FeatureMap? = cache.out
+        _ = consume cache
         let o = conv.outChannels, n = g.batch, hw = resolution * resolution
         let strength = noiseStrength, clamp = convClamp ?? .infinity, alpha = self.alpha, gain = actGain
         var gradBias = [Float](repeating: 0, count: o)
         var gradDcoefs = Tensor.zeros([n, o])
-        let hasNoise = !cache.noise.isNone
+        let hasNoise = !layerNoise.isNone
         let wantNoiseSums = hasNoise && (needNoise || needWeights)
         var noiseSums = [Float](repeating: 0, count: wantNoiseSums ? n * hw : 1)   // Σ_o ∂v
-        cache.dcoefs.withUnsafeBufferPointer { pd in
+        dcoefs.withUnsafeBufferPointer { pd in
             bias.withUnsafeBufferPointer { pb in
                 gradDcoefs.withUnsafeMutableBufferPointer { pgd in
                     gradBias.withUnsafeMutableBufferPointer { pgb in
-                        cache.noise.withUnsafePointer { pz in
-                            let gp = g.pointer, yp = cache.out.pointer, dp = pd.baseAddress!
+                        layerNoise.withUnsafePointer { pz in
+                            let gp = g.pointer, yp = y!.pointer, dp = pd.baseAddress!
                             let bp = pb.baseAddress!, gdp = pgd.baseAddress!, gbp = pgb.baseAddress!
                             // ∂v = ∂out · gain · lrelu'(v) (0 where clamped); per (o, n):
                             // Σ ∂v → ∂bias, Σ ∂v·conv → ∂dcoefs, with v recovered from the output
@@ -163,7 +168,7 @@ struct SynthesisLayer: Sendable {
                                     for nn in 0..<n {
                                         let off = (oc * n + nn) * hw
                                         let grow = gp + off, yrow = yp + off
-                                        let z = pz.map { $0 + cache.noise.pointerOffset(sample: nn, pixels: hw) }
+                                        let z = pz.map { $0 + layerNoise.pointerOffset(sample: nn, pixels: hw) }
                                         Self.activationGradient(grow, y: yrow, z, strength: strength, bias: b, gain: gain,
                                                                 slopeNeg: slopeNeg, invPos: invPos, invNeg: invNeg, clamp: clamp,
                                                                 conv: cd, count: hw)
@@ -196,9 +201,10 @@ struct SynthesisLayer: Sendable {
                 }
             }
         }
-        let back = conv.convolveBackward(gradOut: g, x: cache.x, styles: cache.styles, needWeight: needWeights)
+        y = nil
+        let back = conv.convolveBackward(gradOut: g, x: x, styles: styles, needWeight: needWeights)
         var gs = back.gradStyles, gw = back.gradWeight
-        conv.demodulationBackward(styles: cache.styles, dcoefs: cache.dcoefs, gradDcoefs: gradDcoefs,
+        conv.demodulationBackward(styles: styles, dcoefs: dcoefs, gradDcoefs: gradDcoefs,
                                   gradStyles: &gs, gradWeight: &gw)
         let (gwIn, gA, gAb) = affine.linearBackward(gradOut: gs, x: w, needParameters: needWeights)
         var params: [String: Tensor]? = nil
@@ -211,9 +217,9 @@ struct SynthesisLayer: Sendable {
             p[prefix + ".affine.bias"] = gAb!
             var gStrength: Double = 0
             if hasNoise {
-                cache.noise.withUnsafePointer { pz in
+                layerNoise.withUnsafePointer { pz in
                     for q in 0..<(n * hw) {
-                        gStrength += Double(noiseSums[q]) * Double(pz![cache.noise.pointerOffset(sample: q / hw, pixels: hw) + q % hw])
+                        gStrength += Double(noiseSums[q]) * Double(pz![layerNoise.pointerOffset(sample: q / hw, pixels: hw) + q % hw])
                     }
                 }
             }

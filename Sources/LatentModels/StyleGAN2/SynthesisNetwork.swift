@@ -20,21 +20,37 @@ struct SynthesisNetwork: Sendable {
         return r
     }
 
-    /// - Parameter keepCaches: keep every block's cache for the backward (a tape); false keeps
-    ///   only the last block's, releasing each block's buffers to the pool as soon as possible.
-    func forward(ws: Tensor, noise: [String: ResolvedNoise], keepCaches: Bool = true) -> [SynthesisBlock.Cache] {
+    /// The output image `[imgChannels, N, R, R]` (CNHW), keeping no tape: each block's buffers
+    /// go back to the pool as soon as the next block has read them.
+    func forwardImage(ws: Tensor, noise: [String: ResolvedNoise]) -> FeatureMap {
         let n = ws.shape[0]
-        var rows = [Int: Tensor]()
-        for i in 0..<numWs { rows[i] = Self.wRow(ws, i) }
-        var caches = [SynthesisBlock.Cache]()
+        let rows = (0..<numWs).map { Self.wRow(ws, $0) }
         var x: FeatureMap? = nil, img: FeatureMap? = nil
         for block in blocks {
-            let c = block.forward(x: x, img: img, batch: n, w: { rows[$0]! }, noise: { noise[$0.name] ?? .none })
+            let c = block.forward(x: x, img: img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none })
             x = c.x; img = c.img
-            if !keepCaches { caches.removeAll() }
-            caches.append(c)
         }
-        return caches
+        return img!
+    }
+
+    /// The differentiable forward: per block its input and, unless `checkpointing` selects the
+    /// block, its whole cache (see `TapeBlock`).
+    /// - Returns: the tape's blocks and the output image `[imgChannels, N, R, R]`.
+    func forward(ws: Tensor, noise: [String: ResolvedNoise], checkpointing: SynthesisCheckpointing)
+        -> (blocks: [TapeBlock], image: FeatureMap) {
+        let n = ws.shape[0]
+        let rows = (0..<numWs).map { Self.wRow(ws, $0) }
+        var tape = [TapeBlock]()
+        var x: FeatureMap? = nil, img: FeatureMap? = nil
+        for (index, block) in blocks.enumerated() {
+            let checkpoint = checkpointing.checkpoints(block: block, batch: n, isLast: index == blocks.count - 1)
+            let c = block.forward(x: x, img: img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none })
+            // Every block keeps what it read (the previous block's outputs, which the previous
+            // block's cache holds anyway while it is on the tape); a checkpointed one nothing else.
+            tape.append(TapeBlock(x: x, img: img, slot: checkpoint ? nil : CacheSlot(c)))
+            x = c.x; img = c.img
+        }
+        return (tape, img!)
     }
 
     struct Gradients {
@@ -43,28 +59,35 @@ struct SynthesisNetwork: Sendable {
         var parameters: [String: Tensor]
     }
 
-    /// - Parameter gradImage: `∂L/∂img` in CNHW `[3, N, R, R]`.
-    func backward(ws: Tensor, caches: [SynthesisBlock.Cache], gradImage: FeatureMap, needNoise: Bool, needWeights: Bool) -> Gradients {
+    /// - Parameters:
+    ///   - tape: from `forward(ws:noise:checkpointing:)` with the same `ws` and `noise`.
+    ///   - gradImage: `∂L/∂img` in CNHW `[3, N, R, R]`.
+    func backward(ws: Tensor, tape: [TapeBlock], noise: [String: ResolvedNoise], gradImage: FeatureMap,
+                  needNoise: Bool, needWeights: Bool) -> Gradients {
         let n = ws.shape[0]
-        var rows = [Int: Tensor]()
-        for i in 0..<numWs { rows[i] = Self.wRow(ws, i) }
+        let rows = (0..<numWs).map { Self.wRow(ws, $0) }
         var gws = Tensor.zeros(ws.shape)
-        var noise = [String: [Float]]()
+        var noiseGrads = [String: [Float]]()
         var params = [String: Tensor]()
         var gx: FeatureMap? = nil
         var gimg = gradImage
-        for (block, cache) in zip(blocks, caches).reversed() {
-            let g = block.backward(gradX: gx, gradImg: gimg, cache: cache, batch: n, w: { rows[$0]! },
+        for (block, entry) in zip(blocks, tape).reversed() {
+            // A checkpointed block (or one whose cache an earlier backward of this tape took) is
+            // recomputed: the same computation as in the forward, on the same input.
+            let cache = entry.slot?.take()
+                ?? block.forward(x: entry.x, img: entry.img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none })
+            // Handed over: released layer by layer as the block's backward consumes it.
+            let g = block.backward(gradX: gx.take(), gradImg: gimg, cache: consume cache, batch: n, w: { rows[$0] },
                                    needNoise: needNoise, needWeights: needWeights)
             for (index, gw) in g.w {
                 for s in 0..<n { for j in 0..<wDim { gws.storage[(s * numWs + index) * wDim + j] += gw.storage[s * wDim + j] } }
             }
-            noise.merge(g.noise) { a, _ in a }
+            noiseGrads.merge(g.noise) { a, _ in a }
             params.merge(g.parameters) { a, _ in a }
             gx = g.x
             if let gi = g.img { gimg = gi }
         }
-        return Gradients(ws: gws, noise: noise, parameters: params)
+        return Gradients(ws: gws, noise: noiseGrads, parameters: params)
     }
 }
 
@@ -82,33 +105,6 @@ func swapBatchAndChannels(_ t: Tensor) -> Tensor {
         }
     }
     return out
-}
-
-/// Everything `synthesisBackward` needs from one `synthesisForward` call.
-public struct SynthesisTape: Sendable {
-    /// `[N, numWs, wDim]`.
-    public let ws: Tensor
-    /// The generated image `[N, imgChannels, R, R]`.
-    public let image: Tensor
-    let caches: [SynthesisBlock.Cache]
-    /// How each layer's noise was given, so gradients come back in the same layout.
-    let noiseLayout: [String: NoiseLayout]
-
-    enum NoiseLayout: Sendable { case shared, perSample }
-
-    public var batch: Int { ws.shape[0] }
-
-    /// Block outputs as in the reference forward, NCHW: `"act.b{res}.x"` `[N, C, res, res]` and
-    /// `"act.b{res}.img"` `[N, imgChannels, res, res]`.
-    public var blockActivations: [String: Tensor] {
-        var d = [String: Tensor]()
-        for c in caches {
-            let res = c.x.height
-            d["act.b\(res).x"] = c.x.nchw
-            d["act.b\(res).img"] = c.img.nchw
-        }
-        return d
-    }
 }
 
 /// Gradients of a scalar loss through the synthesis network.
