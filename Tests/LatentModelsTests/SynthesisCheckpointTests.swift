@@ -68,7 +68,8 @@ final class SynthesisCheckpointTests: XCTestCase {
     }
 
     /// The threshold policy checkpoints every block below the top whose cache exceeds the bytes,
-    /// never the top, and the gradients do not change; `.automatic` leaves a tiny config alone.
+    /// never the top, and the gradients do not change; a budget takes the largest first; `.automatic`
+    /// leaves a tiny config alone.
     func testThresholdPolicyPicksLargeBlocksBelowTheTop() throws {
         let (g, _) = try tinyRandomGenerator(seed: 63, config: config)
         var rng = TestRNG(seed: 64)
@@ -84,6 +85,12 @@ final class SynthesisCheckpointTests: XCTestCase {
         XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: policy), [16])
         XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: .above(bytes: 0)), [4, 8, 16])
         XCTAssertEqual(g.checkpointedResolutions(batch: n), [])
+        // A tape budget: the largest caches below the top go first, until the rest fits.
+        let total = cacheBytes.values.reduce(0, +)
+        XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: .budget(bytes: total)), [])
+        XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: .budget(bytes: total - bytes16 / 2)), [16])
+        XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: .budget(bytes: total - bytes16 - bytes8 / 2)), [8, 16])
+        XCTAssertEqual(g.checkpointedResolutions(batch: n, checkpointing: .budget(bytes: 0)), [4, 8, 16])
         // cacheBytes counts the block's maps: conv0 and conv1 outputs, ToRGB output and skip image.
         let c16 = config.channels(at: 16)
         XCTAssertEqual(bytes16, 4 * n * 16 * 16 * (2 * c16 + 2 * 3))

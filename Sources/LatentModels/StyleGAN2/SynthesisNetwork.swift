@@ -42,8 +42,9 @@ struct SynthesisNetwork: Sendable {
         let rows = (0..<numWs).map { Self.wRow(ws, $0) }
         var tape = [TapeBlock]()
         var x: FeatureMap? = nil, img: FeatureMap? = nil
+        let chosen = checkpointing.checkpointed(blocks: blocks, batch: n)
         for (index, block) in blocks.enumerated() {
-            let checkpoint = checkpointing.checkpoints(block: block, batch: n, isLast: index == blocks.count - 1)
+            let checkpoint = chosen.contains(index)
             let c = block.forward(x: x, img: img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none })
             // Every block keeps what it read (the previous block's outputs, which the previous
             // block's cache holds anyway while it is on the tape); a checkpointed one nothing else.

@@ -93,8 +93,11 @@ public struct SynthesisTape: Sendable {
 /// policies never pick it. Every cache, checkpointed or not, is released block by block as the
 /// backward goes down (see `CacheSlot`).
 public enum SynthesisCheckpointing: Sendable, Hashable {
-    /// `.above(bytes: SynthesisCheckpointing.defaultThresholdBytes)`.
+    /// `.budget(bytes: SynthesisCheckpointing.defaultTapeBudgetBytes)`.
     case automatic
+    /// Keep every cache while the tape's caches fit in `bytes`; above it, checkpoint blocks but
+    /// the last, largest cache first, until they fit.
+    case budget(bytes: Int)
     /// Keep every block's cache (the fastest backward, the most memory).
     case never
     /// Checkpoint every block but the last whose cache would exceed `bytes`
@@ -103,10 +106,13 @@ public enum SynthesisCheckpointing: Sendable, Hashable {
     /// Checkpoint every block, the last included (the least memory, the slowest; for tests).
     case everyBlock
 
-    /// 64 MB: at batch 1 this checkpoints the 256² and 512² blocks of a 1024² generator and
-    /// nothing of a 256² or smaller one (whose 128² block reaches it at batch 4). Below that the
-    /// memory saved per recomputed FLOP halves with every resolution step down (each block of a
-    /// 1024² generator from 64² up costs about the same ~29 GFLOP).
+    /// 768 MB of caches: a 1024² generator's tape at batch 1 (≈ 570 MB) fits, so its step keeps the
+    /// fastest backward (its peak RSS is ≈ 1 GB anyway, under issue 16's 1.5 GB); at batch 2 the
+    /// 512² and 256² blocks are recomputed (RSS 1.67 → 1.44 GB measured with both checkpointed).
+    /// Checkpointing at batch 1 saves ≈ 110 MB for ≈ 19 % more step time (Bench/README.md).
+    public static let defaultTapeBudgetBytes = 768 << 20
+
+    /// The threshold `.above` is usually given: 64 MB (the 256² and 512² blocks of a 1024² generator at batch 1).
     public static let defaultThresholdBytes = 64 << 20
 
     /// Bytes of one block's tape cache at batch `n`: the outputs of its convolution layers,
@@ -116,12 +122,21 @@ public enum SynthesisCheckpointing: Sendable, Hashable {
         return 4 * n * block.resolution * block.resolution * maps
     }
 
-    func checkpoints(block: SynthesisBlock, batch n: Int, isLast: Bool) -> Bool {
+    /// Indices of `blocks` this policy checkpoints at batch `n`.
+    func checkpointed(blocks: [SynthesisBlock], batch n: Int) -> Set<Int> {
+        let bytes = blocks.map { Self.cacheBytes(block: $0, batch: n) }
+        let belowTop = Array(blocks.indices.dropLast())
         switch self {
-        case .never: return false
-        case .everyBlock: return true
-        case .automatic: return !isLast && Self.cacheBytes(block: block, batch: n) > Self.defaultThresholdBytes
-        case .above(let bytes): return !isLast && Self.cacheBytes(block: block, batch: n) > bytes
+        case .never: return []
+        case .everyBlock: return Set(blocks.indices)
+        case .above(let limit): return Set(belowTop.filter { bytes[$0] > limit })
+        case .automatic: return Self.budget(bytes: Self.defaultTapeBudgetBytes).checkpointed(blocks: blocks, batch: n)
+        case .budget(let budget):
+            var total = bytes.reduce(0, +), chosen = Set<Int>()
+            for i in belowTop.sorted(by: { bytes[$0] > bytes[$1] }) where total > budget {
+                chosen.insert(i); total -= bytes[i]
+            }
+            return chosen
         }
     }
 }
@@ -138,9 +153,8 @@ extension StyleGAN2Generator {
     /// Resolutions of the blocks `synthesisForward(…, checkpointing:)` checkpoints at batch `n`, ascending.
     public func checkpointedResolutions(batch n: Int, checkpointing: SynthesisCheckpointing = .automatic) -> [Int] {
         let blocks = synthesisNetwork.blocks
-        return blocks.enumerated().filter { index, block in
-            checkpointing.checkpoints(block: block, batch: n, isLast: index == blocks.count - 1)
-        }.map { $0.element.resolution }
+        let chosen = checkpointing.checkpointed(blocks: blocks, batch: n)
+        return blocks.indices.filter { chosen.contains($0) }.map { blocks[$0].resolution }
     }
 }
 
