@@ -6,7 +6,7 @@ import LatentInversion
 import LatentEditing
 import _LatentVerification
 
-/// `LatentBench recipes --latents DIR [--recipes Edits] [--network G.safetensors] [--json]`:
+/// `LatentBench recipes --latents DIR [--recipes Edits] [--network G.safetensors] [--blend-res R] [--json]`:
 /// applies larger-object, move-left, red-object and red-wall (strength 1) to every latent.npz
 /// under DIR (any `project` output: W+, W, encoder, hybrid, PTI — a folder holding
 /// generator-delta.safetensors renders with base + delta, as `edit` does) and counts the
@@ -37,7 +37,8 @@ func runRecipeBench(arguments: [String]) {
             var cells = [String]()
             for (criterion, recipe) in recipes {
                 let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: latent.ws)[0].ws
-                let e = sceneFactors(image: try render(recipe, latent: latent, edited: edited, original: originalImage))
+                let e = sceneFactors(image: try render(recipe, latent: latent, edited: edited, original: originalImage,
+                                                       blendResolution: value("--blend-res").flatMap(Int.init)))
                 let ok = criterion.succeeds(original: original, edited: e)
                 if ok { counts[criterion, default: 0] += 1 }
                 row[criterion.rawValue] = ["ok": ok, "height": e.objectHeight - original.objectHeight, "dx": e.centreX - original.centreX,
@@ -64,11 +65,12 @@ func runRecipeBench(arguments: [String]) {
 /// The edit as `latentlab edit --recipe` renders it: a recipe with a named region (`"mask":
 /// "wall"`) is confined to that region of the original by feature blending (`MaskedEdit`, edit's
 /// default blend resolution and feather 1 px); otherwise the edited latent as is.
-private func render(_ recipe: EditRecipe, latent: RenderableLatent, edited: Tensor, original: Tensor) throws -> Tensor {
+private func render(_ recipe: EditRecipe, latent: RenderableLatent, edited: Tensor, original: Tensor, blendResolution: Int?) throws -> Tensor {
     guard let m = recipe.mask else { return latent.render(edited) }
     guard let region = SceneRegion(rawValue: m) else { throw EditingError("recipes: mask '\(m)' is not a named region (object, wall, floor)") }
     let G = latent.generator
-    let masked = try MaskedEdit(mask: region.mask(image: original), blendResolution: MaskedEdit.defaultBlendResolution(imageResolution: G.resolution),
+    let masked = try MaskedEdit(mask: region.mask(image: original),
+                                blendResolution: blendResolution ?? MaskedEdit.defaultBlendResolution(imageResolution: G.resolution),
                                 feather: 1, generator: G)
     return masked.render(generator: G, editedWs: edited, originalWs: latent.ws, noise: latent.noise).row(0)
 }
