@@ -11,6 +11,10 @@ import LatentCore
 ///   "steps": [ { "direction": "Latents/interfacegan-scenes64.safetensors:size",
 ///                "strength": 2.0, "layers": "0-5" } ] }
 /// ```
+/// A step on a regression direction (one with a readout) may say `"change": d` or `"target": v`
+/// instead of a fixed strength: `{ "direction": "Latents/regression-colour.safetensors:wall_hue_cos",
+/// "target": 1, "layers": "0-9" }`; the strength is then computed per image (and `strength`,
+/// default 1, is the share of the way).
 /// `layers` is optional (the direction file's default range is used); `"mask": "wall"` (or
 /// `object`, `floor`, or a mask image next to the recipe) confines the edit to that region. Relative direction
 /// paths are resolved against the recipe's folder's parent (the repository root for `Edits/`)

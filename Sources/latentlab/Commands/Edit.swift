@@ -96,12 +96,16 @@ struct Edit: ParsableCommand {
     func runTextEdits(_ G: StyleGAN2Generator, inputs: [(name: String, path: String)], record: inout RunRecord) throws -> EditOutcome {
         var groups: [(tuned: TunedGenerator?, inputs: [(name: String, path: String)])] = []
         var groupOf: [String: Int] = [:]
+        var outcome = EditOutcome()
         for item in inputs {
-            let tuned = try TunedGenerator.forLatent(at: item.path, base: G)
+            // A delta that cannot be read (or was made for another base) fails its latent only.
+            let tuned: TunedGenerator?
+            do { tuned = try TunedGenerator.forLatent(at: item.path, base: G) } catch {
+                outcome.failures.append((item.path, "\(error)")); continue
+            }
             let key = tuned?.deltaPath ?? ""
             if let g = groupOf[key] { groups[g].inputs.append(item) } else { groupOf[key] = groups.count; groups.append((tuned, [item])) }
         }
-        var outcome = EditOutcome()
         var summary = record
         for group in groups {
             var groupRecord = record
