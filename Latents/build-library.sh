@@ -2,7 +2,8 @@
 # Needs `swift build -c release` (latentlab and LatentBench).
 # Rebuilds the shipped direction library for the default generator (scenes64) from the repository
 # root: every file in Latents/ comes out of exactly these commands (results are reproducible from
-# the seeds). Takes ~30 min on 2 cores, most of it generating and CLIP-scoring 5 × 4000 images.
+# the seeds). Takes ~40 min on 2 cores: generating and CLIP-scoring 5 × 4000 images, then ~10 min
+# for the regression directions (encoding the paired train photos, rendering 2 × 6000 perturbed codes).
 #
 #   Latents/build-library.sh [path/to/latentlab] [scratch folder for label CSVs]
 set -euo pipefail
