@@ -23,12 +23,14 @@ func runRecipeBench(arguments: [String]) {
     do {
         let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
         let recipes = try RecipeCriterion.allCases.map { ($0, try EditRecipe.load(path: recipeDir + "/" + $0.rawValue + ".json")) }
-        let files = latentFiles(under: root)
+        let files = try latentFiles(under: root)
+        let blendResolution = value("--blend-res").flatMap(Int.init)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         var counts = [RecipeCriterion: Int](), tunedCount = 0
         if !json { print("latent".padding(toLength: 28, withPad: " ", startingAt: 0) + RecipeCriterion.allCases.map { $0.rawValue.padding(toLength: 23, withPad: " ", startingAt: 0) }.joined() + "generator") }
-        for rel in files {
-            let latent = try RenderableLatent(path: root + "/" + rel, base: base)
+        for (name, path) in files {
+            let rel = name.isEmpty ? "latent.npz" : name + "/latent.npz"
+            let latent = try RenderableLatent(path: path, base: base)
             let tuned = latent.tuned
             if tuned { tunedCount += 1 }
             let originalImage = latent.render()
@@ -38,7 +40,7 @@ func runRecipeBench(arguments: [String]) {
             for (criterion, recipe) in recipes {
                 let edited = try LinearEditPlan.recipe(recipe, directory: recipeDir, scale: 1).apply(ws: latent.ws)[0].ws
                 let e = sceneFactors(image: try render(recipe, latent: latent, edited: edited, original: originalImage,
-                                                       blendResolution: value("--blend-res").flatMap(Int.init)))
+                                                       blendResolution: blendResolution))
                 let ok = criterion.succeeds(original: original, edited: e)
                 if ok { counts[criterion, default: 0] += 1 }
                 row[criterion.rawValue] = ["ok": ok, "height": e.objectHeight - original.objectHeight, "dx": e.centreX - original.centreX,

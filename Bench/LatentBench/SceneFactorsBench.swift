@@ -6,12 +6,10 @@ import LatentInversion
 import LatentEditing
 import _LatentVerification
 
-/// Every `latent.npz` under `root` (relative paths, sorted), skipping hidden folders (a
-/// `project` run's in-progress work).
-func latentFiles(under root: String) -> [String] {
-    (FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? [])
-        .filter { ($0 as NSString).lastPathComponent == "latent.npz" && !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
-        .sorted()
+/// Every `latent.npz` under `root` (`findLatentFiles`: relative folder names, sorted), without
+/// those in hidden folders (a `project` run's in-progress `.tmp-` work).
+func latentFiles(under root: String) throws -> [(name: String, path: String)] {
+    try findLatentFiles(root).filter { !$0.name.split(separator: "/").contains { $0.hasPrefix(".") } }
 }
 
 /// A latent as `edit` renders it: its ws and noise, with the folder's generator delta applied
@@ -23,9 +21,9 @@ struct RenderableLatent {
     var tuned: Bool
 
     init(path: String, base: StyleGAN2Generator) throws {
-        let deltaPath = parentPath(path) + "/" + GeneratorDelta.fileName
-        tuned = FileManager.default.fileExists(atPath: deltaPath)
-        generator = tuned ? try GeneratorDelta.read(path: deltaPath).applied(to: base) : base
+        let deltaPath = GeneratorDelta.path(besideLatent: path)
+        tuned = deltaPath != nil
+        generator = try deltaPath.map { try GeneratorDelta.read(path: $0).applied(to: base) } ?? base
         let file = try LatentFile.read(path: path, generator: generator)
         ws = file.ws(generator: generator)
         noise = file.renderNoise(generator: generator)
@@ -71,11 +69,13 @@ func runSceneFactorsBench(arguments: [String]) {
         let copies = value("--copies").flatMap(Int.init) ?? 1
         let seed = value("--seed").flatMap(UInt32.init) ?? 0
         let rows = try parseWsRange(value("--rows") ?? "0-\(base.numWs - 1)", numWs: base.numWs)
-        guard perturb == nil || value("--out-latents") != nil else { print("--perturb needs --out-latents DIR2"); exit(2) }
         let baseSeed = value("--base-seed").flatMap(Int.init) ?? 0
+        let samples = value("--samples").flatMap(Int.init) ?? 4000
+        let outLatents = value("--out-latents")
+        guard perturb == nil || outLatents != nil else { print("--perturb needs --out-latents DIR2"); exit(2) }
         if root == "seeds" && perturb == nil {
             // The generator's own samples: seeds --base-seed ..< + --samples, const noise, psi 1.
-            let n = value("--samples").flatMap(Int.init) ?? 4000
+            let n = samples
             for b in stride(from: 0, to: n, by: 16) {
                 let seeds = (b ..< min(n, b + 16)).map { UInt32(truncatingIfNeeded: baseSeed + $0) }
                 let images = base.synthesis(ws: base.mapping(z: zFromSeeds(seeds, zDim: base.zDim)))
@@ -85,15 +85,14 @@ func runSceneFactorsBench(arguments: [String]) {
             print("wrote \(out): \(n) seeds"); return
         }
         // (name, latent) sources: the latent files under DIR, or (with --perturb) the seeds' own W latents.
-        let files: [String] = root == "seeds" ? (0 ..< (value("--samples").flatMap(Int.init) ?? 4000)).map { "seed\(baseSeed + $0)/latent.npz" }
-                                              : latentFiles(under: root)
+        let files: [(name: String, path: String)] = root == "seeds" ? (0 ..< samples).map { ("seed\(baseSeed + $0)", "") }
+                                                                    : try latentFiles(under: root)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
-        for (i, rel) in files.enumerated() {
+        for (i, (folder, path)) in files.enumerated() {
             let latent = root == "seeds"
                 ? RenderableLatent(ws: base.mapping(z: zFromSeeds([UInt32(truncatingIfNeeded: baseSeed + i)], zDim: base.zDim)), generator: base)
-                : try RenderableLatent(path: root + "/" + rel, base: base)
-            let folder = parentPath(rel)
-            if let perturb, let outRoot = value("--out-latents") {
+                : try RenderableLatent(path: path, base: base)
+            if let perturb, let outRoot = outLatents {
                 let seeds = (0..<(2 * copies)).map { UInt32(truncatingIfNeeded: Int(seed) + 2 * copies * i + $0) }
                 let w = mapFirstRows(generator: base, z: zFromSeeds(seeds, zDim: base.zDim))   // [2M, wDim]
                 for c in 0..<copies {

@@ -14,6 +14,14 @@ import LatentModels
 /// names), `rank` (`full` or r), `dtype` (`f32`, or `f16` for a delta rounded to half precision).
 public struct GeneratorDelta: Sendable, Equatable {
     public static let fileName = "generator-delta.safetensors"
+
+    /// The delta file in the folder of the latent at `latentPath` (a `--method pti` output), nil
+    /// when there is none: that latent reproduces its image only with base + this delta.
+    public static func path(besideLatent latentPath: String) -> String? {
+        let dir = parentPath(latentPath)
+        let path = (dir.isEmpty ? "." : dir) + "/" + fileName
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
     public static let formatName = "latentlab-generator-delta"
 
     /// One parameter's difference.

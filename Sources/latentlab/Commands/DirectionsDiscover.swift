@@ -21,7 +21,13 @@ extension Directions {
             positive prompts (--split zero), or when its score is above the median (--split median, for a biased \
             predictor); the most confident --confident-fraction of each side is kept.
               --condition FILE[:name] (repeatable) projects those directions out (conditional editing).
-            regression: continuous attributes of latents, e.g. factors measured on inverted real images. --labels CSV has             a header 'latent,A,B,…' and one row per latent (a latent.npz or its folder under --latents DIR); each             attribute is ridge-regressed on the mean of the latent's --layers rows (ridge chosen on --held-out samples),             and each direction changes its attribute while holding every other column fixed (the joint fit's             minimum-norm solution; choose the held columns with --attributes). The file keeps the readout, so recipe             steps can set an attribute ("target") or change it by an amount ("change").
+            regression: continuous attributes of latents, e.g. factors measured on inverted real images. --labels CSV has \
+            a header 'latent,A,B,…' and one row per latent (a latent.npz or its folder under --latents DIR), or 'seed,A,B,…' \
+            (each seed's mapped z, ψ = 1); each attribute is ridge-regressed on the mean of the latent's --layers rows (ridge \
+            chosen on --held-out samples), and each direction changes its attribute while holding every other column fixed \
+            (the joint fit's smallest move, in the latents' covariance norm unless --metric euclidean; choose the held columns \
+            with --attributes). The file keeps the readout, so recipe steps can set an attribute ("target") or change it by an \
+            amount ("change").
             Results are reproducible from --seed; provenance is stored in the file's metadata.
             """)
         @OptionGroup var net: NetworkOptions
@@ -121,14 +127,14 @@ extension Directions {
             if let seeds = table.seeds {
                 rows = mapFirstRows(generator: G, z: zFromSeeds(seeds, zDim: G.zDim)).storage   // every ws row is this w
             } else if let latents {
-            for (i, rel) in table.latents.enumerated() {
-                var path = rel.hasPrefix("/") ? rel : (latents as NSString).appendingPathComponent(rel)
-                var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { path += "/latent.npz" }
-                let file: LatentFile
-                do { file = try LatentFile.read(path: path, generator: G) } catch { throw CommandFailure("\(labels) row \(i + 2): \(error)") }
-                rows += meanWsRows(file.ws(generator: G), layers: range)
-            }
+                for (i, rel) in table.latents.enumerated() {
+                    var path = rel.hasPrefix("/") ? rel : (latents as NSString).appendingPathComponent(rel)
+                    var isDir: ObjCBool = false
+                    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { path += "/latent.npz" }
+                    let file: LatentFile
+                    do { file = try LatentFile.read(path: path, generator: G) } catch { throw CommandFailure("\(labels) row \(i + 2): \(error)") }
+                    rows += meanWsRows(file.ws(generator: G), layers: range)
+                }
             } else {
                 throw CommandFailure("\(labels) names latents: give the folder they are in with --latents DIR")
             }

@@ -16,9 +16,7 @@ struct TunedGenerator {
     /// - Throws: `CommandFailure` naming the delta file when it cannot be read or was made for
     ///   another base generator than `base` (one line with both fingerprints).
     static func forLatent(at latentPath: String, base: StyleGAN2Generator) throws -> TunedGenerator? {
-        let dir = parentPath(latentPath)
-        let path = (dir.isEmpty ? "." : dir) + "/" + GeneratorDelta.fileName
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let path = GeneratorDelta.path(besideLatent: latentPath) else { return nil }
         do {
             let delta = try GeneratorDelta.read(path: path)
             return TunedGenerator(generator: try delta.applied(to: base), deltaPath: path, rank: delta.rank)
