@@ -102,9 +102,9 @@ public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: 
     guard let top = ev.first, top > 0, ev.allSatisfy({ $0 > top * 1e-10 }) else {
         throw EditingError("regression: the attributes' readouts are linearly dependent (\(names.joined(separator: ", "))): one cannot change while the others hold")
     }
-    var dirs = [Float](), unit = [Double](), spread = [Double]()
+    var dirs = [Float](), unit = [Double]()
     for j in 0..<k {
-        // column j of (B Bᵀ)⁻¹ = Σ_m v_m v_m[j] / λ_m
+        // column j of (B M Bᵀ)⁻¹ = Σ_m v_m v_m[j] / λ_m
         var c = [Double](repeating: 0, count: k)
         for m in 0..<k { for i in 0..<k { c[i] += evec[m][i] * evec[m][j] / ev[m] } }
         var dir = [Double](repeating: 0, count: d)
@@ -112,11 +112,10 @@ public func fitRegressionDirections(latents: Tensor, values: [[Double]], names: 
         let norm = dir.reduce(0) { $0 + $1 * $1 }.squareRoot()
         dirs += dir.map { Float($0 / norm) }
         unit.append(1 / norm)
-        let proj = (0..<n).map { s in (0..<d).reduce(0.0) { $0 + x[s * d + $1] * dir[$1] / norm } }
-        let mean = proj.reduce(0, +) / Double(n)
-        spread.append((proj.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot())
     }
-    return RegressionDirections(names: names, directions: Tensor(shape: [k, d], data: dirs), unitChange: unit,
+    let directions = Tensor(shape: [k, d], data: dirs)
+    let spread = (0..<k).map { projectionStd(latents: latents, direction: directions.row($0)) }
+    return RegressionDirections(names: names, directions: directions, unitChange: unit,
                                 readout: Tensor(shape: [k, d], data: readout.flatMap { $0.map(Float.init) }), bias: bias,
                                 ridge: ridge, heldOutR2: heldR2, trainR2: trainR2, heldOutCount: nHeld, projectionStd: spread, metric: metric)
 }

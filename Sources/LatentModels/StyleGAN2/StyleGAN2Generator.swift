@@ -85,9 +85,10 @@ public struct StyleGAN2Generator: Sendable {
     /// The differentiable forward: the image and a tape of what the backward needs.
     ///
     /// - Parameter checkpointing: which blocks keep only their input on the tape and are
-    ///   recomputed in the backward (default `.automatic`: the large high-resolution ones below
-    ///   the top, e.g. the 256² and 512² blocks of a 1024² generator at batch 1; nothing of a 256²
-    ///   generator at batch 1). Gradients are the same computation either way.
+    ///   recomputed in the backward (default `.automatic`: nothing while the tape's caches fit in
+    ///   768 MB, e.g. any generator up to 1024² at batch 1; beyond it the largest caches below the
+    ///   top, the 512² and 256² blocks of a 1024² generator at batch 2). Gradients are the same
+    ///   computation either way.
     ///
     /// Shapes are preconditions (use `validate(ws:)` / `validate(noise:batch:)` on outside data to
     /// get a thrown error instead).

@@ -89,8 +89,8 @@ public struct SynthesisTape: Sendable {
 ///
 /// The peak of a backward is at the top block (its cache plus its gradients plus everything the
 /// tape keeps below it), so checkpointing the last block saves nothing (its cache is alive at the
-/// start of the backward either way) while costing the most recomputation: the threshold
-/// policies never pick it. Every cache, checkpointed or not, is released block by block as the
+/// start of the backward either way) while costing the most recomputation: `.above` and
+/// `.budget` never pick it. Every cache, checkpointed or not, is released block by block as the
 /// backward goes down (see `CacheSlot`).
 public enum SynthesisCheckpointing: Sendable, Hashable {
     /// `.budget(bytes: SynthesisCheckpointing.defaultTapeBudgetBytes)`.
@@ -111,9 +111,6 @@ public enum SynthesisCheckpointing: Sendable, Hashable {
     /// 512² and 256² blocks are recomputed (RSS 1.67 → 1.44 GB measured with both checkpointed).
     /// Checkpointing at batch 1 saves ≈ 110 MB for ≈ 19 % more step time (Bench/README.md).
     public static let defaultTapeBudgetBytes = 768 << 20
-
-    /// The threshold `.above` is usually given: 64 MB (the 256² and 512² blocks of a 1024² generator at batch 1).
-    public static let defaultThresholdBytes = 64 << 20
 
     /// Bytes of one block's tape cache at batch `n`: the outputs of its convolution layers,
     /// ToRGB's convolution and the skip image (inputs are the previous block's outputs).
