@@ -107,11 +107,12 @@ struct Edit: ParsableCommand {
             if let g = groupOf[key] { groups[g].inputs.append(item) } else { groupOf[key] = groups.count; groups.append((tuned, [item])) }
         }
         var summary = record
+        let clip = groups.count > 1 ? try textOptions.loadCLIP() : nil
         for group in groups {
             var groupRecord = record
             if let tuned = group.tuned { groupRecord.merge(tuned.record) }
             let o = try textOptions.run(generator: group.tuned?.generator ?? G, inputs: group.inputs, layers: layers, out: out,
-                                        scale: image.scale, record: &groupRecord, guidance: guidance)
+                                        scale: image.scale, record: &groupRecord, guidance: guidance, clip: clip)
             outcome.rows += o.rows; outcome.items += o.items; outcome.failures += o.failures
             for (k, v) in groupRecord.values where group.tuned?.record[k] == nil { summary[k] = v }
         }

@@ -98,9 +98,13 @@ struct TextEditOptions: ParsableArguments {
 
     /// Runs the text edit on every input, `batch` latents optimised together; unreadable latents
     /// are listed and skipped, a failed optimisation fails its batch.
+    /// The CLIP model the edits are scored with (`--clip-model` or the embedded one).
+    func loadCLIP() throws -> CLIPModel { try clipModel.map { try CLIPModel(safetensorsPath: $0) } ?? CLIPModel.loadDefault() }
+
+    /// - Parameter clip: `loadCLIP()`, loaded once by a caller that runs several groups.
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], layers: String?, out: String, scale: Int,
-             record: inout RunRecord, guidance: GuidanceOptions) throws -> EditOutcome {
-        let clip = try clipModel.map { try CLIPModel(safetensorsPath: $0) } ?? CLIPModel.loadDefault()
+             record: inout RunRecord, guidance: GuidanceOptions, clip preloaded: CLIPModel? = nil) throws -> EditOutcome {
+        let clip = try preloaded ?? loadCLIP()
         // --target-image: CLIP's embedding of an image takes the text's place (GuidanceOptions).
         let (texts, textFeatures) = try guidance.targetImage != nil ? guidance.imageTarget(clip: clip, generator: G)
             : { let t = text.map { [$0] } ?? [textFrom!, textTo!]; return (t, try clip.encodeText(t, tokenizer: try CLIPTokenizer.loadDefault())) }()
