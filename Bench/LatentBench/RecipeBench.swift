@@ -23,7 +23,7 @@ func runRecipeBench(arguments: [String]) {
     do {
         let base = try value("--network").map { try StyleGAN2Generator(path: $0) } ?? StyleGAN2Generator.loadDefault()
         let recipes = try RecipeCriterion.allCases.map { ($0, try EditRecipe.load(path: recipeDir + "/" + $0.rawValue + ".json")) }
-        let files = try latentFiles(under: root)
+        let files = try findLatentFiles(root)
         let blendResolution = value("--blend-res").flatMap(Int.init)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         var counts = [RecipeCriterion: Int](), tunedCount = 0

@@ -6,12 +6,6 @@ import LatentInversion
 import LatentEditing
 import _LatentVerification
 
-/// Every `latent.npz` under `root` (`findLatentFiles`: relative folder names, sorted), without
-/// those in hidden folders (a `project` run's in-progress `.tmp-` work).
-func latentFiles(under root: String) throws -> [(name: String, path: String)] {
-    try findLatentFiles(root).filter { !$0.name.split(separator: "/").contains { $0.hasPrefix(".") } }
-}
-
 /// A latent as `edit` renders it: its ws and noise, with the folder's generator delta applied
 /// to `base` when there is one (PTI).
 struct RenderableLatent {
@@ -86,7 +80,7 @@ func runSceneFactorsBench(arguments: [String]) {
         }
         // (name, latent) sources: the latent files under DIR, or (with --perturb) the seeds' own W latents.
         let files: [(name: String, path: String)] = root == "seeds" ? (0 ..< samples).map { ("seed\(baseSeed + $0)", "") }
-                                                                    : try latentFiles(under: root)
+                                                                    : try findLatentFiles(root)
         guard !files.isEmpty else { print("no latent.npz under \(root)"); exit(1) }
         for (i, (folder, path)) in files.enumerated() {
             let latent = root == "seeds"

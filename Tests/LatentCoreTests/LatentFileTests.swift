@@ -111,4 +111,23 @@ final class LatentFileTests: XCTestCase {
         XCTAssertEqual(w[0, 0, 0, 1], 0.5, accuracy: 1e-7)
         XCTAssertEqual(w[0, 0, 0, 2], 1)
     }
+
+    /// A folder's latents by sub-folder, sorted; hidden folders (an interrupted run's `.tmp-`
+    /// work) and everything under them are skipped; a folder with none is refused.
+    func testFindLatentFilesSkipsHiddenFolders() throws {
+        let root = try temporaryFolder(self)
+        let fm = FileManager.default
+        for rel in ["b/latent.npz", "a/latent.npz", "a/deeper/latent.npz", ".tmp-c/latent.npz", "d/.tmp-x/latent.npz",
+                    ".hidden/e/latent.npz", "f/other.npz"] {
+            let path = root + "/" + rel
+            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try writeNpz(["w": Tensor.zeros([1, 4, 6])], to: path)
+        }
+        let found = try findLatentFiles(root)
+        XCTAssertEqual(found.map(\.name), ["a", "a/deeper", "b"])
+        XCTAssertEqual(found.map(\.path), [root + "/a/latent.npz", root + "/a/deeper/latent.npz", root + "/b/latent.npz"])
+        // A file is itself; a folder with only hidden latents has none.
+        XCTAssertEqual(try findLatentFiles(root + "/b/latent.npz").map(\.name), [""])
+        XCTAssertThrowsError(try findLatentFiles(root + "/d")) { XCTAssertTrue("\($0)".contains("no latent.npz files found"), "\($0)") }
+    }
 }

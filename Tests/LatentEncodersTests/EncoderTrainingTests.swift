@@ -133,6 +133,53 @@ final class EncoderTrainingTests: XCTestCase {
         refuses({ $0.learningRate = 2e-3 }, "other training options", resume: true)
     }
 
+    /// `initialEncoder` fine-tunes: the run starts from its weights (not the seed's) and keeps its
+    /// progressive stage; a resume of such a run continues; mismatches and init + resume are refused.
+    func testFineTuningStartsFromTheInitialEncoder() throws {
+        let g = try tiny32Generator()
+        var o = smallOptions(steps: 6)                     // 6 steps / 4 per stage: stage 1
+        let a = dir.appendingPathComponent("a/E.safetensors").path
+        _ = try trainEncoder(generator: g, outputPath: a, options: o)
+        let initial = try TrainedEncoder(path: a)
+        XCTAssertEqual(initial.config.stage, 1)
+        // A step small enough to leave the weights where they start (Adam moves each by ≤ ~lr).
+        o.steps = 1; o.seed = 7; o.learningRate = 1e-12
+        let b = dir.appendingPathComponent("b/E.safetensors").path
+        _ = try trainEncoder(generator: g, outputPath: b, options: o, initialEncoder: initial)
+        let tuned = try TrainedEncoder(path: b)
+        let fresh = try EncoderNetwork(architecture: initial.config.architecture, seed: 7)
+        var fromInitial: Float = 0, fromSeed: Float = 0
+        for (name, p) in tuned.network.parameters {
+            fromInitial = max(fromInitial, maxAbsDiff(p, initial.network.parameters[name]!))
+            fromSeed = max(fromSeed, maxAbsDiff(p, fresh.parameters[name]!))
+        }
+        XCTAssertLessThan(fromInitial, 1e-6)
+        XCTAssertGreaterThan(fromSeed, 1e-2)
+        XCTAssertEqual(tuned.config.stage, 1, "the initial encoder's stage is kept (the schedule alone says 0)")
+        let checkpoint = try SafeTensorsFile(path: encoderTrainingFolder(outputPath: b) + "/checkpoint.safetensors")
+        XCTAssertTrue(checkpoint.metadata.values.contains { $0.contains("an encoder of 6 steps") }, "provenance recorded")
+        // Resuming the fine-tuning run needs no initial encoder, and refuses one.
+        o.steps = 2
+        XCTAssertEqual(try trainEncoder(generator: g, outputPath: b, options: o, resume: true).stepsThisRun, 1)
+        o.steps = 3
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: b, options: o, resume: true, initialEncoder: initial)) {
+            XCTAssertTrue("\($0)".contains("continues from its checkpoint"), "\($0)")
+        }
+        // Another architecture or mode is refused, naming what differs.
+        var other = o
+        other.baseChannels = 4
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("c/E.safetensors").path,
+                                              options: other, initialEncoder: initial)) {
+            XCTAssertTrue("\($0)".contains("architecture"), "\($0)")
+        }
+        other = o
+        other.iterative = true
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("d/E.safetensors").path,
+                                              options: other, initialEncoder: initial)) {
+            XCTAssertTrue("\($0)".contains("the initial encoder"), "\($0)")
+        }
+    }
+
     func testIterativeModeTrains() throws {
         let g = try tiny32Generator()
         var o = smallOptions(steps: 3)

@@ -71,14 +71,18 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///   - pairs: paired guidance maps → photos for a guidance encoder (`options.guidance` and
 ///     `options.classes` must name the same kind and class count); `realImages` is then unused.
 ///   - resume: continue from the folder's checkpoint (an error when there is none).
+///   - initialEncoder: fine-tune this encoder instead of starting from `options.seed`'s weights
+///     (fresh Adam state, step 0; its architecture, generator and mode must be the run's).
+///     Not with `resume`, which continues from the checkpoint's weights.
 ///   - progress: called after every step.
 /// - Throws: `EncoderError` for bad options, an existing checkpoint without `resume` (nothing is
 ///   overwritten), a checkpoint from other options or another generator, a non-finite loss; file
 ///   errors naming the path.
 public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, realImages: [String] = [],
                          options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil,
-                         pairs: GuidancePairs? = nil, resume: Bool = false,
+                         pairs: GuidancePairs? = nil, resume: Bool = false, initialEncoder: TrainedEncoder? = nil,
                          progress: ((EncoderTrainingProgress) -> Void)? = nil) throws -> EncoderTrainingReport {
+    var options = options
     try options.validate(hasRealImages: !realImages.isEmpty || pairs != nil)
     guard options.guidance == pairs?.kind, options.guidance != .seg || options.classes == pairs?.classes else {
         throw EncoderError(pairs == nil ? "options.guidance needs paired data" : "the paired data (\(pairs!.kind.rawValue), \(pairs!.classes) classes) and options.guidance/classes disagree")
@@ -106,11 +110,17 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     let exists = FileManager.default.fileExists(atPath: checkpointPath)
     var state: TrainingCheckpoint
     if resume {
+        guard initialEncoder == nil else {
+            throw EncoderError("an initial encoder starts a run; a resumed run continues from its checkpoint's weights")
+        }
         guard exists else { throw EncoderError("\(checkpointPath): no checkpoint to resume from") }
         state = try TrainingCheckpoint(path: checkpointPath)
         guard state.generatorFingerprint == generator.fingerprint else {
             throw EncoderError("\(checkpointPath): trained with another generator (fingerprint \(state.generatorFingerprint), this one \(generator.fingerprint))")
         }
+        // What a fine-tuning run started from belongs to the run, not to the resuming call.
+        options.initializedFrom = state.options.initializedFrom
+        options.initialStage = state.options.initialStage
         guard state.options.computationDefining == options.computationDefining, state.architecture == architecture else {
             throw EncoderError("\(checkpointPath): saved with other training options; only steps, minutes and checkpointMinutes may change on resume")
         }
@@ -119,7 +129,15 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
         guard !exists else {
             throw EncoderError("\(checkpointPath): a checkpoint exists; resume it or remove the folder \(folder)")
         }
-        let network = try EncoderNetwork(architecture: architecture, seed: options.seed)
+        let network: EncoderNetwork
+        if let initial = initialEncoder {
+            try checkInitialEncoder(initial, architecture: architecture, generator: generator, options: options)
+            network = initial.network
+            options.initialStage = initial.config.stage
+            if options.initializedFrom == nil { options.initializedFrom = "an encoder of \(initial.config.steps) steps" }
+        } else {
+            network = try EncoderNetwork(architecture: architecture, seed: options.seed)
+        }
         state = TrainingCheckpoint(options: options, architecture: architecture, generatorFingerprint: generator.fingerprint,
                                    step: 0, parameters: network.parameters, adam: Adam(learningRate: options.learningRate),
                                    rng: GaussianStream(seed: options.seed &+ 0x9E37_79B9_7F4A_7C15), elapsedSeconds: 0, history: [])
@@ -139,7 +157,8 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     var files = [String]()
 
     func stage(at step: Int) -> Int {
-        options.progressiveStepEvery == 0 ? generator.numWs - 1 : min(generator.numWs - 1, step / options.progressiveStepEvery)
+        let scheduled = options.progressiveStepEvery == 0 ? generator.numWs - 1 : min(generator.numWs - 1, step / options.progressiveStepEvery)
+        return max(scheduled, options.initialStage ?? 0)
     }
     /// Fraction of the run done (by steps when bounded by steps, else by time).
     func fraction(step: Int, elapsed: Double) -> Double {
@@ -208,6 +227,28 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     return EncoderTrainingReport(encoder: encoderNow(), steps: state.step, stepsThisRun: state.step - startStep,
                                  resumedFromStep: resumedFrom, elapsedSeconds: state.elapsedSeconds,
                                  lossHistory: state.history.map { Double($0[0]) }, files: files)
+}
+
+/// Refuses an initial encoder the run could not continue: another architecture (channels, depth,
+/// input channels, resolution, ws), generator or mode.
+func checkInitialEncoder(_ e: TrainedEncoder, architecture: EncoderArchitecture, generator: StyleGAN2Generator,
+                         options: EncoderTrainingOptions) throws {
+    func describe(_ a: EncoderArchitecture) -> String {
+        "\(a.resolution)², \(a.inputChannels) input channels, channels \(a.baseChannels)…\(a.maxChannels), \(a.convsPerLevel) convs per level, \(a.numWs) × \(a.wDim) codes"
+    }
+    func mode(iterative: Bool, guidance: GuidanceKind?) -> String {
+        guidance.map { "a \($0.rawValue) guidance encoder" } ?? (iterative ? "an iterative (ReStyle) encoder" : "a single-pass image encoder")
+    }
+    let c = e.config
+    guard c.architecture == architecture else {
+        throw EncoderError("the initial encoder's architecture (\(describe(c.architecture))) differs from the run's (\(describe(architecture))); give the same channel and depth options")
+    }
+    guard c.generatorFingerprint == generator.fingerprint else {
+        throw EncoderError("the initial encoder was trained with another generator (fingerprint \(c.generatorFingerprint), this one \(generator.fingerprint))")
+    }
+    guard c.iterative == options.iterative, c.guidance == options.guidance, c.classes == (options.guidance == .seg ? options.classes : nil) else {
+        throw EncoderError("the initial encoder is \(mode(iterative: c.iterative, guidance: c.guidance)), the run trains \(mode(iterative: options.iterative, guidance: options.guidance))")
+    }
 }
 
 /// `loss.png`, `psnr.png`, `samples.png` (pairs target | reconstruction, four pairs per row) and

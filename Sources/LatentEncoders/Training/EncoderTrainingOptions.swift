@@ -35,6 +35,13 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     public var rampDown: Double = 0.25
     /// Seeds the initial weights, the sampled z, the real-image draws.
     public var seed: UInt64 = 0
+    /// Provenance of the starting weights when the run fine-tunes an existing encoder
+    /// (`trainEncoder(initialEncoder:)`), e.g. its file and step count; nil = from `seed`.
+    /// Recorded, not computation-defining: a resume continues from its checkpoint whatever it says.
+    public var initializedFrom: String? = nil
+    /// The progressive stage of the encoder a fine-tuning run starts from: the run's stage never
+    /// drops below it (a trained encoder's deltas stay active). Set by `trainEncoder`; nil = 0.
+    public var initialStage: Int? = nil
 
     // MARK: Losses (e4e: L2 1.0, LPIPS 0.8, delta-norm 2e-4)
     /// Pixel mean squared error on [-1, 1].
@@ -114,7 +121,7 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     /// The options with the length fields cleared: two runs may continue each other when these agree.
     var computationDefining: EncoderTrainingOptions {
         var o = self
-        o.steps = nil; o.minutes = nil; o.checkpointMinutes = 0
+        o.steps = nil; o.minutes = nil; o.checkpointMinutes = 0; o.initializedFrom = nil
         return o
     }
 

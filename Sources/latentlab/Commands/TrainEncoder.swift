@@ -4,6 +4,7 @@ import LatentCore
 import LatentTensor
 import LatentInversion
 import LatentEncoders
+import LatentFormats
 
 /// `latentlab train-encoder`: trains an e4e-style encoder for a generator on the CPU.
 struct TrainEncoder: ParsableCommand {
@@ -19,7 +20,8 @@ struct TrainEncoder: ParsableCommand {
         + .training/): checkpoint.safetensors every --checkpoint-minutes, loss.png, psnr.png, samples.png (pairs \
         target | reconstruction), history.csv, train-encoder.json. --resume continues from the checkpoint exactly \
         (bit-identical to an uninterrupted run on the same machine and thread counts); only --steps, --minutes and \
-        --checkpoint-minutes may change. Without --resume an existing checkpoint is never overwritten.
+        --checkpoint-minutes may change. Without --resume an existing checkpoint is never overwritten. \
+        --init E fine-tunes an existing encoder (same architecture options and generator) with a fresh optimiser.
         For the default generator, real renders are what to train on: its z sets colours but hardly the layout.
         """)
 
@@ -29,6 +31,8 @@ struct TrainEncoder: ParsableCommand {
     @Option(help: "Train for this many minutes in total (counting time before a resume).") var minutes: Double?
     @Option(help: "Train for this many steps in total (counting steps before a resume).") var steps: Int?
     @Flag(help: "Continue from the checkpoint in OUT's training folder.") var resume = false
+    @Option(name: .customLong("init"), help: "Fine-tune this encoder (a train-encoder .safetensors, or 'default' for the embedded scenes64 encoder) instead of starting from random weights: fresh Adam state, same architecture options, its progressive stage kept. Not with --resume.")
+    var initEncoder: String?
     @Flag(help: "ReStyle mode: input = (image, current reconstruction), residual codes.") var iterative = false
     @Option(help: "ReStyle iterations per training step (with --iterative).") var iterations: Int = 3
     @Option(help: "Images per step.") var batch: Int = 8
@@ -93,6 +97,7 @@ struct TrainEncoder: ParsableCommand {
         if givenRows != nil && pairLatents == nil { throw ValidationError("--given-rows needs --pair-latents DIR") }
         if let givenRows { _ = try parseIntList(givenRows, name: "--given-rows") }
         if clipModel != nil && clip == 0 { throw ValidationError("--clip-model needs --clip W > 0") }
+        if initEncoder != nil && resume { throw ValidationError("--init starts a run; --resume continues from the checkpoint's weights: drop one") }
         do { try options.validate(hasRealImages: images != nil || pairs != nil) }
         catch let e as LatentEncoders.EncoderError { throw ValidationError(e.description) }
     }
@@ -105,11 +110,23 @@ struct TrainEncoder: ParsableCommand {
             if let pairLatents { try pairData!.attachLatents(folder: pairLatents, generator: G) }
             let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
             let clipNetwork = clip > 0 ? try CLIPModelOptions.parse(clipModel.map { ["--model", $0] } ?? []).load() : nil
-            let o = options
+            var o = options
+            var initial: TrainedEncoder?
+            if let initEncoder {
+                if initEncoder == "default" {
+                    do { initial = try DefaultEncoder.load() } catch { throw CommandFailure(error, context: "embedded encoder") }
+                    o.initializedFrom = "default:scenes64-encoder (\(initial!.config.steps) steps)"
+                } else {
+                    _ = try sniffFileKind(path: initEncoder)
+                    do { initial = try TrainedEncoder(path: initEncoder) } catch { throw CommandFailure(error, context: initEncoder) }
+                    o.initializedFrom = "\(initEncoder) (\(initial!.config.steps) steps)"
+                }
+            }
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
             let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
-                                          clip: clipNetwork, pairs: pairData, resume: resume) { p in
+                                          clip: clipNetwork, pairs: pairData, resume: resume,
+                                          initialEncoder: initial) { p in
                 let detail = String(format: "step %d loss %.4g psnr %.2f dB stage %d", p.step, p.terms.total,
                                     -10 * log10(max(p.terms.pixelMSE, 1e-12)), p.stage)
                 if let bar { bar.update(p.step, detail: detail) }
@@ -121,7 +138,7 @@ struct TrainEncoder: ParsableCommand {
             let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(o.json.utf8))) ?? .string(o.json)
             var record = RunRecord(command: "train-encoder", [
                 "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
-                "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue), "pair_latents": RecordValue(pairLatents),
+                "init": RecordValue(initEncoder), "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue), "pair_latents": RecordValue(pairLatents),
                 "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
                 "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
             ])
