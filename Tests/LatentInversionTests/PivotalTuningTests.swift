@@ -96,6 +96,12 @@ final class PivotalTuningTests: XCTestCase {
         XCTAssertEqual(left.shape, [3, 2]); XCTAssertEqual(right.shape, [2, 45])
         let back = try GeneratorDelta.decode(data: try lr.delta.encoded(), name: "mem").applied(to: base)
         XCTAssertEqual(back.parameters, lr.generator.parameters)
+        // A rank whose factors would outweigh the difference ([3, 45]: 3 · (3 + 45) ≥ 135) tunes it in full.
+        o.numSteps = 2
+        let wide = try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o, rank: 3)
+        guard case .full? = wide.delta.differences["synthesis.b8.conv0.weight"] else { return XCTFail("a narrow layer stores its full difference") }
+        XCTAssertEqual(wide.delta.rank, 3)
+        XCTAssertEqual(try GeneratorDelta.decode(data: try wide.delta.encoded(), name: "mem").applied(to: base).parameters, wide.generator.parameters)
         // An unknown layer is refused.
         o.layers = ["b16.conv0"]
         XCTAssertThrowsError(try tuneGenerator(base: base, pivots: pivots, targets: targets, loss: PixelL2Loss(), options: o))

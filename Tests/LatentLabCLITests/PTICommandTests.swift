@@ -65,12 +65,22 @@ final class PTICommandTests: CLITestCase {
         let a = try Data(contentsOf: URL(fileURLWithPath: temp("out/scene_000/generator-delta.safetensors")))
         let b = try Data(contentsOf: URL(fileURLWithPath: temp("out/scene_007/generator-delta.safetensors")))
         XCTAssertEqual(a, b, "one shared delta")
-        XCTAssertNil(try GeneratorDelta.decode(data: a, name: "a").rank)
+        XCTAssertEqual(try GeneratorDelta.decode(data: a, name: "a").rank, 32, "the default rank")
         let again = try runOK(args)
         XCTAssertTrue(again.stdout.contains("2 already done, 0 inverted"), again.stdout)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: temp("out/scene_000/generator-delta.safetensors"))), a)
         try runFails(["project", temp("in"), "--out", temp("out2"), "--method", "pti", "--pivot", temp("out/scene_000/latent.npz"),
                       "--network", modelsFixture("tiny32_weights.safetensors")], contains: ["--pivot FILE"])
         try runUsageError(["project", temp("in"), "--out", temp("out3"), "--rank", "4"], contains: ["--method pti"])
+        for bad in ["0", "two"] {
+            try runUsageError(["project", temp("in"), "--out", temp("out3"), "--method", "pti", "--rank", bad], contains: ["--rank", "full"])
+        }
+        // --rank full: dense differences, recorded as such.
+        try runOK(["project", temp("in"), "--out", temp("out4"), "--method", "pti", "--network", modelsFixture("tiny32_weights.safetensors"),
+                   "--steps", "1", "--pti-steps", "1", "--rank", "full", "--pti-shared", "--batch", "2", "--w-avg-samples", "64"])
+        let full = try GeneratorDelta.read(path: temp("out4/scene_000/generator-delta.safetensors"))
+        XCTAssertNil(full.rank)
+        for name in full.layers { if case .lowRank = full.differences[name]! { XCTFail("\(name) is low-rank") } }
+        XCTAssertEqual(((try json(temp("out4/scene_000/metrics.json"))["arguments"] as? [String: Any])?["rank"]) as? String, "full")
     }
 }

@@ -149,7 +149,7 @@ public func tunedParameterNames(generator G: StyleGAN2Generator, options: Pivota
 /// single-image tuning).
 /// - Parameters:
 ///   - rank: tune each weight's difference as a rank-r product L·R (LoRA-style; nil: full
-///     differences); biases are always full. The returned generator is the base plus the
+///     differences); biases, and weights whose factors would be larger than they are, are full. The returned generator is the base plus the
 ///     returned delta, exactly what loading the delta file restores.
 ///   - halfPrecision: round the final delta to float16 (stored as F16: half the bytes).
 ///   - progress: after each step, with the step (1-based) and the images' losses.
@@ -175,7 +175,9 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
     var initRng = NumpyRandomState(seed: options.seed &+ 1)
     for name in names {
         let p = base.parameters[name]!
-        if let rank, p.rank == 4 {
+        // Factors only where they are smaller than the difference itself (a narrow layer at a
+        // high rank tunes and stores its full difference).
+        if let rank, p.rank == 4, rank * (p.shape[0] + p.count / p.shape[0]) < p.count {
             let o = p.shape[0], k = p.count / o
             layout.append((name, params.count, true))
             params.append(Tensor.zeros([o, rank]))
@@ -201,23 +203,33 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
         for (name, i, lowRank) in layout {
             let gw = g[name]!
             guard lowRank else { out.append(gw); continue }
+            // ∂L = ∂W·Rᵀ, ∂R = Lᵀ·∂W with ∂W viewed as [O, I·k·k].
+            let o = params[i].shape[0], k = params[i + 1].shape[1]
+            let w2 = Tensor(shape: [o, k], data: gw.storage)
+            out.append(matmul(w2, params[i + 1], transB: true))
+            out.append(matmul(params[i], w2, transA: true))
+        }
+        return out
+    }
+    /// The parameters the next step renders with: base + L·R by GEMM for the factors (the final
+    /// delta goes through `GeneratorDelta.dense`, whose Double product every load reproduces;
+    /// here only the optimisation sees the last-bit difference).
+    func stepParameters() -> [String: Tensor] {
+        var out = [String: Tensor]()
+        for (name, i, lowRank) in layout {
+            let b = base.parameters[name]!
+            guard lowRank else { out[name] = params[i]; continue }
+            var w = b
             let l = params[i], r = params[i + 1]
             let o = l.shape[0], q = l.shape[1], k = r.shape[1]
-            var gl = Tensor.zeros(l.shape), gr = Tensor.zeros(r.shape)
-            // ∂L = ∂W·Rᵀ, ∂R = Lᵀ·∂W with ∂W viewed as [O, I·k·k].
-            for a in 0..<o {
-                for c in 0..<q {
-                    var s: Float = 0
-                    for j in 0..<k { s += gw.storage[a * k + j] * r.storage[c * k + j] }
-                    gl.storage[a * q + c] = s
-                }
-                for c in 0..<q {
-                    let la = l.storage[a * q + c]
-                    if la == 0 { continue }
-                    for j in 0..<k { gr.storage[c * k + j] += la * gw.storage[a * k + j] }
+            l.withUnsafeBufferPointer { pl in
+                r.withUnsafeBufferPointer { pr in
+                    w.withUnsafeMutableBufferPointer { pw in
+                        sgemm(m: o, n: k, k: q, a: pl.baseAddress!, b: pr.baseAddress!, beta: 1, c: pw.baseAddress!)
+                    }
                 }
             }
-            out.append(gl); out.append(gr)
+            out[name] = w
         }
         return out
     }
@@ -246,7 +258,7 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
             }
         }
         adam.step(&params, grads: gradients(obj.gradients))
-        G = try base.replacingParameters(try currentDelta().tunedParameters(base: base), computeFingerprint: false)
+        G = try base.replacingParameters(stepParameters(), computeFingerprint: false)
         stepsRun = step + 1
         progress?(stepsRun, obj.imageLoss)
     }

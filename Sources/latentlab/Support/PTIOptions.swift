@@ -15,7 +15,10 @@ struct PTIOptions: ParsableArguments {
     var ptiLayers: String?
     @Option(name: .customLong("pti-patience"), help: "Stop tuning when the image loss improves < 1 % over this many steps (0: never).")
     var ptiPatience: Int = 40
-    @Option(help: "Store weight deltas at this rank per layer (truncated SVD); default full.") var rank: Int?
+    @Option(help: "Tune each convolution's weight difference as rank-r factors L·R (LoRA-style; what the delta file stores), or 'full' for dense differences (PTI's own; 3× the bytes on the default generator). Layers too narrow for the rank store their full difference.")
+    var rank: String = "\(PTISolver.defaultRank)"
+    /// `--rank` as a number (nil = full; `validate` refuses anything else).
+    var rankValue: Int? { rank == "full" ? nil : Int(rank) }
     @Flag(name: .customLong("delta-f32"), help: "Store the weight delta in float32 (default float16: half the bytes, the delta applied is exactly the one stored).")
     var deltaF32 = false
     @Flag(name: .customLong("pti-shared"), help: "One tuned generator (one delta) per batch instead of one per image.")
@@ -27,7 +30,7 @@ struct PTIOptions: ParsableArguments {
 
     /// True when an option of this group differs from its default (they need --method pti).
     var isCustomised: Bool {
-        pivot != "optimize" || ptiSteps != 100 || ptiLr != 1e-2 || ptiLayers != nil || ptiPatience != 40 || rank != nil
+        pivot != "optimize" || ptiSteps != 100 || ptiLr != 1e-2 || ptiLayers != nil || ptiPatience != 40 || rank != "\(PTISolver.defaultRank)"
             || ptiShared || deltaF32 || locality != 0.1 || localityAlpha != 30 || localityInterval != 4
     }
 
@@ -35,7 +38,7 @@ struct PTIOptions: ParsableArguments {
         guard (0...100_000).contains(ptiSteps) else { throw ValidationError("--pti-steps must be 0-100000") }
         guard ptiLr > 0, ptiLr.isFinite else { throw ValidationError("--pti-lr must be positive") }
         guard ptiPatience >= 0 else { throw ValidationError("--pti-patience must be ≥ 0") }
-        if let rank { guard rank >= 1 else { throw ValidationError("--rank must be ≥ 1") } }
+        guard rank == "full" || (Int(rank) ?? 0) >= 1 else { throw ValidationError("--rank must be a number ≥ 1 or 'full', got '\(rank)'") }
         guard locality >= 0, locality.isFinite else { throw ValidationError("--locality must be a non-negative weight") }
         guard localityAlpha > 0, localityAlpha.isFinite else { throw ValidationError("--locality-alpha must be positive") }
         guard localityInterval >= 1 else { throw ValidationError("--locality-interval must be ≥ 1") }
@@ -55,7 +58,7 @@ struct PTIOptions: ParsableArguments {
 
     var record: [String: RecordValue] {
         ["pivot": .string(pivot), "pti_steps": .int(ptiSteps), "pti_lr": RecordValue(ptiLr), "pti_layers": RecordValue(ptiLayers),
-         "pti_patience": .int(ptiPatience), "rank": RecordValue(rank), "pti_shared": .bool(ptiShared), "delta_dtype": .string(deltaF32 ? "f32" : "f16"),
+         "pti_patience": .int(ptiPatience), "rank": rankValue.map { .int($0) } ?? .string("full"), "pti_shared": .bool(ptiShared), "delta_dtype": .string(deltaF32 ? "f32" : "f16"),
          "locality": RecordValue(locality), "locality_alpha": RecordValue(localityAlpha),
          "locality_interval": .int(localityInterval)]
     }
@@ -88,7 +91,7 @@ extension MethodOptions {
         }
         do {
             return (try PTISolver(generator: G, pivotSolver: pivotSolver, loss: try losses.makeLoss(), options: pti.tuningOptions,
-                                  rank: pti.rank, shared: pti.ptiShared, halfPrecision: !pti.deltaF32), note)
+                                  rank: pti.rankValue, shared: pti.ptiShared, halfPrecision: !pti.deltaF32), note)
         } catch { throw CommandFailure(error, context: "--method pti") }
     }
 }
