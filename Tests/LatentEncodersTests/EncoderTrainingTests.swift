@@ -160,7 +160,10 @@ final class EncoderTrainingTests: XCTestCase {
         XCTAssertTrue(checkpoint.metadata.values.contains { $0.contains("an encoder of 6 steps") }, "provenance recorded")
         // Resuming the fine-tuning run needs no initial encoder, and refuses one.
         o.steps = 2
-        XCTAssertEqual(try trainEncoder(generator: g, outputPath: b, options: o, resume: true).stepsThisRun, 1)
+        let resumed = try trainEncoder(generator: g, outputPath: b, options: o, resume: true)
+        XCTAssertEqual(resumed.stepsThisRun, 1)
+        XCTAssertEqual(resumed.options.initializedFrom, "an encoder of 6 steps", "the run's provenance survives the resume")
+        XCTAssertEqual(try TrainedEncoder(path: b).config.stage, 1)
         o.steps = 3
         XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: b, options: o, resume: true, initialEncoder: initial)) {
             XCTAssertTrue("\($0)".contains("continues from its checkpoint"), "\($0)")

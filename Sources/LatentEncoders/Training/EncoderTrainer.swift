@@ -34,6 +34,9 @@ public struct EncoderTrainingReport: Sendable {
     public var lossHistory: [Double]
     /// The files written: the encoder, the checkpoint, the loss curve, the sample strip, the history.
     public var files: [String]
+    /// The run's options as the checkpoint keeps them (a resumed fine-tuning run's included:
+    /// `initializedFrom`, `initialStage`).
+    public var options: EncoderTrainingOptions
 }
 
 /// Where `trainEncoder` keeps its checkpoint and figures for an encoder written to `outputPath`:
@@ -226,7 +229,7 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     try save()
     return EncoderTrainingReport(encoder: encoderNow(), steps: state.step, stepsThisRun: state.step - startStep,
                                  resumedFromStep: resumedFrom, elapsedSeconds: state.elapsedSeconds,
-                                 lossHistory: state.history.map { Double($0[0]) }, files: files)
+                                 lossHistory: state.history.map { Double($0[0]) }, files: files, options: state.options)
 }
 
 /// Refuses an initial encoder the run could not continue: another architecture (channels, depth,

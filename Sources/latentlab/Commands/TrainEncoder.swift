@@ -135,7 +135,8 @@ struct TrainEncoder: ParsableCommand {
             minuteBar?.update(Int.max)
             let folder = encoderTrainingFolder(outputPath: out)
             // The options as their own JSON object, numbers as numbers (one RunRecord like every command's).
-            let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(o.json.utf8))) ?? .string(o.json)
+            let effective = report.options
+            let options = (try? JSONDecoder().decode(RecordValue.self, from: Data(effective.json.utf8))) ?? .string(effective.json)
             var record = RunRecord(command: "train-encoder", [
                 "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
                 "init": RecordValue(initEncoder), "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue), "pair_latents": RecordValue(pairLatents),
