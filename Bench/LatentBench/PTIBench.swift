@@ -4,7 +4,7 @@ import LatentModels
 import LatentInversion
 import LatentCore
 
-/// `LatentBench pti [--preset ffhq256] [--pivot-steps 5] [--pti-steps 5] [--rank r]`: the PTI
+/// `LatentBench pti [--preset ffhq256] [--pivot-steps 5] [--pti-steps 5] [--rank r|full]`: the PTI
 /// pipeline (W pivot with const noise, then tuning with the locality regulariser every 4 steps,
 /// lr 1e-2) on a random-weight generator of an official config, on one target (the generator's
 /// own image of another z): seconds per pivot step and per tuning step, the extrapolation to the
@@ -13,7 +13,9 @@ func runPTIBench(arguments: [String]) {
     func value(_ flag: String) -> String? { arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
     let preset = GeneratorPreset(rawValue: value("--preset") ?? "ffhq256") ?? .ffhq256
     let pivotSteps = Int(value("--pivot-steps") ?? "5") ?? 5, ptiSteps = Int(value("--pti-steps") ?? "5") ?? 5
-    let rank = value("--rank").flatMap { Int($0) }
+    // The product's default rank unless told otherwise ('full': dense differences).
+    let rankText = value("--rank")
+    let rank: Int? = rankText == "full" ? nil : rankText.flatMap { Int($0) } ?? PTISolver.defaultRank
     do {
         let G = try preset.randomGenerator(seed: 1)
         var rng = NumpyRandomState(seed: 2)
