@@ -30,6 +30,22 @@ final class TrainEncoderCommandTests: CLITestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: temp("E.training/checkpoint.safetensors")))
     }
 
+    /// --init fine-tunes an existing encoder and records where it started; the embedded encoder
+    /// belongs to another generator than tiny32 and is refused; --init with --resume is a usage error.
+    func testInitFineTunesAnEncoder() throws {
+        try runOK(["train-encoder"] + small + ["--out", temp("A.safetensors"), "--steps", "2"])
+        let r = try runOK(["train-encoder"] + small + ["--out", temp("B.safetensors"), "--steps", "1", "--init", temp("A.safetensors")])
+        XCTAssertTrue(r.stdout.contains("1 steps (1 this run)"), r.stdout)
+        let record = String(decoding: try Data(contentsOf: URL(fileURLWithPath: temp("B.training/train-encoder.json"))), as: UTF8.self)
+        XCTAssertTrue(record.contains("A.safetensors (2 steps)") && record.contains("\"initialStage\" : 1"), record)
+        try runFails(["train-encoder"] + small + ["--out", temp("C.safetensors"), "--steps", "1", "--init", "default"],
+                     contains: ["another generator"])
+        try runFails(["train-encoder"] + small + ["--out", temp("D.safetensors"), "--steps", "1", "--init", temp("missing.safetensors")],
+                     contains: ["missing.safetensors"])
+        try runUsageError(["train-encoder"] + small + ["--out", temp("B.safetensors"), "--steps", "2", "--init", temp("A.safetensors"), "--resume"],
+                          contains: ["--init", "--resume"])
+    }
+
     func testIterativeMode() throws {
         try runOK(["train-encoder"] + small + ["--out", temp("R.safetensors"), "--steps", "1", "--iterative", "--iterations", "2"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: temp("R.training/samples.png")))

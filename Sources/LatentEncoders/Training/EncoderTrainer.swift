@@ -232,8 +232,8 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
                                  lossHistory: state.history.map { Double($0[0]) }, files: files, options: state.options)
 }
 
-/// Refuses an initial encoder the run could not continue: another architecture (channels, depth,
-/// input channels, resolution, ws), generator or mode.
+/// Refuses an initial encoder the run could not continue: another generator, architecture
+/// (channels, depth, input channels, resolution, ws) or mode.
 func checkInitialEncoder(_ e: TrainedEncoder, architecture: EncoderArchitecture, generator: StyleGAN2Generator,
                          options: EncoderTrainingOptions) throws {
     func describe(_ a: EncoderArchitecture) -> String {
@@ -243,11 +243,11 @@ func checkInitialEncoder(_ e: TrainedEncoder, architecture: EncoderArchitecture,
         guidance.map { "a \($0.rawValue) guidance encoder" } ?? (iterative ? "an iterative (ReStyle) encoder" : "a single-pass image encoder")
     }
     let c = e.config
-    guard c.architecture == architecture else {
-        throw EncoderError("the initial encoder's architecture (\(describe(c.architecture))) differs from the run's (\(describe(architecture))); give the same channel and depth options")
-    }
     guard c.generatorFingerprint == generator.fingerprint else {
         throw EncoderError("the initial encoder was trained with another generator (fingerprint \(c.generatorFingerprint), this one \(generator.fingerprint))")
+    }
+    guard c.architecture == architecture else {
+        throw EncoderError("the initial encoder's architecture (\(describe(c.architecture))) differs from the run's (\(describe(architecture))); give the same channel and depth options")
     }
     guard c.iterative == options.iterative, c.guidance == options.guidance, c.classes == (options.guidance == .seg ? options.classes : nil) else {
         throw EncoderError("the initial encoder is \(mode(iterative: c.iterative, guidance: c.guidance)), the run trains \(mode(iterative: options.iterative, guidance: options.guidance))")
