@@ -15,6 +15,7 @@ func runPTIBench(arguments: [String]) {
     let pivotSteps = Int(value("--pivot-steps") ?? "5") ?? 5, ptiSteps = Int(value("--pti-steps") ?? "5") ?? 5
     // The product's default rank unless told otherwise ('full': dense differences).
     let rankText = value("--rank")
+    if let rankText, rankText != "full", (Int(rankText) ?? 0) < 1 { print("pti: --rank must be a number ≥ 1 or 'full', got '\(rankText)'"); exit(64) }
     let rank: Int? = rankText == "full" ? nil : rankText.flatMap { Int($0) } ?? PTISolver.defaultRank
     do {
         let G = try preset.randomGenerator(seed: 1)
