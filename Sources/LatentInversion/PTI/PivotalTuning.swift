@@ -149,8 +149,9 @@ public func tunedParameterNames(generator G: StyleGAN2Generator, options: Pivota
 /// single-image tuning).
 /// - Parameters:
 ///   - rank: tune each weight's difference as a rank-r product L·R (LoRA-style; nil: full
-///     differences); biases, and weights whose factors would be larger than they are, are full. The returned generator is the base plus the
-///     returned delta, exactly what loading the delta file restores.
+///     differences); biases, and weights whose factors would be larger than they are, are full.
+///     The returned generator is the base plus the returned delta, exactly what loading the
+///     delta file restores.
 ///   - halfPrecision: round the final delta to float16 (stored as F16: half the bytes).
 ///   - progress: after each step, with the step (1-based) and the images' losses.
 /// - Throws: `ProjectorError` for bad shapes or options or a non-finite loss; loss errors.
