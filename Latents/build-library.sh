@@ -61,7 +61,7 @@ clip shape median --positive "a ball" --positive "a sphere" --positive "a red ba
 # are regressed on the codes; each direction changes its factor and holds the other five. ~10 min on 2 cores.
 # The codes come from the session-3 embedded encoder (commit cd4149d, 27.69 dB), not today's fine-tuned one (28.11 dB):
 # directions fitted around the newer encoder's codes edit W and PTI latents less well (recipes on PTI latents 63/96
-# instead of 69, W 57 instead of 66, the encoder's own codes 68 either way; Bench/pti.md), so the shipped files keep
+# instead of 69, W 57 instead of 66, even the new encoder's own codes 68 instead of 70; Bench/pti.md), so the shipped files keep
 # the older codes and this reads that encoder from the repository's history.
 PAIRED=${PAIRED:-../shared/paired/scenes/train/photo}
 ENCODER_REV=cd4149d
