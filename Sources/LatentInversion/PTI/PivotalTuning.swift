@@ -206,7 +206,7 @@ public func tuneGenerator(base: StyleGAN2Generator, pivots: Tensor, targets: Ten
             guard lowRank else { out.append(gw); continue }
             // ∂L = ∂W·Rᵀ, ∂R = Lᵀ·∂W with ∂W viewed as [O, I·k·k].
             let o = params[i].shape[0], k = params[i + 1].shape[1]
-            let w2 = Tensor(shape: [o, k], data: gw.storage)
+            let w2 = gw.reshaped([o, k])
             out.append(matmul(w2, params[i + 1], transB: true))
             out.append(matmul(params[i], w2, transA: true))
         }

@@ -113,14 +113,12 @@ struct TrainEncoder: ParsableCommand {
             var o = options
             var initial: TrainedEncoder?
             if let initEncoder {
-                if initEncoder == "default" {
-                    do { initial = try DefaultEncoder.load() } catch { throw CommandFailure(error, context: "embedded encoder") }
-                    o.initializedFrom = "default:scenes64-encoder (\(initial!.config.steps) steps)"
-                } else {
-                    _ = try sniffFileKind(path: initEncoder)
-                    do { initial = try TrainedEncoder(path: initEncoder) } catch { throw CommandFailure(error, context: initEncoder) }
-                    o.initializedFrom = "\(initEncoder) (\(initial!.config.steps) steps)"
+                let embedded = initEncoder == "default"
+                if !embedded { _ = try sniffFileKind(path: initEncoder) }
+                do { initial = try embedded ? DefaultEncoder.load() : TrainedEncoder(path: initEncoder) } catch {
+                    throw CommandFailure(error, context: embedded ? "embedded encoder" : initEncoder)
                 }
+                o.initializedFrom = "\(embedded ? "default:scenes64-encoder" : initEncoder) (\(initial!.config.steps) steps)"
             }
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
