@@ -175,12 +175,39 @@ final class EncoderTrainingTests: XCTestCase {
                                               options: other, initialEncoder: initial)) {
             XCTAssertTrue("\($0)".contains("architecture"), "\($0)")
         }
+        // An iterative initial encoder cannot start a single-pass run.
         other = o
-        other.iterative = true
-        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("d/E.safetensors").path,
-                                              options: other, initialEncoder: initial)) {
-            XCTAssertTrue("\($0)".contains("the initial encoder"), "\($0)")
+        other.iterative = true; other.iterations = 1; other.steps = 1
+        let widenedPath = dir.appendingPathComponent("d/E.safetensors").path
+        _ = try trainEncoder(generator: g, outputPath: widenedPath, options: other, initialEncoder: initial)
+        XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("e/E.safetensors").path,
+                                              options: o, initialEncoder: try TrainedEncoder(path: widenedPath))) {
+            XCTAssertTrue("\($0)".contains("the initial encoder is an iterative"), "\($0)")
         }
+    }
+
+    /// A single-pass encoder starts an iterative run: the stem is widened with zero weights for the
+    /// reconstruction channels, so the iterative encoder's first pass (from `latent_avg`) gives the
+    /// single-pass codes; the provenance says so.
+    func testIterativeRunStartsFromASinglePassEncoder() throws {
+        let g = try tiny32Generator()
+        var o = smallOptions(steps: 5)
+        let a = dir.appendingPathComponent("a/E.safetensors").path
+        _ = try trainEncoder(generator: g, outputPath: a, options: o)
+        let initial = try TrainedEncoder(path: a)
+        o.iterative = true; o.iterations = 2; o.steps = 1; o.learningRate = 1e-12
+        let b = dir.appendingPathComponent("b/E.safetensors").path
+        let report = try trainEncoder(generator: g, outputPath: b, options: o, initialEncoder: initial)
+        XCTAssertEqual(report.options.initializedFrom, "an encoder of 5 steps, single-pass, widened for iterative training")
+        let iterative = try TrainedEncoder(path: b)
+        XCTAssertTrue(iterative.isIterative)
+        XCTAssertEqual(iterative.config.architecture.inputChannels, 6)
+        XCTAssertEqual(iterative.config.stage, initial.config.stage)
+        let images = Tensor(shape: [3, 3, 32, 32], generator: { Float(sin(Double($0) * 0.37)) })
+        let single = try initial.encode(images: images)
+        let passes = try iterative.encode(images: images, generator: g, iterations: 2)
+        XCTAssertLessThan(maxAbsDiff(passes[0], single), 1e-4, "first pass = the single-pass encoder")
+        XCTAssertGreaterThan(maxAbsDiff(passes[1], passes[0]), 1e-4, "the second pass moves the codes")
     }
 
     func testIterativeModeTrains() throws {

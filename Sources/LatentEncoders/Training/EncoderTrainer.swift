@@ -133,11 +133,14 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
             throw EncoderError("\(checkpointPath): a checkpoint exists; resume it or remove the folder \(folder)")
         }
         let network: EncoderNetwork
-        if let initial = initialEncoder {
+        if var initial = initialEncoder {
+            let widened = options.iterative && !initial.config.iterative && initial.config.guidance == nil
+            if widened { initial = try widenedForIterativeTraining(initial) }
             try checkInitialEncoder(initial, architecture: architecture, generator: generator, options: options)
             network = initial.network
             options.initialStage = initial.config.stage
             if options.initializedFrom == nil { options.initializedFrom = "an encoder of \(initial.config.steps) steps" }
+            if widened { options.initializedFrom! += ", single-pass, widened for iterative training" }
         } else {
             network = try EncoderNetwork(architecture: architecture, seed: options.seed)
         }
@@ -232,8 +235,37 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
                                  lossHistory: state.history.map { Double($0[0]) }, files: files, options: state.options)
 }
 
+/// A single-pass image encoder as the start of an iterative (ReStyle) run: the stem gains input
+/// channels 3…5 (the current reconstruction) with zero weights, and the codes are added to the
+/// current codes instead of `latent_avg`. The first pass starts from `latent_avg`, so on it the
+/// widened encoder computes exactly what the single-pass one did; training then teaches the
+/// reconstruction channels the residual. (ReStyle's own code copies its backbone's pretrained
+/// RGB filters the same way and draws the extra ones at random; zeros keep the first pass intact.)
+func widenedForIterativeTraining(_ e: TrainedEncoder) throws -> TrainedEncoder {
+    var c = e.config
+    guard !c.iterative, c.guidance == nil, c.architecture.inputChannels == 3 else {
+        throw EncoderError("only a single-pass RGB encoder can be widened for iterative training")
+    }
+    var architecture = c.architecture
+    architecture.inputChannels = 6
+    var parameters = e.network.parameters
+    let stem = parameters["stem.weight"]!                 // [co, 3, 3, 3]
+    let co = stem.shape[0], taps = 9
+    var wide = Tensor.zeros([co, 6, 3, 3])
+    for o in 0..<co {
+        for k in 0..<(3 * taps) { wide.storage[o * 6 * taps + k] = stem.storage[o * 3 * taps + k] }
+    }
+    parameters["stem.weight"] = wide
+    c.architecture = architecture
+    c.iterative = true
+    c.trainingIterations = 1
+    let network = try EncoderNetwork(architecture: architecture, parameters: parameters)
+    return TrainedEncoder(network: network, config: c, latentAvg: e.latentAvg)
+}
+
 /// Refuses an initial encoder the run could not continue: another generator, architecture
-/// (channels, depth, input channels, resolution, ws) or mode.
+/// (channels, depth, input channels, resolution, ws) or mode (checked first: it explains the
+/// input channels). A single-pass encoder reaches an iterative run widened (`widenedForIterativeTraining`).
 func checkInitialEncoder(_ e: TrainedEncoder, architecture: EncoderArchitecture, generator: StyleGAN2Generator,
                          options: EncoderTrainingOptions) throws {
     func describe(_ a: EncoderArchitecture) -> String {
@@ -246,11 +278,11 @@ func checkInitialEncoder(_ e: TrainedEncoder, architecture: EncoderArchitecture,
     guard c.generatorFingerprint == generator.fingerprint else {
         throw EncoderError("the initial encoder was trained with another generator (fingerprint \(c.generatorFingerprint), this one \(generator.fingerprint))")
     }
-    guard c.architecture == architecture else {
-        throw EncoderError("the initial encoder's architecture (\(describe(c.architecture))) differs from the run's (\(describe(architecture))); give the same channel and depth options")
-    }
     guard c.iterative == options.iterative, c.guidance == options.guidance, c.classes == (options.guidance == .seg ? options.classes : nil) else {
         throw EncoderError("the initial encoder is \(mode(iterative: c.iterative, guidance: c.guidance)), the run trains \(mode(iterative: options.iterative, guidance: options.guidance))")
+    }
+    guard c.architecture == architecture else {
+        throw EncoderError("the initial encoder's architecture (\(describe(c.architecture))) differs from the run's (\(describe(architecture))); give the same channel and depth options")
     }
 }
 

@@ -21,7 +21,7 @@ struct TrainEncoder: ParsableCommand {
         target | reconstruction), history.csv, train-encoder.json. --resume continues from the checkpoint exactly \
         (bit-identical to an uninterrupted run on the same machine and thread counts); only --steps, --minutes and \
         --checkpoint-minutes may change. Without --resume an existing checkpoint is never overwritten. \
-        --init E fine-tunes an existing encoder (same architecture options and generator) with a fresh optimiser.
+        --init E fine-tunes an existing encoder (same architecture options and generator) with a fresh optimiser (a single-pass one also starts an --iterative run).
         For the default generator, real renders are what to train on: its z sets colours but hardly the layout.
         """)
 
@@ -31,7 +31,7 @@ struct TrainEncoder: ParsableCommand {
     @Option(help: "Train for this many minutes in total (counting time before a resume).") var minutes: Double?
     @Option(help: "Train for this many steps in total (counting steps before a resume).") var steps: Int?
     @Flag(help: "Continue from the checkpoint in OUT's training folder.") var resume = false
-    @Option(name: .customLong("init"), help: "Fine-tune this encoder (a train-encoder .safetensors, or 'default' for the embedded scenes64 encoder) instead of starting from random weights: fresh Adam state, same architecture options, its progressive stage kept. Not with --resume.")
+    @Option(name: .customLong("init"), help: "Fine-tune this encoder (a train-encoder .safetensors, or 'default' for the embedded scenes64 encoder) instead of starting from random weights: fresh Adam state, same architecture options, its progressive stage kept; a single-pass encoder can start an --iterative run (its first pass unchanged). Not with --resume.")
     var initEncoder: String?
     @Flag(help: "ReStyle mode: input = (image, current reconstruction), residual codes.") var iterative = false
     @Option(help: "ReStyle iterations per training step (with --iterative).") var iterations: Int = 3
