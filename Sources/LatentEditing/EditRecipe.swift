@@ -16,7 +16,8 @@ import LatentCore
 /// "target": 1, "layers": "0-9" }`; the strength is then computed per image (and `strength`,
 /// default 1, is the share of the way).
 /// `layers` is optional (the direction file's default range is used); `"mask": "wall"` (or
-/// `object`, `floor`, or a mask image next to the recipe) confines the edit to that region. Relative direction
+/// `object`, `floor`, or a mask image next to the recipe) confines the edit to that region
+/// (`"feather": σ` sets how it fades in at the region's edge). Relative direction
 /// paths are resolved against the recipe's folder's parent (the repository root for `Edits/`)
 /// first, then the working directory.
 public struct EditRecipe: Codable, Sendable {
@@ -53,9 +54,13 @@ public struct EditRecipe: Codable, Sendable {
     /// `floor` (computed from each image, see `SceneRegion`) or a mask image path relative to
     /// the recipe's folder. `edit --mask` overrides it.
     public var mask: String?
+    /// With a mask: Gaussian σ in pixels over which the edit fades in inside the mask's edge
+    /// (`edit --feather`, which overrides it; default 1). 0 = a hard edge, for a region whose
+    /// edge is a real edge of the scene (the wall meets the object and the floor there).
+    public var feather: Double?
 
-    public init(name: String, description: String? = nil, steps: [Step], mask: String? = nil) {
-        self.name = name; self.description = description; self.steps = steps; self.mask = mask
+    public init(name: String, description: String? = nil, steps: [Step], mask: String? = nil, feather: Double? = nil) {
+        self.name = name; self.description = description; self.steps = steps; self.mask = mask; self.feather = feather
     }
 
     public static func load(path: String) throws -> EditRecipe {
@@ -65,6 +70,7 @@ public struct EditRecipe: Codable, Sendable {
         do { recipe = try JSONDecoder().decode(EditRecipe.self, from: data) }
         catch { throw EditingError("\(path): not a valid edit recipe (\(decodingErrorReason(error)))") }
         guard !recipe.steps.isEmpty else { throw EditingError("\(path): recipe '\(recipe.name)' has no steps") }
+        if let f = recipe.feather, !(0...64).contains(f) { throw EditingError("\(path): feather must be 0-64 pixels, got \(f)") }
         for (i, step) in recipe.steps.enumerated() {
             guard step.strength.isFinite else { throw EditingError("\(path): step \(i) has a non-finite strength") }
             guard !step.direction.isEmpty else { throw EditingError("\(path): step \(i) names no direction") }

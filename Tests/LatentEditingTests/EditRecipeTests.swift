@@ -48,6 +48,11 @@ final class EditRecipeTests: XCTestCase {
         XCTAssertThrowsError(try EditRecipe.load(path: root + "/none.json"))
         XCTAssertThrowsError(try EditRecipe.load(path: write("{ \"name\": 3 }")))
         XCTAssertThrowsError(try EditRecipe.load(path: write("{ \"name\": \"x\", \"steps\": [] }")))
+        let stepJSON = "\"steps\": [ { \"direction\": \"d.safetensors\", \"strength\": 1 } ]"
+        XCTAssertThrowsError(try EditRecipe.load(path: write("{ \"name\": \"x\", \(stepJSON), \"mask\": \"wall\", \"feather\": -1 }"))) {
+            XCTAssertTrue("\($0)".contains("feather must be 0-64"), "\($0)")
+        }
+        XCTAssertEqual(try EditRecipe.load(path: write("{ \"name\": \"x\", \(stepJSON), \"mask\": \"wall\", \"feather\": 0 }")).feather, 0)
         let missing = try EditRecipe.load(path: write("{ \"name\": \"x\", \"steps\": [ { \"direction\": \"nope.safetensors\", \"strength\": 1 } ] }"))
         XCTAssertThrowsError(try applyRecipe(missing, ws: Tensor.zeros([1, 2, 3]), recipeDirectory: root)) {
             XCTAssertTrue("\($0)".contains("not found"))

@@ -123,7 +123,7 @@ final class MaskFeatheringTests: XCTestCase {
 }
 
 /// Named scene regions on a drawn scene: wall rows 0-9 one colour, floor rows 10-15 another, a
-/// 3×4 object of a third colour standing on the horizon.
+/// 3×4 object of a third colour standing on the horizon, its shadow below it.
 final class SceneRegionTests: XCTestCase {
     func testRegionsOfADrawnScene() {
         let (h, w) = (16, 12)
@@ -132,6 +132,8 @@ final class SceneRegionTests: XCTestCase {
         for y in 0..<h { for x in 0..<w { for c in 0..<3 {
             let inObject = (8..<12).contains(y) && (5..<8).contains(x)
             img.storage[c * h * w + y * w + x] = inObject ? obj[c] : (y < 10 ? wall[c] : floor[c])
+            // The object's cast shadow: the floor at 0.6 of its brightness, same chromaticity; floor, not object.
+            if y == 12 && (4..<9).contains(x) { img.storage[c * h * w + y * w + x] = ((floor[c] + 1) / 2 * 0.6) * 2 - 1 }
         } } }
         let o = SceneRegion.object.mask(image: img), wa = SceneRegion.wall.mask(image: img), f = SceneRegion.floor.mask(image: img)
         for y in 0..<h { for x in 0..<w {
@@ -139,8 +141,9 @@ final class SceneRegionTests: XCTestCase {
             let inObject = (8..<12).contains(y) && (5..<8).contains(x)
             let grown = inObject || [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)].contains { (8..<12).contains($0.0) && (5..<8).contains($0.1) }
             XCTAssertEqual(o.storage[q], grown ? 1 : 0, "object \(y),\(x)")
-            XCTAssertEqual(wa.storage[q], !grown && y < 10 ? 1 : 0, "wall \(y),\(x)")
-            XCTAssertEqual(f.storage[q], !grown && y >= 10 ? 1 : 0, "floor \(y),\(x)")
+            // The object's one-pixel rim belongs to it and to the wall or floor around it.
+            XCTAssertEqual(wa.storage[q], !inObject && y < 10 ? 1 : 0, "wall \(y),\(x)")
+            XCTAssertEqual(f.storage[q], !inObject && y >= 10 ? 1 : 0, "floor \(y),\(x)")
         } }
         // A plain image has no object.
         XCTAssertEqual(SceneRegion.object.mask(image: Tensor.zeros([3, 8, 8])).storage.reduce(0, +), 0)

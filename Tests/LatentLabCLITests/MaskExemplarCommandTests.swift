@@ -64,10 +64,15 @@ final class MaskExemplarCommandTests: CLITestCase {
         XCTAssertEqual(rec["mask"] as? String, "wall")
         XCTAssertEqual(rec["mask_from"] as? String, "recipe")
         XCTAssertEqual(rec["blend_res"] as? Int, 32)
+        XCTAssertEqual(rec["feather"] as? Double, 0, "the recipe's own feather")
         XCTAssertGreaterThanOrEqual(((rec["metrics"] as! [String: Any])["edited"] as! [String: Double])["psnr_outside_mask"]!, 45)
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", recipe, "--feather", "1.5", "--out", temp("f")])
+        XCTAssertEqual(try json(temp("f/edit.json"))["feather"] as? Double, 1.5, "--feather overrides the recipe's")
         try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", recipe, "--mask", cliFixture("mask_right_half_64.png"),
                    "--out", temp("o")])
-        XCTAssertEqual(try json(temp("o/edit.json"))["mask"] as? String, cliFixture("mask_right_half_64.png"))
+        let overridden = try json(temp("o/edit.json"))
+        XCTAssertEqual(overridden["mask"] as? String, cliFixture("mask_right_half_64.png"))
+        XCTAssertEqual(overridden["feather"] as? Double, 1, "the recipe's feather goes with its mask")
     }
 
     /// A mask of another size is resized with a note; a file that is no image is one line; a

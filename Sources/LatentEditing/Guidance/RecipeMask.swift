@@ -7,6 +7,12 @@ extension LinearEditPlan {
         guard case .recipe(let r, let dir, _) = self, let m = r.mask, !m.isEmpty else { return nil }
         return (m, dir)
     }
+
+    /// The recipe's `feather` (nil: the caller's default).
+    public var recipeFeather: Double? {
+        guard case .recipe(let r, _, _) = self else { return nil }
+        return r.feather
+    }
 }
 
 /// A recipe's mask path resolved against its folder (absolute paths and paths that do not exist

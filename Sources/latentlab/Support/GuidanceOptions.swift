@@ -15,8 +15,10 @@ struct GuidanceOptions: ParsableArguments {
     @Option(name: .customLong("blend-res"),
             help: "With --mask: the first synthesis block (4, 8, … resolution) whose features are blended (default: a quarter of the resolution, 16 at 64²).")
     var blendRes: Int?
-    @Option(help: "With --mask: the edit fades in over this many pixels (Gaussian σ) inside the mask's edge; outside stays exact (0 = a hard edge).")
-    var feather: Double = 1
+    @Option(help: "With --mask: the edit fades in over this many pixels (Gaussian σ) inside the mask's edge; outside stays exact (0 = a hard edge). Default: a recipe's own \"feather\", else 1.")
+    var feather: Double?
+    /// The feather the confinement uses: `--feather`, else the recipe's, else 1 pixel.
+    func effectiveFeather(recipe: Double? = nil) -> Double { feather ?? recipe ?? 1 }
     @Option(help: "Exemplar: an image (inverted first, as `invert` with --exemplar-steps) or a latent .npz/.npy; the latent takes its --layers rows.")
     var exemplar: String?
     @Option(help: "Exemplar: 1 = the exemplar's rows, 0 = the latent's own, between = interpolate.") var alpha: Float = 1
@@ -33,7 +35,7 @@ struct GuidanceOptions: ParsableArguments {
         (direction, recipe, text, exemplar) to a region by feature blending: the edited and the original latent are \
         rendered side by side, and from the block of --blend-res on (default a quarter of the resolution) each block's \
         features and skip image become mask·edited + (1 − mask)·original, so the later blocks generate the seam and the \
-        outside stays the original reconstruction; --feather σ (default 1 pixel) fades the edit in over the mask's \
+        outside stays the original reconstruction; --feather σ (default 1 pixel, or a recipe's "feather") fades the edit in over the mask's \
         inner rim, so a hard mask leaves no step at the seam. edit.json records per result the PSNR outside the mask \
         (psnr_outside_mask), the same for the unconfined edit, and psnr_inside_vs_unconfined. A text edit with a mask \
         also keeps its --mask-weight pixel term. --target-image IMG runs the text-edit machinery (same options, mask \
@@ -68,20 +70,20 @@ struct GuidanceOptions: ParsableArguments {
 
     func validate() throws {
         if let r = blendRes, r < 4 || r & (r - 1) != 0 { throw ValidationError("--blend-res must be a power of two ≥ 4, got \(r)") }
-        guard feather >= 0, feather <= 64 else { throw ValidationError("--feather must be 0-64 pixels") }
+        if let feather, !(0...64).contains(feather) { throw ValidationError("--feather must be 0-64 pixels") }
         guard exemplarSteps >= 1 else { throw ValidationError("--exemplar-steps must be ≥ 1") }
     }
 
     var record: [String: RecordValue] {
-        ["blend_res": RecordValue(blendRes), "feather": .double(feather), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
+        ["blend_res": RecordValue(blendRes), "feather": .double(effectiveFeather()), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
          "exemplar_steps": .int(exemplarSteps)]
     }
 
     /// The confinement for a mask `[1, 1, R, R]` (nil without one).
-    func maskedEdit(_ mask: Tensor?, _ G: StyleGAN2Generator) throws -> MaskedEdit? {
+    func maskedEdit(_ mask: Tensor?, _ G: StyleGAN2Generator, recipeFeather: Double? = nil) throws -> MaskedEdit? {
         guard let mask else { return nil }
         do {
-            return try MaskedEdit(mask: mask, blendResolution: blendResolution(G), feather: feather, generator: G)
+            return try MaskedEdit(mask: mask, blendResolution: blendResolution(G), feather: effectiveFeather(recipe: recipeFeather), generator: G)
         } catch { throw CommandFailure(error, context: "--blend-res") }
     }
 
@@ -128,9 +130,11 @@ struct GuidanceOptions: ParsableArguments {
     ///   - masks: `TextEditOptions`, whose `--mask` (file or folder of `<name>.png`) is read here.
     func run(generator G: StyleGAN2Generator, inputs: [(name: String, path: String)], plan: LinearEditPlan?, layers: String?,
              masks: TextEditOptions, out: String, scale: Int, record: inout RunRecord) throws -> EditOutcome {
-        record.merge(self.record)
-        // --mask, else the recipe's own region or mask image.
+        // --mask, else the recipe's own region or mask image (and its feather).
         let recipeMask = masks.mask == nil ? plan?.recipeMask : nil
+        let recipeFeather = recipeMask == nil ? nil : plan?.recipeFeather
+        record.merge(self.record)
+        record["feather"] = .double(effectiveFeather(recipe: recipeFeather))
         record["mask"] = RecordValue(masks.mask ?? recipeMask?.mask)
         if recipeMask != nil { record["mask_from"] = "recipe" }
         var edit: (Tensor) throws -> [(tag: String, ws: Tensor)]
@@ -150,8 +154,9 @@ struct GuidanceOptions: ParsableArguments {
         if masks.mask != nil || recipeMask != nil { record["blend_res"] = .int(blendResolution(G)) }
         return confinedEditEach(inputs, generator: G, out: out, scale: scale, record: record, mask: { name, original in
             if let (m, dir) = recipeMask {
-                if let region = namedRegion(m) { return try maskedEdit(region.mask(image: original), G) }
-                return try maskedEdit(try loadEditMask(path: resolveRecipeMaskPath(m, directory: dir), resolution: G.resolution), G)
+                if let region = namedRegion(m) { return try maskedEdit(region.mask(image: original), G, recipeFeather: recipeFeather) }
+                return try maskedEdit(try loadEditMask(path: resolveRecipeMaskPath(m, directory: dir), resolution: G.resolution), G,
+                                      recipeFeather: recipeFeather)
             }
             return try maskedEdit(try masks.loadMask(for: name, resolution: G.resolution) { original }, G)
         }, edit: edit)
