@@ -21,11 +21,13 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's mallopt (HeapTuning); part of libc.
+        .systemLibrary(name: "CMalloc"),
         // libjpeg/libpng error exits need setjmp/longjmp, which Swift cannot call.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
 
         // MARK: Swift modules
-        .target(name: "LatentTensor", dependencies: ["CBLAS", "CFFTW"]),
+        .target(name: "LatentTensor", dependencies: ["CBLAS", "CFFTW", "CMalloc"]),
         // Its tests exercise internal parsers (@testable) in the release test build that CI runs.
         .target(name: "LatentFormats", dependencies: ["LatentTensor", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),

@@ -7,6 +7,7 @@
 // Each subcommand is a function `([String]) -> Void` taking the arguments after its name. To add an
 // area, implement it in its own file and add one line to `commands`.
 import Foundation
+import LatentTensor
 import LatentEditing
 import _LatentVerification
 
@@ -59,6 +60,8 @@ func printUsage() {
     for c in commands { print("  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.summary)") }
 }
 
+// As latentlab does: large feature maps reuse freed heap pages (LatentTensor's HeapTuning).
+HeapTuning.keepLargeAllocationsInHeap()
 // Line-buffered output, so progress shows when the output goes to a file or a pipe.
 setvbuf(stdout, nil, _IOLBF, 0)
 let argv = Array(CommandLine.arguments.dropFirst())

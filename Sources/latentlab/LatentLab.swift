@@ -13,6 +13,8 @@ struct LatentLab: ParsableCommand {
         discussion: """
         Without --network, commands use the embedded default generator (scenes64: 64×64 tabletop scenes).
         Threads: LATENTLAB_THREADS (our loops) and OPENBLAS_NUM_THREADS (GEMM) default to all cores.
+        Memory: large tensors are served from the heap and freed pages kept for reuse (faster at 256² and up);
+        LATENTLAB_HEAP_TUNING=0 keeps the C library's defaults.
         """,
         version: version,
         subcommands: [Inspect.self, Generate.self, Convert.self, Encode.self, TrainEncoder.self, Invert.self, Project.self, Translate.self, Edit.self, Inpaint.self,
@@ -25,6 +27,8 @@ struct LatentLab: ParsableCommand {
     static func main() {
         // OpenBLAS's kernels are settled once, before any thread could call it (BLASKernels).
         BLASKernels.prepare()
+        // Feature maps of large generators reuse freed heap pages instead of fresh mmaps (HeapTuning).
+        HeapTuning.keepLargeAllocationsInHeap()
         if let problem = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardError.write(Data((problem + "\n").utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
