@@ -120,8 +120,9 @@ struct TrainEncoder: ParsableCommand {
                 }
                 o.initializedFrom = "\(embedded ? "default:scenes64-encoder" : initEncoder) (\(initial!.config.steps) steps)"
             }
-            let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder") }
-            let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder") }
+            // A resumed run reports its total steps / seconds: its bars measure their rate from there.
+            let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder", resumed: resume) }
+            let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder", resumed: resume) }
             let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
                                           clip: clipNetwork, pairs: pairData, resume: resume,
                                           initialEncoder: initial) { p in

@@ -11,11 +11,18 @@ final class ProgressBar {
     /// Seconds between plain lines when not on a terminal.
     private let plainInterval: TimeInterval
     private var finished = false
+    /// With `resumed`: the first update's count and time, which the rate is measured from.
+    private let resumed: Bool
+    private var baseline: (done: Int, time: Date)?
 
-    init(total: Int, label: String, plainInterval: TimeInterval = 10) {
+    /// - Parameter resumed: the count continues work done before this process (a resumed
+    ///   training run reports its total steps or seconds), so the rate and ETA are measured from
+    ///   the first update on rather than from zero at this bar's start.
+    init(total: Int, label: String, plainInterval: TimeInterval = 10, resumed: Bool = false) {
         self.total = max(total, 1)
         self.label = label
         self.plainInterval = plainInterval
+        self.resumed = resumed
     }
 
     /// Reports that `done` of `total` units are finished; `detail` is appended (e.g. the loss).
@@ -24,6 +31,7 @@ final class ProgressBar {
     func update(_ done: Int, detail: String = "") {
         guard !finished else { return }
         let now = Date()
+        if resumed && baseline == nil { baseline = (done, now) }
         let elapsed = now.timeIntervalSince(start)
         let isLast = done >= total
         if isTTY {
@@ -34,8 +42,12 @@ final class ProgressBar {
         lastDraw = now
         let shown = min(max(done, 0), total)
         let frac = Double(shown) / Double(total)
-        let eta = shown > 0 ? elapsed / Double(shown) * Double(total - shown) : 0
-        let stats = "\(shown)/\(total) \(detail.isEmpty ? "" : detail + " ")elapsed \(Self.clock(elapsed)) ETA \(shown > 0 ? Self.clock(eta) : "?")"
+        // Units per second of this process's own work.
+        let (fromDone, fromTime) = baseline.map { (min($0.done, shown), $0.time) } ?? (0, start)
+        let rate = Double(shown - fromDone) / max(now.timeIntervalSince(fromTime), 1e-9)
+        let known = shown > fromDone || (isLast && shown > 0)
+        let eta = known && rate > 0 ? Double(total - shown) / rate : 0
+        let stats = "\(shown)/\(total) \(detail.isEmpty ? "" : detail + " ")elapsed \(Self.clock(elapsed)) ETA \(known ? Self.clock(eta) : "?")"
         if isLast { finished = true }
         if isTTY {
             let width = 28
