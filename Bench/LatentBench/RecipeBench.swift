@@ -66,13 +66,13 @@ func runRecipeBench(arguments: [String]) {
 
 /// The edit as `latentlab edit --recipe` renders it: a recipe with a named region (`"mask":
 /// "wall"`) is confined to that region of the original by feature blending (`MaskedEdit`, edit's
-/// default blend resolution, the recipe's feather or 1 px); otherwise the edited latent as is.
+/// default blend resolution, the recipe's feather or edit's default); otherwise the edited latent as is.
 private func render(_ recipe: EditRecipe, latent: RenderableLatent, edited: Tensor, original: Tensor, blendResolution: Int?) throws -> Tensor {
     guard let m = recipe.mask else { return latent.render(edited) }
     guard let region = SceneRegion(rawValue: m) else { throw EditingError("recipes: mask '\(m)' is not a named region (object, wall, floor)") }
     let G = latent.generator
     let masked = try MaskedEdit(mask: region.mask(image: original),
                                 blendResolution: blendResolution ?? MaskedEdit.defaultBlendResolution(imageResolution: G.resolution),
-                                feather: recipe.feather ?? 1, generator: G)
+                                feather: recipe.feather ?? MaskedEdit.defaultFeather, generator: G)
     return masked.render(generator: G, editedWs: edited, originalWs: latent.ws, noise: latent.noise).row(0)
 }

@@ -35,6 +35,10 @@ public struct MaskedEdit: Sendable {
     /// at least 8, coarse enough that the later blocks generate the seam.
     public static func defaultBlendResolution(imageResolution r: Int) -> Int { max(min(8, r), r / 4) }
 
+    /// `edit`'s feather when neither `--feather` nor a recipe gives one: 1 pixel, so a hard mask
+    /// leaves no step at the seam.
+    public static let defaultFeather = 1.0
+
     /// The edited image `[N, C, R, R]` of `editedWs` `[N, numWs, wDim]`, confined to the mask
     /// against `originalWs` (`[N or 1, numWs, wDim]`), both rendered with `noise`.
     public func render(generator G: StyleGAN2Generator, editedWs: Tensor, originalWs: Tensor, noise: NoiseMaps?) -> Tensor {

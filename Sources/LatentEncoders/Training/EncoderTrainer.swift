@@ -249,13 +249,8 @@ func widenedForIterativeTraining(_ e: TrainedEncoder) throws -> TrainedEncoder {
     var architecture = c.architecture
     architecture.inputChannels = 6
     var parameters = e.network.parameters
-    let stem = parameters["stem.weight"]!                 // [co, 3, 3, 3]
-    let co = stem.shape[0], taps = 9
-    var wide = Tensor.zeros([co, 6, 3, 3])
-    for o in 0..<co {
-        for k in 0..<(3 * taps) { wide.storage[o * 6 * taps + k] = stem.storage[o * 3 * taps + k] }
-    }
-    parameters["stem.weight"] = wide
+    let stem = parameters["stem.weight"]!                 // [co, 3, 3, 3] → [co, 6, 3, 3]
+    parameters["stem.weight"] = concatenateChannels(stem, Tensor.zeros(stem.shape))
     c.architecture = architecture
     c.iterative = true
     c.trainingIterations = 1

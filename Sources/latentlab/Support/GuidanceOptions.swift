@@ -17,8 +17,8 @@ struct GuidanceOptions: ParsableArguments {
     var blendRes: Int?
     @Option(help: "With --mask: the edit fades in over this many pixels (Gaussian σ) inside the mask's edge; outside stays exact (0 = a hard edge). Default: a recipe's own \"feather\", else 1.")
     var feather: Double?
-    /// The feather the confinement uses: `--feather`, else the recipe's, else 1 pixel.
-    func effectiveFeather(recipe: Double? = nil) -> Double { feather ?? recipe ?? 1 }
+    /// The feather the confinement uses: `--feather`, else the recipe's, else `MaskedEdit.defaultFeather`.
+    func effectiveFeather(recipe: Double? = nil) -> Double { feather ?? recipe ?? MaskedEdit.defaultFeather }
     @Option(help: "Exemplar: an image (inverted first, as `invert` with --exemplar-steps) or a latent .npz/.npy; the latent takes its --layers rows.")
     var exemplar: String?
     @Option(help: "Exemplar: 1 = the exemplar's rows, 0 = the latent's own, between = interpolate.") var alpha: Float = 1
