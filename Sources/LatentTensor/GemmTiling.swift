@@ -8,11 +8,12 @@ public struct GemmTiling: Sendable {
 
     public let imagesPerGroup: Int, groups: Int, unitsPerBlock: Int, blocks: Int, batch: Int, units: Int
 
-    public init(batch: Int, pixels: Int, units: Int, unitRows: Int, threads: Int = Parallel.threadCount) {
-        let g = max(1, min(batch, (Self.minColumns + pixels - 1) / pixels))
+    public init(batch: Int, pixels: Int, units: Int, unitRows: Int, threads: Int = Parallel.threadCount,
+                tileFloats: Int = GemmTiling.tileFloats, minColumns: Int = GemmTiling.minColumns) {
+        let g = max(1, min(batch, (minColumns + pixels - 1) / pixels))
         let groups = (batch + g - 1) / g
         let cols = g * pixels
-        let forMemory = (units * unitRows * cols + Self.tileFloats - 1) / Self.tileFloats
+        let forMemory = (units * unitRows * cols + tileFloats - 1) / tileFloats
         let forThreads = threads > 1 ? (2 * threads + groups - 1) / groups : 1
         let blocks = min(units, max(1, forMemory, forThreads))
         let per = (units + blocks - 1) / blocks

@@ -11,19 +11,21 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
     func testFastMatchesReference() {
         var rng = TestRNG(seed: 21)
         for (up, k, demod, withNoise) in [(1, 3, true, true), (2, 3, true, true), (1, 1, false, false), (1, 3, false, false), (2, 3, false, true)] {
+          for algorithm in [ConvolutionAlgorithm.im2col, .winograd] {
             let n = 3, ci = 5, co = 7, h = 5, w = 6
             let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k])
             let styles = rng.tensor([n, ci], 0.3, 1.7)            // different per sample
             let oh = up == 2 ? 2 * h : h, ow = up == 2 ? 2 * w : w
             let noise = withNoise ? rng.tensor([n, 1, oh, ow]) : nil
             let fast = modulatedConv2d(x, weight: weight, styles: styles, noise: noise, up: up,
-                                       resampleFilter: filter, demodulate: demod)
+                                       resampleFilter: filter, demodulate: demod, algorithm: algorithm)
             let ref = modulatedConv2dReference(x: x.doubles, shape: x.shape, weight: weight.doubles, weightShape: weight.shape,
                                                styles: styles.doubles, noise: noise?.doubles, up: up,
                                                resampleFilter: filter, demodulate: demod)
             XCTAssertEqual(fast.shape, [n, co, oh, ow])
             assertClose(fast, Tensor(shape: fast.shape, data: ref.map { Float($0) }), atol: 2e-5, rtol: 1e-4,
-                        "up \(up) k \(k) demod \(demod)")
+                        "up \(up) k \(k) demod \(demod) \(algorithm)")
+          }
         }
     }
 
@@ -62,14 +64,17 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
     }
 
     /// Maps large enough that the weight gradient is accumulated over several row tiles (and the
-    /// forward runs as a row-chunk pipeline): both against naive double-precision sums.
+    /// forward runs as a row-chunk pipeline, or as Winograd chunks of tile rows): both against
+    /// naive double-precision sums.
     func testLargeMapsUseTiledPathsCorrectly() {
+      for algorithm in [ConvolutionAlgorithm.im2col, .winograd] {
         var rng = TestRNG(seed: 25)
         let n = 3, ci = 16, co = 4, h = 64, w = 64   // 192 rows: 4 chunks of 56
         let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, 3, 3]), styles = rng.tensor([n, ci], 0.5, 1.5)
-        let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false)
+        let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false, algorithm: algorithm)
         let r = rng.tensor(y.shape)
-        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false)
+        let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false,
+                                        algorithm: algorithm)
         // ∂L/∂w[o,i,ky,kx] = Σ_{n,y,x} r[n,o,y,x] · s[n,i] · x[n,i,y+ky−1,x+kx−1]; y spot-checked.
         var worstW = 0.0, scaleW = 0.0
         for o in 0..<co { for i in 0..<ci { for ky in 0..<3 { for kx in 0..<3 {
@@ -92,8 +97,9 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
                 if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
                 acc += Double(weight[o, i, ky, kx]) * Double(styles[s, i]) * Double(x[s, i, iy, ix])
             } } }
-            XCTAssertEqual(Double(y[s, o, yy, xx]), acc, accuracy: 1e-4)
+            XCTAssertEqual(Double(y[s, o, yy, xx]), acc, accuracy: 1e-4, "\(algorithm)")
         }
+      }
     }
 
     /// The same-size input gradient (a convolution with the flipped weight) on odd shapes large
@@ -102,19 +108,20 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
     /// <conv(x, s), r> = <x, ∂x> = <s, ∂s>; one ∂x entry is also checked against a naive sum.
     func testLargeOddMapsInputAndStyleGradientsAreAdjoint() {
         var rng = TestRNG(seed: 26)
-        for (k, co) in [(3, 32), (1, 3)] {
+        for (k, co, algorithm) in [(3, 32, ConvolutionAlgorithm.im2col), (3, 32, .winograd), (1, 3, .automatic)] {
             let n = 3, ci = 5, h = 61, w = 67
             let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k]), styles = rng.tensor([n, ci], 0.5, 1.5)
-            let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false)
+            let y = modulatedConv2d(x, weight: weight, styles: styles, demodulate: false, algorithm: algorithm)
             let r = rng.tensor(y.shape)
-            let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false)
+            let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, demodulate: false,
+                                            algorithm: algorithm)
             let yr = zip(y.doubles, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             let xg = zip(x.doubles, g.gradInput.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             let sg = zip(styles.doubles, g.gradStyles.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             // Tens of thousands of float terms that largely cancel: tolerance relative to Σ|y·r|.
             let scale = zip(y.doubles, r.doubles).reduce(0) { $0 + abs($1.0 * $1.1) }
-            XCTAssertEqual(xg, yr, accuracy: 2e-6 * scale, "k \(k): <x, ∂x>")
-            XCTAssertEqual(sg, yr, accuracy: 2e-6 * scale, "k \(k): <s, ∂s>")
+            XCTAssertEqual(xg, yr, accuracy: 2e-6 * scale, "k \(k) \(algorithm): <x, ∂x>")
+            XCTAssertEqual(sg, yr, accuracy: 2e-6 * scale, "k \(k) \(algorithm): <s, ∂s>")
             // ∂x[s, i, iy, ix] = s[s, i] · Σ_{o, ky, kx} r[s, o, iy − ky + p, ix − kx + p] · w[o, i, ky, kx]
             let p = k / 2
             for (s, i, iy, ix) in [(2, 4, 60, 66), (0, 0, 0, 0), (1, 2, 30, 1)] {
@@ -183,10 +190,13 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
     /// double-precision reference.
     func testBackwardMatchesFiniteDifferences() {
         var rng = TestRNG(seed: 23)
-        for (up, k, demod, h, w) in [(1, 3, true, 4, 3), (2, 3, true, 4, 3), (2, 3, true, 1, 2), (1, 1, false, 4, 3)] {
+        for (up, k, demod, h, w, algorithm) in [(1, 3, true, 4, 3, ConvolutionAlgorithm.im2col), (1, 3, true, 5, 3, .winograd),
+                                                (2, 3, true, 4, 3, .automatic), (2, 3, true, 1, 2, .automatic),
+                                                (1, 1, false, 4, 3, .automatic)] {
             let n = 2, ci = 3, co = 4
             let x = rng.tensor([n, ci, h, w]), weight = rng.tensor([co, ci, k, k]), styles = rng.tensor([n, ci], 0.4, 1.6)
-            let y0 = modulatedConv2d(x, weight: weight, styles: styles, up: up, resampleFilter: filter, demodulate: demod)
+            let y0 = modulatedConv2d(x, weight: weight, styles: styles, up: up, resampleFilter: filter, demodulate: demod,
+                                     algorithm: algorithm)
             let r = rng.tensor(y0.shape)
             func loss(_ xv: [Double], _ wv: [Double], _ sv: [Double]) -> Double {
                 let y = modulatedConv2dReference(x: xv, shape: x.shape, weight: wv, weightShape: weight.shape, styles: sv,
@@ -194,13 +204,13 @@ final class StyleGAN2ModulatedConvTests: XCTestCase {
                 return zip(y, r.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             }
             let g = modulatedConv2dBackward(gradOutput: r, x: x, weight: weight, styles: styles, up: up,
-                                            resampleFilter: filter, demodulate: demod)
+                                            resampleFilter: filter, demodulate: demod, algorithm: algorithm)
             let nx = numericalGradient(x.doubles) { loss($0, weight.doubles, styles.doubles) }
             let nw = numericalGradient(weight.doubles) { loss(x.doubles, $0, styles.doubles) }
             let ns = numericalGradient(styles.doubles) { loss(x.doubles, weight.doubles, $0) }
-            assertClose(g.gradInput, Tensor(shape: x.shape, data: nx.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂x up \(up)")
+            assertClose(g.gradInput, Tensor(shape: x.shape, data: nx.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂x up \(up) \(algorithm)")
             assertClose(g.gradWeight, Tensor(shape: weight.shape, data: nw.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂w up \(up)")
-            assertClose(g.gradStyles, Tensor(shape: styles.shape, data: ns.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂s up \(up)")
+            assertClose(g.gradStyles, Tensor(shape: styles.shape, data: ns.map { Float($0) }), atol: 1e-4, rtol: 1e-3, "∂s up \(up) \(algorithm)")
         }
     }
 }

@@ -18,15 +18,15 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
 final class Conv2dTests: XCTestCase {
     func testForwardMatchesReference() {
         var rng = TestRNG(seed: 50)
-        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases {
+        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases { for algorithm in [ConvolutionAlgorithm.im2col, .winograd] {
             let x = rng.tensor([n, ci, h, w]), wt = rng.tensor([co, ci / g, kh, kw]), b = rng.tensor([co])
-            let y = conv2d(x, weight: wt, bias: b, stride: s, padding: p, groups: g)
+            let y = conv2d(x, weight: wt, bias: b, stride: s, padding: p, groups: g, algorithm: algorithm)
             XCTAssertEqual(y.shape, [n, co, (h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1])
             assertClose(y, conv2dReference(x, weight: wt, bias: b, stride: s, padding: p, groups: g),
                         atol: 1e-5, rtol: 1e-5, "case \((n, ci, h, w, co, kh, kw, s, p, g))")
-            assertClose(conv2d(x, weight: wt, stride: s, padding: p, groups: g),
+            assertClose(conv2d(x, weight: wt, stride: s, padding: p, groups: g, algorithm: algorithm),
                         conv2dReference(x, weight: wt, stride: s, padding: p, groups: g), atol: 1e-5, rtol: 1e-5)
-        }
+        } }
     }
 
     /// A StyleGAN-sized case (128 channels, 3×3, batch 3) against the naive loops.
@@ -38,15 +38,17 @@ final class Conv2dTests: XCTestCase {
     }
 
     /// Images large enough to be cut into several blocks of output rows (32 channels at 45×37:
-    /// 288 × 1665 columns, beyond the 128 K-float block target), strided and not, batch 1 and 2.
+    /// 288 × 1665 columns, beyond the 128 K-float block target), strided and not, batch 1 and 2;
+    /// at stride 1 also the size at which `automatic` picks Winograd.
     func testBlockedLargeImageMatchesReference() {
         var rng = TestRNG(seed: 55)
-        for (n, stride) in [(2, 1), (1, 2)] {
+        for (n, stride, algorithm) in [(2, 1, ConvolutionAlgorithm.im2col), (2, 1, .automatic), (1, 2, .automatic)] {
             let x = rng.tensor([n, 32, 45, 37]), wt = rng.tensor([8, 32, 3, 3]), b = rng.tensor([8])
-            let y = conv2d(x, weight: wt, bias: b, stride: stride, padding: 1)
-            assertClose(y, conv2dReference(x, weight: wt, bias: b, stride: stride, padding: 1), atol: 3e-5, rtol: 1e-5)
+            let y = conv2d(x, weight: wt, bias: b, stride: stride, padding: 1, algorithm: algorithm)
+            assertClose(y, conv2dReference(x, weight: wt, bias: b, stride: stride, padding: 1), atol: 3e-5, rtol: 1e-5,
+                        "y n \(n) stride \(stride) \(algorithm)")
             let gy = rng.tensor(y.shape)
-            let fast = conv2dBackward(gradOutput: gy, x: x, weight: wt, stride: stride, padding: 1)
+            let fast = conv2dBackward(gradOutput: gy, x: x, weight: wt, stride: stride, padding: 1, algorithm: algorithm)
             let ref = conv2dBackwardReference(gradOutput: gy, x: x, weight: wt, stride: stride, padding: 1)
             assertClose(fast.gradInput!, ref.gradInput, atol: 3e-5, rtol: 1e-5, "dx n \(n) stride \(stride)")
             assertClose(fast.gradWeight!, ref.gradWeight, atol: 3e-4, rtol: 1e-5, "dW n \(n) stride \(stride)")
@@ -55,13 +57,13 @@ final class Conv2dTests: XCTestCase {
 
     func testBackwardMatchesReference() {
         var rng = TestRNG(seed: 52)
-        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases {
+        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases { for algorithm in [ConvolutionAlgorithm.im2col, .winograd] {
             let x = rng.tensor([n, ci, h, w]), wt = rng.tensor([co, ci / g, kh, kw])
             let oh = (h + 2 * p - kh) / s + 1, ow = (w + 2 * p - kw) / s + 1
             let gy = rng.tensor([n, co, oh, ow])
-            let fast = conv2dBackward(gradOutput: gy, x: x, weight: wt, stride: s, padding: p, groups: g)
+            let fast = conv2dBackward(gradOutput: gy, x: x, weight: wt, stride: s, padding: p, groups: g, algorithm: algorithm)
             let ref = conv2dBackwardReference(gradOutput: gy, x: x, weight: wt, stride: s, padding: p, groups: g)
-            let tag = "case \((n, ci, h, w, co, kh, kw, s, p, g))"
+            let tag = "case \((n, ci, h, w, co, kh, kw, s, p, g)) \(algorithm)"
             assertClose(fast.gradInput!, ref.gradInput, atol: 1e-5, rtol: 1e-5, "dx " + tag)
             assertClose(fast.gradWeight!, ref.gradWeight, atol: 2e-5, rtol: 1e-5, "dW " + tag)
             assertClose(fast.gradBias!, ref.gradBias, atol: 1e-5, rtol: 1e-5, "db " + tag)
@@ -70,31 +72,34 @@ final class Conv2dTests: XCTestCase {
             XCTAssertNil(onlyWeight.gradInput)
             XCTAssertNil(onlyWeight.gradBias)
             XCTAssertEqual(onlyWeight.gradWeight, fast.gradWeight)
-        }
+        } }
     }
 
     /// <conv2d(x), y> = <x, conv2dBackward(y).gradInput>: the input gradient is the exact adjoint.
     func testInputGradientIsAdjoint() {
         var rng = TestRNG(seed: 53)
-        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases {
+        for (n, ci, h, w, co, kh, kw, s, p, g) in convCases { for algorithm in [ConvolutionAlgorithm.im2col, .winograd] {
             let x = rng.tensor([n, ci, h, w]), wt = rng.tensor([co, ci / g, kh, kw])
-            let y = conv2d(x, weight: wt, stride: s, padding: p, groups: g)
+            let y = conv2d(x, weight: wt, stride: s, padding: p, groups: g, algorithm: algorithm)
             let r = rng.tensor(y.shape)
-            let back = conv2dBackward(gradOutput: r, x: x, weight: wt, stride: s, padding: p, groups: g).gradInput!
+            let back = conv2dBackward(gradOutput: r, x: x, weight: wt, stride: s, padding: p, groups: g,
+                                      algorithm: algorithm).gradInput!
             let lhs = dotD(y.doubles, r.doubles), rhs = dotD(x.doubles, back.doubles)
-            XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * max(1, abs(lhs)), "case \((n, ci, h, w, co, kh, kw, s, p, g))")
-        }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * max(1, abs(lhs)), "case \((n, ci, h, w, co, kh, kw, s, p, g)) \(algorithm)")
+        } }
     }
 
     /// Input, weight and bias gradients against central differences of a Double convolution.
     func testBackwardMatchesFiniteDifferences() {
         var rng = TestRNG(seed: 54)
-        for (n, ci, h, w, co, kh, kw, s, p, g) in [(2, 4, 5, 4, 2, 3, 3, 2, 1, 2), (1, 2, 4, 5, 3, 3, 2, 1, 1, 1)] {
+        // The last case runs its input gradient as Winograd (3×3, stride 1, padding 1).
+        for (n, ci, h, w, co, kh, kw, s, p, g) in [(2, 4, 5, 4, 2, 3, 3, 2, 1, 2), (1, 2, 4, 5, 3, 3, 2, 1, 1, 1),
+                                                   (2, 2, 5, 3, 3, 3, 3, 1, 1, 1)] {
             let x = rng.tensor([n, ci, h, w]), wt = rng.tensor([co, ci / g, kh, kw]), b = rng.tensor([co])
             let geo = ConvCase(n: n, ci: ci, h: h, w: w, co: co, kh: kh, kw: kw, stride: s, padding: p, groups: g)
             let r = rng.doubles(n * co * geo.oh * geo.ow)
             let grads = conv2dBackward(gradOutput: Tensor(shape: [n, co, geo.oh, geo.ow], data: r.map(Float.init)),
-                                       x: x, weight: wt, stride: s, padding: p, groups: g)
+                                       x: x, weight: wt, stride: s, padding: p, groups: g, algorithm: .winograd)
             assertGradClose(grads.gradInput!.storage,
                             numericalGradient(x.doubles) { dotD(geo.conv($0, wt.doubles, b.doubles), r) }, "dx")
             assertGradClose(grads.gradWeight!.storage,

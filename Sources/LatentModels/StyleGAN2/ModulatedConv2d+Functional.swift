@@ -12,10 +12,13 @@ import LatentTensor
 ///   - padding: default `k / 2`.
 ///   - resampleFilter: e.g. `setupFilter([1, 3, 3, 1])`.
 ///   - demodulate: default true.
+///   - algorithm: how same-size 3×3 convolutions are computed (default: by size).
 /// - Returns: `[N, O, H', W']` (`H' = H` for up 1, `2H` for up 2 with k = 3).
 public func modulatedConv2d(_ x: Tensor, weight: Tensor, styles: Tensor, noise: Tensor? = nil, up: Int = 1,
-                            padding: Int? = nil, resampleFilter: Tensor? = nil, demodulate: Bool = true) -> Tensor {
-    let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter)
+                            padding: Int? = nil, resampleFilter: Tensor? = nil, demodulate: Bool = true,
+                            algorithm: ConvolutionAlgorithm = .automatic) -> Tensor {
+    let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter,
+                             algorithm: algorithm)
     precondition(x.rank == 4 && x.shape[1] == op.inChannels, "modulatedConv2d: x must be [N, \(op.inChannels), H, W], got \(x.shape)")
     let n = x.shape[0]
     var c = swapBatchAndChannels(op.convolve(x: FeatureMap(nchw: x), styles: styles).nchw)   // [O, N, H', W']
@@ -41,9 +44,11 @@ public func modulatedConv2d(_ x: Tensor, weight: Tensor, styles: Tensor, noise: 
 /// Gradients of `modulatedConv2d` (noise enters additively, so its gradient is `gradOutput`).
 /// - Returns: `gradInput` `[N, I, H, W]`, `gradStyles` `[N, I]`, `gradWeight` `[O, I, k, k]`.
 public func modulatedConv2dBackward(gradOutput: Tensor, x: Tensor, weight: Tensor, styles: Tensor, up: Int = 1,
-                                    padding: Int? = nil, resampleFilter: Tensor? = nil, demodulate: Bool = true)
+                                    padding: Int? = nil, resampleFilter: Tensor? = nil, demodulate: Bool = true,
+                                    algorithm: ConvolutionAlgorithm = .automatic)
     -> (gradInput: Tensor, gradStyles: Tensor, gradWeight: Tensor) {
-    let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter)
+    let op = ModulatedConv2d(weight: weight, up: up, demodulate: demodulate, padding: padding, resampleFilter: resampleFilter,
+                             algorithm: algorithm)
     let n = x.shape[0], o = op.outChannels
     let xc = FeatureMap(nchw: x)
     var g = swapBatchAndChannels(gradOutput)    // [O, N, H', W']

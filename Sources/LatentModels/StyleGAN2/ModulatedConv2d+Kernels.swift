@@ -17,7 +17,9 @@ extension ModulatedConv2d {
         let out = FeatureMap(shape: [outChannels, n, oh, ow])
         styles.withUnsafeBufferPointer { ps in
             Parallel.withSingleThreadedBLAS {
-                if up == 1 {
+                if up == 1 && usesWinograd(batch: n, height: h, width: w) {
+                    winogradConvolution(x.pointer, scales: ps.baseAddress!, adjoint: false, batch: n, height: h, width: w, out.pointer)
+                } else if up == 1 {
                     weight.withUnsafeBufferPointer { pw in
                         sameConvolution(x.pointer, scales: ps.baseAddress!, channels: i, weights: pw.baseAddress!,
                                         outputs: outChannels, batch: n, height: h, width: w, out.pointer)
@@ -51,11 +53,21 @@ extension ModulatedConv2d {
         let i = inChannels, kk = kernelSize * kernelSize, hw = h * w, ncol = n * hw
         let plan = firPlan(height: h, width: w)
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: plan)
-        let tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
         let scratch = max(plan.height * plan.width, PolyphaseUpsample.scratchCount(height: h, width: w))
         // Decided by the map size alone (≥ 256 pixels: one image per tile at every batch size), so
         // an image is computed the same way alone or in a batch.
         let scaleWeights = hw >= GemmTiling.minColumns && outChannels * kk <= hw
+        var tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk)
+        if scaleWeights {
+            // Blocks of ≥ 8 output channels (GEMM rows ≥ 72) over whole images, up to 64 MB of taps
+            // each, as in the backward. With 2 MB tiles a 1024² layer had one channel per tile: GEMMs
+            // of 9 rows that packed the 64 × 512² input again for each of the 32 channels (forward
+            // 1.14–1.18 s → 0.96–1.0 s; the taps leave the cache either way at these sizes).
+            // The tiles' scratch (75 MB each at 1024²) comes and goes with the layer.
+            let fit = min(outChannels, max(Self.upMinChannels, Self.upGradientBudget / (kk * hw)))
+            tiling = GemmTiling(batch: n, pixels: hw, units: outChannels, unitRows: kk,
+                                tileFloats: fit * kk * hw, minColumns: hw)
+        }
         let xs = scaleWeights ? nil : ScratchPool.shared.take(i * ncol)
         defer { if let xs { ScratchPool.shared.give(xs) } }
         if let xs { modulate(x, s, batch: n, pixels: hw, xs.pointer) }
@@ -233,7 +245,7 @@ extension ModulatedConv2d {
         let poly = PolyphaseUpsample(kernelSize: kernelSize, up: up, plan: forwardPlan)
         let plan = forwardPlan.backwardPlan(filter: filter!, gain: Float(up * up))
         let uh = plan.outHeight, uw = plan.outWidth, ghw = plan.height * plan.width
-        let fit = min(o, max(8, Self.upGradientBudget / (kk * ncol))), blockCount = (o + fit - 1) / fit
+        let fit = min(o, max(Self.upMinChannels, Self.upGradientBudget / (kk * ncol))), blockCount = (o + fit - 1) / fit
         let oBlock = (o + blockCount - 1) / blockCount     // balanced blocks
         let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
         // ∂weightUpT [O·k², I] and the modulated input it needs (PTI only).
@@ -297,6 +309,8 @@ extension ModulatedConv2d {
 
     /// Floats of `∂t` one block of `backwardUp` may use (64 MB).
     static let upGradientBudget = 1 << 24
+    /// Fewest output channels in a block of `forwardUp` / `backwardUp` (GEMM rows or depth `9 · 8`).
+    static let upMinChannels = 8
 
     /// Given `∂xs` in `gradX` (`[I, N, H, W]`): `∂s[n, c] = Σ_p ∂xs · x`, then `∂x = ∂xs · s` in place.
     func modulationGradients(_ gradX: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,

@@ -47,6 +47,34 @@ extension ModulatedConv2d {
         }
     }
 
+    /// Whether a same-size convolution of a batch of `h × w` maps runs as Winograd F(2×2, 3×3)
+    /// (`Winograd3x3`; see `ConvolutionAlgorithm.automatic` for the size rule).
+    func usesWinograd(batch n: Int, height h: Int, width w: Int) -> Bool {
+        algorithm.usesWinograd(kernelSize: kernelSize, stride: 1, padding: padding, groups: 1, pixels: n * h * w)
+    }
+
+    /// `out[O, N, H, W] = conv3x3(x ⊙ scales, weight)` (`adjoint == false`, `x` `[I, N, H, W]`), or
+    /// the input gradient `∂xs[I, N, H, W] = flip(weight)ᵀ ⋆ x` (`adjoint`, `x` = `∂c` `[O, N, H, W]`),
+    /// by Winograd with the layer's cached transformed weights.
+    func winogradConvolution(_ x: UnsafePointer<Float>, scales: UnsafePointer<Float>?, adjoint: Bool,
+                             batch n: Int, height h: Int, width w: Int, _ out: UnsafeMutablePointer<Float>) {
+        let layout = Winograd3x3.PlaneLayout.cnhw(batch: n, height: h, width: w)
+        let o = outChannels, i = inChannels
+        let u = winogradWeights.weights {
+            [Float](unsafeUninitializedCapacity: Winograd3x3.transformedWeightCount(outputs: o, inputs: i)) { buf, count in
+                weight.withUnsafeBufferPointer { pw in
+                    Winograd3x3.transformWeights(pw.baseAddress!, outputs: o, inputs: i, into: buf.baseAddress!)
+                }
+                count = buf.count
+            }
+        }
+        u.withUnsafeBufferPointer { pu in
+            Winograd3x3.convolve(x, layout: layout, scales: scales, channels: adjoint ? o : i,
+                                 transformedWeights: pu.baseAddress!, outputs: adjoint ? i : o,
+                                 batch: n, height: h, width: w, out, outLayout: layout, adjoint: adjoint)
+        }
+    }
+
     /// Multiply-adds below which a small-map GEMM runs on one thread.
     static let minSplitWork = 1 << 19
 
@@ -56,7 +84,9 @@ extension ModulatedConv2d {
                              batch n: Int, height h: Int, width w: Int,
                              gradX: UnsafeMutablePointer<Float>, gradS: UnsafeMutablePointer<Float>) {
         let i = inChannels, o = outChannels, k = kernelSize, kk = k * k, hw = h * w
-        if !weightFlipped.isEmpty {
+        if usesWinograd(batch: n, height: h, width: w) {
+            winogradConvolution(g, scales: nil, adjoint: true, batch: n, height: h, width: w, gradX)
+        } else if !weightFlipped.isEmpty {
             weightFlipped.withUnsafeBufferPointer { wf in
                 sameConvolution(g, scales: nil, channels: o, weights: wf.baseAddress!, outputs: i, batch: n, height: h, width: w, gradX)
             }

@@ -1,3 +1,4 @@
+import Foundation
 import LatentTensor
 
 /// StyleGAN2's modulated convolution (`modulated_conv2d` in NVlabs `networks_stylegan2.py`) in the
@@ -37,19 +38,28 @@ public struct ModulatedConv2d: Sendable {
     /// per call. Empty otherwise.
     let weightFlipped: [Float]
     static let flippedWeightLimit = 1 << 20
+    /// The Winograd-transformed weight `[16, O, I]` (`Winograd3x3.transformWeights`), built on first
+    /// use, so only layers that run at Winograd sizes hold it (16/9 of the weight; the input
+    /// gradient reads it transposed). Shared by copies of this value, whose weight is the same.
+    let winogradWeights = WinogradWeightCache()
+    /// How same-size 3×3 convolutions are computed (`automatic` by map size; tests pin one).
+    public let algorithm: ConvolutionAlgorithm
 
     /// - Parameters:
     ///   - weight: `[O, I, k, k]`, k odd.
     ///   - up: 1 or 2 (2 needs `resampleFilter`, e.g. `setupFilter([1, 3, 3, 1])`).
     ///   - demodulate: default true (ToRGB uses false).
     ///   - padding: default `k / 2`.
-    public init(weight: Tensor, up: Int = 1, demodulate: Bool = true, padding: Int? = nil, resampleFilter: Tensor? = nil) {
+    ///   - algorithm: same-size 3×3 convolutions as im2col + GEMM or Winograd (default: by size).
+    public init(weight: Tensor, up: Int = 1, demodulate: Bool = true, padding: Int? = nil, resampleFilter: Tensor? = nil,
+                algorithm: ConvolutionAlgorithm = .automatic) {
         precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3] && weight.shape[2] % 2 == 1,
                      "modulatedConv2d: weight must be [O, I, k, k] with odd k, got \(weight.shape)")
         precondition(up == 1 || up == 2, "modulatedConv2d: up must be 1 or 2, got \(up)")
         let o = weight.shape[0], i = weight.shape[1], k = weight.shape[2], kk = k * k
         self.outChannels = o; self.inChannels = i; self.kernelSize = k
         self.up = up; self.demodulate = demodulate; self.padding = padding ?? k / 2
+        self.algorithm = algorithm
         self.weight = weight
         var sq = [Float](repeating: 0, count: o * i)
         for r in 0..<(o * i) {
@@ -162,5 +172,20 @@ public struct ModulatedConv2d: Sendable {
                 for t in 0..<kk { pgw[r * kk + t] -= qv * weight.storage[r * kk + t] }
             }
         }
+    }
+}
+
+/// A lazily built, then immutable, array shared by the copies of one layer.
+final class WinogradWeightCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: [Float]?
+
+    /// The cached array, built by `make` on the first call.
+    func weights(_ make: () -> [Float]) -> [Float] {
+        lock.lock(); defer { lock.unlock() }
+        if let cached { return cached }
+        let built = make()
+        cached = built
+        return built
     }
 }

@@ -94,6 +94,7 @@ func col2imMaybeParallel(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ x: U
 /// y[N, Co, oh, ow] = conv(x[N, Ci, H, W], weight) + bias. Tasks: (image, group, row block).
 func conv2dForwardCore(_ s: Conv2dShape, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+    if s.usesWinograd { conv2dWinograd(s, x: x, weight: weight, bias: bias, y: y); return }
     let p = s.p, k = s.k, geo = s.geometry, blocks = s.blockCount
     let scratch = s.pointwise ? [] : convScratch(k * s.blockRows * s.ow)
     defer { scratch.forEach { $0.deallocate() } }
@@ -206,7 +207,26 @@ func conv2dInputGradAsConvolution(_ s: Conv2dShape, gradOutput: UnsafePointer<Fl
             }
         }
     }
-    let t = Conv2dShape(input: [s.n, s.co, s.oh, s.ow], weight: [s.ci, s.cog, s.kh, s.kw], stride: 1,
+    var t = Conv2dShape(input: [s.n, s.co, s.oh, s.ow], weight: [s.ci, s.cog, s.kh, s.kw], stride: 1,
                         padding: s.kh - 1 - s.padding, groups: s.groups, name: "conv2dBackward")
+    t.algorithm = s.algorithm
     conv2dForwardCore(t, x: gradOutput, weight: UnsafePointer(flipped), bias: nil, y: gradInput)
+}
+
+/// `y = conv3x3(x, weight) + bias` (NCHW, stride 1, padding 1, one group) by Winograd F(2×2, 3×3),
+/// the weight transformed per call (16/9 of its size; small next to the convolution at the sizes
+/// where Winograd is chosen).
+func conv2dWinograd(_ s: Conv2dShape, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                    bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+    withScratch(Winograd3x3.transformedWeightCount(outputs: s.co, inputs: s.ci)) { u in
+        Winograd3x3.transformWeights(weight, outputs: s.co, inputs: s.ci, into: u)
+        Winograd3x3.convolve(x, layout: .nchw(channels: s.ci, height: s.h, width: s.w), scales: nil, channels: s.ci,
+                             transformedWeights: u, outputs: s.co, batch: s.n, height: s.h, width: s.w,
+                             y, outLayout: .nchw(channels: s.co, height: s.oh, width: s.ow))
+    }
+    guard let bias else { return }
+    Parallel.forEach(s.n * s.co, minChunk: max(1, 16384 / max(s.p, 1))) { plane in
+        let v = bias[plane % s.co], row = y + plane * s.p
+        for j in 0..<s.p { row[j] += v }
+    }
 }

@@ -17,11 +17,13 @@
 ///   - bias: `[Co]` or nil.
 ///   - stride: step in both directions (default 1). padding: zeros on every side (default 0).
 ///   - groups: `Ci` and `Co` are split into `groups` independent convolutions (default 1).
+///   - algorithm: 3×3, stride-1, padding-1 convolutions as im2col + GEMM or Winograd (default: by size).
 /// - Returns: `[N, Co, (H + 2·padding − kh)/stride + 1, (W + 2·padding − kw)/stride + 1]`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
-                   groups: Int = 1) -> Tensor {
-    let s = Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
+                   groups: Int = 1, algorithm: ConvolutionAlgorithm = .automatic) -> Tensor {
+    var s = Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                         groups: groups, name: "conv2d")
+    s.algorithm = algorithm
     if let bias { precondition(bias.shape == [s.co], "conv2d: bias shape \(bias.shape) != [\(s.co)]") }
     var y = Tensor.zeros(s.outputShape)
     if y.count == 0 { return y }
@@ -40,13 +42,16 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
 ///   - x: `[N, Ci, H, W]`, the forward input. weight: `[Co, Ci/groups, kh, kw]`.
 ///   - stride, padding, groups: as in the forward.
 ///   - needInput / needWeight / needBias: which gradients to compute.
+///   - algorithm: as in the forward (the stride-1 input gradient is a convolution too).
 /// - Returns: `gradInput` shaped like `x` (Wᵀ·gradOutput folded back by `col2im`), `gradWeight`
 ///   shaped like `weight` (gradOutput·colsᵀ summed over the batch), `gradBias [Co]`.
 public func conv2dBackward(gradOutput: Tensor, x: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
-                           groups: Int = 1, needInput: Bool = true, needWeight: Bool = true, needBias: Bool = true)
+                           groups: Int = 1, needInput: Bool = true, needWeight: Bool = true, needBias: Bool = true,
+                           algorithm: ConvolutionAlgorithm = .automatic)
     -> (gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?) {
-    let s = Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
+    var s = Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                         groups: groups, name: "conv2dBackward")
+    s.algorithm = algorithm
     precondition(gradOutput.shape == s.outputShape,
                  "conv2dBackward: gradOutput shape \(gradOutput.shape) != output shape \(s.outputShape)")
     var gradInput: Tensor? = nil, gradWeight: Tensor? = nil
@@ -133,6 +138,11 @@ struct Conv2dShape {
     /// Rows of one group's column matrix.
     var k: Int { cig * kh * kw }
     var pointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padding == 0 }
+    /// Same-size 3×3 convolutions may run as Winograd (`conv2dWinograd`).
+    var algorithm = ConvolutionAlgorithm.automatic
+    var usesWinograd: Bool {
+        kh == kw && algorithm.usesWinograd(kernelSize: kh, stride: stride, padding: padding, groups: groups, pixels: n * oh * ow)
+    }
     var outputShape: [Int] { [n, co, oh, ow] }
     var inputShape: [Int] { [n, ci, h, w] }
     var geometry: ConvGeometry {
