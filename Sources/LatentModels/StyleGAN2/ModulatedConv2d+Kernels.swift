@@ -248,6 +248,10 @@ extension ModulatedConv2d {
         let fit = min(o, max(Self.upMinChannels, Self.upGradientBudget / (kk * ncol))), blockCount = (o + fit - 1) / fit
         let oBlock = (o + blockCount - 1) / blockCount     // balanced blocks
         let tiling = GemmTiling(batch: n, pixels: hw, units: i, unitRows: 1)
+        // Large maps: tiles of columns (about 2 MB of the taps' gradient each, at least 4 per thread).
+        let threads = Parallel.threadCount
+        let columnTile: Int? = ncol >= 4 * threads * GemmTiling.minColumns
+            ? max(GemmTiling.minColumns, min(GemmTiling.tileFloats / (kk * oBlock), ncol / (4 * threads))) : nil
         // ∂weightUpT [O·k², I] and the modulated input it needs (PTI only).
         var gwt = [Float](repeating: 0, count: needWeight ? o * kk * i : 0)
         let xs = needWeight ? ScratchPool.shared.take(i * ncol) : nil
@@ -280,12 +284,23 @@ extension ModulatedConv2d {
                     }
                 }
                 weightUpT.withUnsafeBufferPointer { pw in
-                    Parallel.forEachDynamic(tiling.count) { t in
-                        let (imgs, units) = tiling.tile(t)
-                        sgemm(transA: true, m: units.count, n: imgs.count * hw, k: rows,
-                              a: pw.baseAddress! + o0 * kk * i + units.lowerBound, lda: i,
-                              b: gt + imgs.lowerBound * hw, ldb: ncol, beta: o0 == 0 ? 0 : 1,
-                              c: gradX + units.lowerBound * ncol + imgs.lowerBound * hw, ldc: ncol)
+                    if let columns = columnTile {
+                        // Every input channel per tile, over a run of columns: the taps' gradient is
+                        // packed once (tiles over input channels packed it again for each block of
+                        // two channels at 1024²).
+                        Parallel.forEachDynamic((ncol + columns - 1) / columns) { t in
+                            let c0 = t * columns, c1 = min(ncol, c0 + columns)
+                            sgemm(transA: true, m: i, n: c1 - c0, k: rows, a: pw.baseAddress! + o0 * kk * i, lda: i,
+                                  b: gt + c0, ldb: ncol, beta: o0 == 0 ? 0 : 1, c: gradX + c0, ldc: ncol)
+                        }
+                    } else {
+                        Parallel.forEachDynamic(tiling.count) { t in
+                            let (imgs, units) = tiling.tile(t)
+                            sgemm(transA: true, m: units.count, n: imgs.count * hw, k: rows,
+                                  a: pw.baseAddress! + o0 * kk * i + units.lowerBound, lda: i,
+                                  b: gt + imgs.lowerBound * hw, ldb: ncol, beta: o0 == 0 ? 0 : 1,
+                                  c: gradX + units.lowerBound * ncol + imgs.lowerBound * hw, ldc: ncol)
+                        }
                     }
                 }
                 if let xs {
