@@ -116,8 +116,9 @@ public enum Winograd3x3 {
     ///     weights: rotating g by 180° swaps rows and columns 0 and 3 of `G g Gᵀ` (because
     ///     `G·J = K·G` for the reversal J and the swap K), so `U_f[ξ] = U[K ξ K]ᵀ`.
     ///   - out: `O` planes per image, placed by `outLayout`; fully overwritten.
-    ///   - chunkFloats: target size of a chunk's transformed input (tests use small ones to cut
-    ///     small maps into many chunks).
+    ///   - chunkFloats, minTilesPerChunk: target size of a chunk's transformed input, and the fewest
+    ///     tiles a chunk may have (default 4·O); tests use small ones to cut small maps into many
+    ///     chunks.
     public static func convolve(_ src: UnsafePointer<Float>, layout: PlaneLayout, scales: UnsafePointer<Float>?,
                                 channels c: Int, transformedWeights u: UnsafePointer<Float>, outputs o: Int,
                                 batch n: Int, height h: Int, width w: Int,
