@@ -206,25 +206,32 @@ public enum Winograd3x3 {
             // Rows padded to a multiple of 8 plus one, so the 8-wide loop below may read `t + 1 ..< t + 9`.
             let len = (tw + 7) / 8 * 8 + 8
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * len) { tb in
-                let rows = tb.baseAddress!   // input rows 0…3 of the patch, each as (even, odd) of `len`
+                // Input rows 0…3 of the patch, each as (even, odd) of `len`. The next tile row of the same
+                // image starts two input rows lower, so its rows 0 and 1 are this one's 2 and 3: the
+                // slots rotate instead of splitting those rows again.
+                var slots = (tb.baseAddress!, tb.baseAddress! + 2 * len, tb.baseAddress! + 4 * len, tb.baseAddress! + 6 * len)
+                var previous = -1   // global tile row whose rows the slots hold
                 for r in tileRows {
                     let nn = r / tileHeight, ty = r % tileHeight
                     let plane = x + ch * src.channelStride + nn * src.imageStride
                     let scale = scales.map { $0[nn * channels + ch] } ?? 1
-                    for i in 0..<4 {
+                    let reuse = previous == r - 1 && ty > 0
+                    if reuse { slots = (slots.2, slots.3, slots.0, slots.1) }
+                    for i in (reuse ? 2 : 0)..<4 {
                         let iy = 2 * ty - 1 + i
-                        let ev = rows + 2 * i * len, od = ev + len
+                        let ev = i == 0 ? slots.0 : i == 1 ? slots.1 : i == 2 ? slots.2 : slots.3, od = ev + len
                         if iy >= 0 && iy < h {
                             Self.splitColumns(plane + iy * w, width: w, scale: scale, even: ev, odd: od, count: len)
                         } else {
                             ev.initialize(repeating: 0, count: 2 * len)
                         }
                     }
+                    previous = r
                     // v[ξ, ch, t0 + t] = out + ξ · stride + t
                     let out = UnsafeMutableRawPointer(v + ch * tiles + (r - tileRows.lowerBound) * tw)
                     let stride = 4 * channels * tiles
-                    let e0 = UnsafeRawPointer(rows), o0 = e0 + 4 * len, e1 = e0 + 8 * len, o1 = e0 + 12 * len
-                    let e2 = e0 + 16 * len, o2 = e0 + 20 * len, e3 = e0 + 24 * len, o3 = e0 + 28 * len
+                    let e0 = UnsafeRawPointer(slots.0), o0 = e0 + 4 * len, e1 = UnsafeRawPointer(slots.1), o1 = e1 + 4 * len
+                    let e2 = UnsafeRawPointer(slots.2), o2 = e2 + 4 * len, e3 = UnsafeRawPointer(slots.3), o3 = e3 + 4 * len
                     var t = 0
                     while t < tw {
                         // Bᵀ along the rows (r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3) for
