@@ -126,6 +126,11 @@ func conv2dForwardCore(_ s: Conv2dShape, x: UnsafePointer<Float>, weight: Unsafe
 /// chunks write disjoint planes and so parallelise without races even for a single image.
 func conv2dInputGradCore(_ s: Conv2dShape, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          gradInput: UnsafeMutablePointer<Float>) {
+    if s.usesWinograd {
+        // The adjoint Winograd convolution reads the forward weight's transform: no flipped copy.
+        conv2dWinograd(s, x: gradOutput, weight: weight, bias: nil, adjoint: true, y: gradInput)
+        return
+    }
     if s.stride == 1 && s.kh == s.kw && s.padding <= s.kh - 1 && !s.pointwise {
         conv2dInputGradAsConvolution(s, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
         return
@@ -207,22 +212,24 @@ func conv2dInputGradAsConvolution(_ s: Conv2dShape, gradOutput: UnsafePointer<Fl
             }
         }
     }
-    var t = Conv2dShape(input: [s.n, s.co, s.oh, s.ow], weight: [s.ci, s.cog, s.kh, s.kw], stride: 1,
+    // Never Winograd here: layers it applies to took the adjoint path in `conv2dInputGradCore`.
+    let t = Conv2dShape(input: [s.n, s.co, s.oh, s.ow], weight: [s.ci, s.cog, s.kh, s.kw], stride: 1,
                         padding: s.kh - 1 - s.padding, groups: s.groups, name: "conv2dBackward")
-    t.algorithm = s.algorithm
     conv2dForwardCore(t, x: gradOutput, weight: UnsafePointer(flipped), bias: nil, y: gradInput)
 }
 
 /// `y = conv3x3(x, weight) + bias` (NCHW, stride 1, padding 1, one group) by Winograd F(2×2, 3×3),
-/// the weight transformed per call (16/9 of its size; small next to the convolution at the sizes
-/// where Winograd is chosen).
+/// or with `adjoint` that convolution's input gradient `y = ∂x [N, Ci, H, W]` of `x = ∂y [N, Co, H, W]`
+/// (the flipped, transposed kernel, read from the same transform). The weight is transformed per
+/// call (16/9 of its size; small next to the convolution at the sizes where Winograd is chosen).
 func conv2dWinograd(_ s: Conv2dShape, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                    bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+                    bias: UnsafePointer<Float>?, adjoint: Bool = false, y: UnsafeMutablePointer<Float>) {
+    let (cin, cout) = adjoint ? (s.co, s.ci) : (s.ci, s.co)
     withScratch(Winograd3x3.transformedWeightCount(outputs: s.co, inputs: s.ci)) { u in
         Winograd3x3.transformWeights(weight, outputs: s.co, inputs: s.ci, into: u)
-        Winograd3x3.convolve(x, layout: .nchw(channels: s.ci, height: s.h, width: s.w), scales: nil, channels: s.ci,
-                             transformedWeights: u, outputs: s.co, batch: s.n, height: s.h, width: s.w,
-                             y, outLayout: .nchw(channels: s.co, height: s.oh, width: s.ow))
+        Winograd3x3.convolve(x, layout: .nchw(channels: cin, height: s.h, width: s.w), scales: nil, channels: cin,
+                             transformedWeights: u, outputs: cout, batch: s.n, height: s.h, width: s.w,
+                             y, outLayout: .nchw(channels: cout, height: s.h, width: s.w), adjoint: adjoint)
     }
     guard let bias else { return }
     Parallel.forEach(s.n * s.co, minChunk: max(1, 16384 / max(s.p, 1))) { plane in
