@@ -78,12 +78,15 @@ final class PSPEncoderTests: XCTestCase {
             XCTAssertEqual(codes[b, 0, k], pCodes[b, 0, k], accuracy: 1e-6)
             for i in 1..<6 { XCTAssertEqual(codes[b, i, k], pCodes[b, 0, k] + pCodes[b, i, k], accuracy: 1e-5) }
         } }
-        // Stage 3 (Delta3Training): deltas 1–3 applied, rows 4–5 are w0.
-        let staged = try encoder(.encoder4Editing, stage: 3).rawCodes(features: f)
-        for b in 0..<2 { for k in 0..<512 {
-            for i in 0...3 { XCTAssertEqual(staged[b, i, k], codes[b, i, k], accuracy: 1e-6) }
-            for i in 4..<6 { XCTAssertEqual(staged[b, i, k], pCodes[b, 0, k], accuracy: 1e-6) }
-        } }
+        // Stage s (e.g. 3 = Delta3Training): deltas 1…s applied, the later rows are w0 (the
+        // heads of a pyramid level run stacked, so stages that end inside a level run part of it).
+        for stage in [0, 1, 3, 4] {
+            let staged = try encoder(.encoder4Editing, stage: stage).rawCodes(features: f)
+            for b in 0..<2 { for k in 0..<512 {
+                for i in 0...stage { XCTAssertEqual(staged[b, i, k], codes[b, i, k], accuracy: 1e-6, "stage \(stage)") }
+                for i in (stage + 1)..<6 { XCTAssertEqual(staged[b, i, k], pCodes[b, 0, k], accuracy: 1e-6, "stage \(stage)") }
+            } }
+        }
         // latent_avg added per style (psp.py forward with start_from_latent_avg).
         let withAvg = try e4e.codes(x, addLatentAvg: true), raw = try e4e.codes(x, addLatentAvg: false)
         XCTAssertLessThanOrEqual(maxAbsDiff(raw, codes), 1e-6)
