@@ -6,6 +6,7 @@ import LatentInversion
 import LatentCLIP
 import LatentCore
 import LatentEditing
+import LatentEncoders
 import _LatentVerification
 
 /// The figures of `Bench/mask-exemplar.md` on the rendered test scenes:
@@ -15,16 +16,21 @@ import _LatentVerification
 /// 2. confined edits: the red-object recipe inside the object's box and red-wall inside the wall
 ///    (rows above the horizon, box excluded) by feature blending at 16² and 32²; PSNR outside the
 ///    mask against the unedited reconstruction, blended and unconfined;
-/// 3. exemplar transfer: each scene takes the next scene's rows (fine, middle, 4-9); circular
-///    distance of the object's and wall's mean hue to the exemplar's, before and after, and the
-///    object's centroid-x / height change (`sceneStatistics`);
+/// 3. exemplar transfer: each scene takes the next scene's appearance (row ranges; with
+///    `--exemplar-study 1` the other transfers of `ExemplarTransfer.study`; with `--channels
+///    SET.json` a StyleSpace channel set); circular distance of the object's and wall's mean hue
+///    to the exemplar's, before and after, and the object's centroid-x / height change
+///    (`sceneStatistics`). Measured first, so `--only exemplar` stops after it;
 /// 4. diversity: 20 samples per scene with fine / middle / coarse rows resampled; BicycleGAN's
 ///    consecutive-pair pixel L1 and CLIP cosine distance, and how the layout holds (object
 ///    centroid x, height, horizon row).
 ///
 /// Arguments: `--scenes DIR` (default ../shared/testdata/scenes), `--steps N` (projector steps,
 /// default 200), `--count K` (first K scenes, default all), `--diversity-count K` (scenes for
-/// part 4, default 8), `--out DIR` (mask-exemplar.json and mask-exemplar-sheet.png).
+/// part 4, default 8), `--out DIR` (mask-exemplar.json and mask-exemplar-sheet.png, and the
+/// cached inversions), `--latents encoder|DIR` (the scenes' latents from the embedded encoder or
+/// a project folder, e.g. PTI, instead of the projector), `--space w` (W inversions), `--only
+/// exemplar`, `--exemplar-study 1`, `--channels SET.json`.
 func runMaskExemplarBench(arguments: [String]) {
     var opts: [String: String] = [:]
     var i = 0
@@ -78,6 +84,35 @@ private func horizonRow(_ image: Tensor) -> Int {
     return best
 }
 
+/// The scenes' latents for the measurements, and what they are.
+private struct SceneLatents {
+    var latents: (ws: Tensor, noise: NoiseMaps, images: Tensor)
+    /// Per scene, the generator that renders its latent (a project folder's deltas), nil = the base.
+    var generators: [StyleGAN2Generator]?
+    var description: String
+}
+
+/// `kind` nil: `project()` (the projector, cached); `encoder`: the embedded encoder's codes
+/// (const noise); otherwise a project folder with `<scene name>/latent.npz` per scene, each
+/// rendered as `edit` renders it (with the folder's generator delta, e.g. PTI).
+private func sceneLatents(_ kind: String?, space: LatentSpace, scenes: [TestScene], photos: Tensor, generator G: StyleGAN2Generator,
+                          project: () throws -> (ws: Tensor, noise: NoiseMaps, images: Tensor)) throws -> SceneLatents {
+    switch kind {
+    case nil:
+        return SceneLatents(latents: try project(), generators: nil, description: "projector (\(space.rawValue))")
+    case "encoder"?:
+        let ws = try DefaultEncoder.load().encode(images: photos)
+        return SceneLatents(latents: (ws, NoiseMaps(), G.synthesis(ws: ws)), generators: nil, description: "embedded encoder")
+    case let folder?:
+        let files = try scenes.map { try RenderableLatent(path: "\(folder)/\(($0.name as NSString).deletingPathExtension)/latent.npz", base: G) }
+        var noise = NoiseMaps()
+        if let first = files[0].noise { for key in first.maps.keys { noise[key] = Tensor.concatenate(files.map { $0.noise![key]! }) } }
+        let images = Tensor.concatenate(files.map { let t = $0.render(); return t.reshaped([1] + t.shape) })
+        return SceneLatents(latents: (Tensor.concatenate(files.map(\.ws)), noise, images), generators: files.map(\.generator),
+                            description: "\(folder) (\(files.filter(\.tuned).count) of \(files.count) with a generator delta)")
+    }
+}
+
 private func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
 
 private func maskExemplarBench(_ opts: [String: String]) throws {
@@ -94,6 +129,7 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate,
                                                                    regularizeNoiseWeight: 1e5))
     options.seed = 0
+    if opts["space"] == "w" { options.space = .w }     // W inversions (one w for every row) instead of W+
     /// Projects every scene (batches of 8), or reads the latents a previous run with the same
     /// scenes and steps cached in `--out` (`<name>-<count>-<steps>.npz`), so a rerun of the
     /// measurements does not invert again.
@@ -122,9 +158,54 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     }
     func noiseOf(_ k: Int, _ noise: NoiseMaps) -> NoiseMaps { NoiseMaps(noise.maps.mapValues { $0.slice(k ..< k + 1) }) }
 
-    // 1. Reconstruction and inpainting.
-    print("inverting \(n) scenes, \(steps) steps, W+ with noise")
-    let rec = try projectAll(mask: nil, name: "reconstructions")
+    // 1. Reconstruction and inpainting. The scenes' latents: the projector's (default), the
+    // embedded encoder's (--latents encoder) or a project folder's (--latents DIR, e.g. PTI
+    // folders, each rendered with its own generator delta).
+    let source = try sceneLatents(opts["latents"], space: options.space, scenes: scenes, photos: photos, generator: G,
+                                  project: { try projectAll(mask: nil, name: options.space == .w ? "reconstructions-w" : "reconstructions") })
+    let rec = source.latents
+    print("scene latents: \(source.description)")
+    var results: [String: RecordValue] = ["scenes": .int(n), "steps": .int(steps), "latents": .string(source.description)]
+    // Exemplar transfer (part 3 of the summary above; first, so --only exemplar skips the rest): scene k takes scene k+1's rows (and, with --exemplar-study, the
+    // other transfers of `ExemplarTransfer.study`).
+    var exemplar: [String: RecordValue] = [:]
+    var sheetExemplar: [String: [Int: Tensor]] = [:]
+    let objPixels = scenes.map { $0.objectPixels() }, walls = scenes.map { wallPixels($0, r: r) }
+    var transfers: [ExemplarTransfer] = [.rows(LayerPreset.fine.range(numWs: G.numWs)), .rows(LayerPreset.middle.range(numWs: G.numWs))]
+        + [4 ..< 10, 5 ..< 10, 6 ..< 10, 7 ..< 10, 6 ..< 8, 4 ..< 6, 5 ..< 6].filter { $0.upperBound <= G.numWs }.map { .rows($0) }
+    if opts["exemplar-study"] != nil { transfers += ExemplarTransfer.study(numWs: G.numWs) }
+    if let path = opts["channels"] { transfers.append(.channels(try StyleChannelSet(path: path))) }
+    let pcaBasis = opts["exemplar-study"] != nil
+        ? try principalComponents(data: sampleW(generator: G, samples: 10_000, seed: 0), count: 64).components : nil
+    for transfer in transfers {
+        var objBefore: [Double] = [], objAfter: [Double] = [], wallBefore: [Double] = [], wallAfter: [Double] = []
+        var dx: [Double] = [], dh: [Double] = []
+        for k in 0..<n {
+            let e = (k + 1) % n
+            let after = try transfer.render(generator: source.generators?[k] ?? G, ws: rec.ws.slice(k ..< k + 1),
+                                            exemplarWs: rec.ws.slice(e ..< e + 1), noise: noiseOf(k, rec.noise), pcaBasis: pcaBasis)
+            let before = rec.images.row(k), ex = rec.images.row(e)
+            let exObj = meanHue(ex, pixels: objPixels[e]), exWall = meanHue(ex, pixels: walls[e])
+            objBefore.append(circularDistance(meanHue(before, pixels: objPixels[k]), exObj))
+            objAfter.append(circularDistance(meanHue(after, pixels: objPixels[k]), exObj))
+            wallBefore.append(circularDistance(meanHue(before, pixels: walls[k]), exWall))
+            wallAfter.append(circularDistance(meanHue(after, pixels: walls[k]), exWall))
+            let sb = sceneStatistics(image: before), sa = sceneStatistics(image: after)
+            dx.append(abs(sa.centroidX - sb.centroidX)); dh.append(abs(sa.objectHeight - sb.objectHeight))
+            if k < 4 { sheetExemplar[transfer.label, default: [:]][k] = after }
+        }
+        exemplar[transfer.label] = ["object_hue_distance_before": .double(mean(objBefore)), "object_hue_distance_after": .double(mean(objAfter)),
+                                    "wall_hue_distance_before": .double(mean(wallBefore)), "wall_hue_distance_after": .double(mean(wallAfter)),
+                                    "centroid_x_change": .double(mean(dx)), "max_centroid_x_change": .double(dx.max()!),
+                                    "height_change": .double(mean(dh)), "max_height_change": .double(dh.max()!)]
+        print(String(format: "exemplar, %@: object hue distance %.3f → %.3f, wall %.3f → %.3f; centroid x change %.3f (max %.3f), height %.3f (max %.3f)",
+                     transfer.label, mean(objBefore), mean(objAfter), mean(wallBefore), mean(wallAfter), mean(dx), dx.max()!, mean(dh), dh.max()!))
+    }
+    results["exemplar"] = .object(exemplar)
+    if opts["only"] == "exemplar" {
+        try RunRecord(command: "LatentBench mask-exemplar", results).write(to: outDir + "/mask-exemplar.json")
+        return
+    }
     var keep = Tensor.ones([n, 1, r, r])
     let boxes = scenes.map { $0.boxMask(resolution: r) }
     for k in 0..<n { for q in 0..<hw where boxes[k][q] { keep.storage[k * hw + q] = 0 } }
@@ -148,13 +229,10 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
         recInside.append(maskedPSNR(rec.images.row(k), photos.row(k), pixels: boxes[k]))
         holeFraction.append(Double(boxes[k].filter { $0 }.count) / Double(hw))
     }
-    var results: [String: RecordValue] = [
-        "scenes": .int(n), "steps": .int(steps),
-        "inpainting": ["psnr_inside_hole_vs_truth": .double(mean(inside)), "psnr_outside_hole_vs_input": .double(mean(outside)),
+    results["inpainting"] = ["psnr_inside_hole_vs_truth": .double(mean(inside)), "psnr_outside_hole_vs_input": .double(mean(outside)),
                        "reconstruction_psnr_inside_box": .double(mean(recInside)),
                        "row_mean_fill_psnr_inside_hole": .double(mean(rowFill)), "hole_fraction": .double(mean(holeFraction)),
-                       "min_inside": .double(inside.min()!), "max_inside": .double(inside.max()!)],
-    ]
+                       "min_inside": .double(inside.min()!), "max_inside": .double(inside.max()!)]
     print(String(format: "inpainting: inside the hole %.2f dB vs truth (full inversion there %.2f dB, row-mean fill %.2f dB), outside %.2f dB vs input, hole %.0f %% of the image",
                  mean(inside), mean(recInside), mean(rowFill), mean(outside), mean(holeFraction) * 100))
 
@@ -192,36 +270,6 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     }
     results["confined_edits"] = .object(confined)
 
-    // 3. Exemplar transfer: scene k takes scene k+1's rows.
-    var exemplar: [String: RecordValue] = [:]
-    var sheetExemplar: [String: [Int: Tensor]] = [:]
-    let objPixels = scenes.map { $0.objectPixels() }, walls = scenes.map { wallPixels($0, r: r) }
-    for (label, rows) in [("fine", LayerPreset.fine.range(numWs: G.numWs)), ("middle", LayerPreset.middle.range(numWs: G.numWs)), ("4-9", 4 ..< 10), ("5-9", 5 ..< 10), ("6-9", 6 ..< 10), ("7-9", 7 ..< 10), ("6-7", 6 ..< 8), ("4-5", 4 ..< 6), ("5", 5 ..< 6)] {
-        var objBefore: [Double] = [], objAfter: [Double] = [], wallBefore: [Double] = [], wallAfter: [Double] = []
-        var dx: [Double] = [], dh: [Double] = []
-        for k in 0..<n {
-            let e = (k + 1) % n
-            let ws = rec.ws.slice(k ..< k + 1), noise = noiseOf(k, rec.noise)
-            let moved = try exemplarCrossover(ws: ws, exemplarWs: rec.ws.slice(e ..< e + 1), layers: rows)
-            let before = rec.images.row(k), after = G.synthesis(ws: moved, noise: noise).row(0), ex = rec.images.row(e)
-            let exObj = meanHue(ex, pixels: objPixels[e]), exWall = meanHue(ex, pixels: walls[e])
-            objBefore.append(circularDistance(meanHue(before, pixels: objPixels[k]), exObj))
-            objAfter.append(circularDistance(meanHue(after, pixels: objPixels[k]), exObj))
-            wallBefore.append(circularDistance(meanHue(before, pixels: walls[k]), exWall))
-            wallAfter.append(circularDistance(meanHue(after, pixels: walls[k]), exWall))
-            let sb = sceneStatistics(image: before), sa = sceneStatistics(image: after)
-            dx.append(abs(sa.centroidX - sb.centroidX)); dh.append(abs(sa.objectHeight - sb.objectHeight))
-            if k < 4 { sheetExemplar[label, default: [:]][k] = after }
-        }
-        exemplar[label] = ["rows": .string(wsRangeText(rows)),
-                           "object_hue_distance_before": .double(mean(objBefore)), "object_hue_distance_after": .double(mean(objAfter)),
-                           "wall_hue_distance_before": .double(mean(wallBefore)), "wall_hue_distance_after": .double(mean(wallAfter)),
-                           "centroid_x_change": .double(mean(dx)), "max_centroid_x_change": .double(dx.max()!),
-                           "height_change": .double(mean(dh)), "max_height_change": .double(dh.max()!)]
-        print(String(format: "exemplar rows %@ (%@): object hue distance %.3f → %.3f, wall %.3f → %.3f; centroid x change %.3f (max %.3f), height %.3f (max %.3f)",
-                     wsRangeText(rows), label, mean(objBefore), mean(objAfter), mean(wallBefore), mean(wallAfter), mean(dx), dx.max()!, mean(dh), dh.max()!))
-    }
-    results["exemplar"] = .object(exemplar)
 
     // 4. Diversity against layout hold.
     let dn = min(n, Int(opts["diversity-count"] ?? "8")!)
@@ -257,16 +305,22 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     // the box, unconfined, the exemplar (next scene), its rows 8-9 and 4-7 taken, two samples
     // with the fine rows resampled.
     var cells: [Tensor] = []
-    let titles = ["photo", "hole", "inpaint", "in box", "free", "exemplar", "rows 8-9", "rows 4-7", "vary fine", "vary fine"]
+    // With --channels, the channel set's transfer follows the row crossovers.
+    let channelLabel = transfers.first { if case .channels = $0 { return true }; return false }?.label
+    let titles = ["photo", "hole", "inpaint", "in box", "free", "exemplar", "rows 8-9", "rows 4-7"] + (channelLabel == nil ? [] : ["channels"])
+        + ["vary fine", "vary fine"]
     for k in 0..<min(4, n) {
         let e = (k + 1) % n
         let holed = Inpainting.composite(input: photos.row(k), fill: Tensor.zeros([3, r, r]), keep: keep.slice(k ..< k + 1))
         let composite = Inpainting.composite(input: photos.row(k), fill: inp.images.row(k),
                                              keep: Inpainting.featheredKeepMask(keep.slice(k ..< k + 1), sigma: 1.5))
-        let row = [photos.row(k), holed, composite, sheetEdits[k]!.0, sheetEdits[k]!.1, photos.row(e), sheetExemplar["fine"]![k]!,
-                   sheetExemplar["middle"]![k]!] + Array(sheetSamples[k, default: Array(repeating: Tensor.ones([3, r, r]), count: 3)].prefix(2))
+        let rowsFine = sheetExemplar[ExemplarTransfer.rows(LayerPreset.fine.range(numWs: G.numWs)).label]![k]!
+        let rowsMiddle = sheetExemplar[ExemplarTransfer.rows(LayerPreset.middle.range(numWs: G.numWs)).label]![k]!
+        let row = [photos.row(k), holed, composite, sheetEdits[k]!.0, sheetEdits[k]!.1, photos.row(e), rowsFine, rowsMiddle]
+            + (channelLabel.map { [sheetExemplar[$0]![k]!] } ?? [])
+            + Array(sheetSamples[k, default: Array(repeating: Tensor.ones([3, r, r]), count: 3)].prefix(2))
         cells += zip(row, titles).map { labelled($0, $1) }
     }
-    try saveImage(nearestUpscale(try imageGrid(cells, columns: 10, padding: 2), factor: 2), to: outDir + "/mask-exemplar-sheet.png")
+    try saveImage(nearestUpscale(try imageGrid(cells, columns: titles.count, padding: 2), factor: 2), to: outDir + "/mask-exemplar-sheet.png")
     print("wrote \(outDir)/mask-exemplar.json and mask-exemplar-sheet.png")
 }

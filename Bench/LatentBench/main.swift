@@ -50,6 +50,8 @@ let commands: [BenchCommand] = [
                  run: { runPTIBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "clip-edit", summary: "verify text-guided colour and shape edits on the test scenes (TextEditVerification.swift)",
                  run: { if !runTextEditVerification(arguments: $0) { exit(1) } }, inAll: false),
+    BenchCommand(name: "style-channels", summary: "find the default generator's StyleSpace colour channels on inverted training scenes (StyleChannelsBench.swift)",
+                 run: { runStyleChannelsBench(arguments: $0) }, inAll: false),
     BenchCommand(name: "mask-exemplar", summary: "inpainting, confined edits, exemplar transfer and diversity on the test scenes (Bench/mask-exemplar.md)",
                  run: { runMaskExemplarBench(arguments: $0) }, inAll: false),
 ]

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import LatentTensor
 import LatentCore
@@ -147,5 +148,63 @@ final class SceneRegionTests: XCTestCase {
         } }
         // A plain image has no object.
         XCTAssertEqual(SceneRegion.object.mask(image: Tensor.zeros([3, 8, 8])).storage.reduce(0, +), 0)
+    }
+}
+
+/// `StyleChannelSet` files and `exemplarStyleTransfer` on a tiny generator.
+final class StyleChannelTransferTests: XCTestCase {
+    let config = StyleGAN2Config(zDim: 4, wDim: 12, imgResolution: 16, imgChannels: 3, mappingLayers: 2, channelBase: 48, channelMax: 5)
+
+    func testSetRoundTripAndChecks() throws {
+        let (g, _) = try tinyRandomGenerator(seed: 81, config: config)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylechannels-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let set = StyleChannelSet(name: "colour", generatorFingerprint: g.fingerprint, channels: ["b8.torgb": [3, 1], "b16.conv0": [0]],
+                                  provenance: ["method": "test"])
+        XCTAssertEqual(set.channels["b8.torgb"], [1, 3], "channels are kept sorted")
+        XCTAssertEqual(set.count, 3)
+        try set.write(to: dir + "/s.json")
+        let back = try StyleChannelSet(path: dir + "/s.json")
+        XCTAssertEqual(back, set)
+        XCTAssertNil(try back.check(against: g))
+        var other = set; other.generatorFingerprint = "0123"
+        XCTAssertTrue(try other.check(against: g)?.contains("found for generator 0123") == true)
+        for (bad, message) in [(["b32.torgb": [0]], "no layer b32.torgb"), (["b8.torgb": [5]], "channel 5 of b8.torgb is outside 0-4"),
+                               ([:], "holds no channels")] as [([String: [Int]], String)] {
+            XCTAssertThrowsError(try StyleChannelSet(name: "x", generatorFingerprint: g.fingerprint, channels: bad).check(against: g)) {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+            }
+        }
+        for (text, message) in [("{\"format\": \"latentlab-directions\"}", "not a style-channel set"), ("not json", "not a style-channel set"),
+                                ("{\"format\": \"latentlab-style-channels\", \"name\": \"x\"}", "needs \"name\", \"generator\" and \"channels\""),
+                                ("{\"format\": \"latentlab-style-channels\", \"name\": \"x\", \"generator\": \"g\", \"channels\": {\"b8.torgb\": [1.5]}}",
+                                 "must be a list of integers")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+            XCTAssertThrowsError(try StyleChannelSet(path: dir + "/bad.json")) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
+    }
+
+    /// The set's channels take the exemplar's styles (alpha interpolates), every other channel
+    /// keeps the latent's own; mismatched latents are refused.
+    func testTransferMovesExactlyTheSetsChannels() throws {
+        let (g, _) = try tinyRandomGenerator(seed: 82, config: config)
+        var rng = TestRNG(seed: 83)
+        let ws = rng.tensor([2, g.numWs, g.wDim], -1.5, 1.5), ex = rng.tensor([1, g.numWs, g.wDim], -1.5, 1.5)
+        let set = StyleChannelSet(name: "c", generatorFingerprint: g.fingerprint, channels: ["b4.torgb": [0, 2], "b8.conv0": [1], "b16.torgb": [2]])
+        for alpha: Float in [1, 0.5] {
+            let (out, residual) = try exemplarStyleTransfer(generator: g, ws: ws, exemplarWs: ex, channels: set, alpha: alpha)
+            XCTAssertLessThan(residual, 1e-4)
+            let own = g.styles(ws: ws), target = g.styles(ws: ex), got = g.styles(ws: out)
+            for layer in g.styleLayers { for s in 0..<2 { for c in 0..<layer.channels {
+                let moved = set.channels[layer.name]?.contains(c) == true
+                let want = moved ? own[layer.name]![s, c] + alpha * (target[layer.name]![0, c] - own[layer.name]![s, c]) : own[layer.name]![s, c]
+                XCTAssertEqual(got[layer.name]![s, c], want, accuracy: 5e-5, "\(layer.name) #\(c) alpha \(alpha)")
+            } } }
+        }
+        XCTAssertThrowsError(try exemplarStyleTransfer(generator: g, ws: ws, exemplarWs: rng.tensor([1, g.numWs, 5]), channels: set)) {
+            XCTAssertTrue("\($0)".contains("another generator"), "\($0)")
+        }
+        XCTAssertThrowsError(try exemplarStyleTransfer(generator: g, ws: ws, exemplarWs: ex, channels: set, alpha: .nan))
     }
 }

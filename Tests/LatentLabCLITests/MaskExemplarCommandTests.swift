@@ -125,6 +125,44 @@ final class MaskExemplarCommandTests: CLITestCase {
         XCTAssertGreaterThanOrEqual(((rec["metrics"] as! [String: Any])["edited"] as! [String: Double])["psnr_outside_mask"]!, 45)
     }
 
+    /// `--channels SET`: the shipped colour-channel set moves only the rows its layers read
+    /// (recorded in edit.json); the set file's checks and the option conflicts are one line each.
+    func testExemplarStyleChannels() throws {
+        let set = packageRoot().appendingPathComponent("Latents/scenes64-colour-channels.json").path
+        try runOK(["generate", "--seeds", "5,9", "--out", temp("g")])
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels", set,
+                   "--out", temp("e")])
+        let record = try json(temp("e/edit.json"))
+        XCTAssertEqual(record["channel_set"] as? String, "colour")
+        XCTAssertGreaterThan(record["channel_count"] as? Int ?? 0, 0)
+        XCTAssertNil(record["layers"])
+        let (w, out) = (try ws(temp("g/seed0005.npz")), try ws(temp("e/latent.npz")))
+        XCTAssertGreaterThan(maxAbsDiff(w, out), 1e-3, "the exemplar's channels must move the latent")
+        // The set's layers, hence the rows that may move (ToRGB of block b reads row 2·log2(b) − 3).
+        let channels = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: set))) as! [String: Any])["channels"] as! [String: Any]
+        var rows = Set<Int>()
+        for layer in channels.keys {
+            let parts = layer.split(separator: ".")
+            let k = Int(log2(Double(Int(parts[0].dropFirst())!)))
+            rows.insert(parts[1] == "conv0" ? 2 * k - 5 : parts[1] == "conv1" ? 2 * k - 4 : 2 * k - 3)
+        }
+        for row in 0..<10 where !rows.contains(row) { for j in stride(from: 0, to: 512, by: 31) {
+            XCTAssertEqual(out[0, row, j], w[0, row, j], "row \(row) is read by no layer of the set")
+        } }
+        try runFails(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels", set,
+                      "--layers", "fine", "--out", temp("x")], contains: ["--layers", "--channels"])
+        try runUsageError(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", packageRoot().appendingPathComponent("Edits/red-wall.json").path,
+                           "--channels", set, "--out", temp("x")], contains: ["--channels applies to --exemplar"])
+        try runFails(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels",
+                      packageRoot().appendingPathComponent("Edits/red-wall.json").path, "--out", temp("x")],
+                     contains: ["--channels", "not a style-channel set"])
+        try Data(#"{"format": "latentlab-style-channels", "name": "odd", "generator": "x", "channels": {"b128.torgb": [1]}}"#.utf8)
+            .write(to: URL(fileURLWithPath: temp("odd.json")))
+        try runFails(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels", temp("odd.json"),
+                      "--out", temp("x")], contains: ["no layer b128.torgb"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: temp("x/latent.npz")))
+    }
+
     /// A text edit with a mask is confined by blending too: the judged PSNR outside the mask.
     func testTextEditWithMaskIsBlended() throws {
         try runOK(["generate", "--seeds", "5", "--out", temp("g")])

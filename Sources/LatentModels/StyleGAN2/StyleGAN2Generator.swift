@@ -74,12 +74,14 @@ public struct StyleGAN2Generator: Sendable {
     ///   - ws: `[N, numWs, wDim]`.
     ///   - noiseMode: default `.const`.
     ///   - noise: explicit maps overriding the mode per layer (`[H, W]` or `[N, H, W]`).
+    ///   - styleEdit: channel-level changes of the modulation styles (StyleSpace), nil = none.
     /// - Returns: `[N, imgChannels, R, R]`.
-    public func synthesis(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil) -> Tensor {
+    public func synthesis(ws: Tensor, noiseMode: NoiseMode = .const, noise: NoiseMaps? = nil,
+                          styleEdit: StyleSpaceEdit? = nil) -> Tensor {
         require { try validate(ws: ws, requireFinite: false) }
         if let noise { require { try validate(noise: noise, batch: ws.shape[0], requireFinite: false) } }
         let (resolved, _) = resolveNoise(batch: ws.shape[0], mode: noiseMode, explicit: noise)
-        return Parallel.withSingleThreadedBLAS { synthesisNetwork.forwardImage(ws: ws, noise: resolved) }.nchw
+        return Parallel.withSingleThreadedBLAS { synthesisNetwork.forwardImage(ws: ws, noise: resolved, styleEdit: styleEdit) }.nchw
     }
 
     /// The differentiable forward: the image and a tape of what the backward needs.

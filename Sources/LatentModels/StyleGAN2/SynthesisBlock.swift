@@ -32,7 +32,7 @@ struct SynthesisBlock: Sendable {
     ///   - x: `[Cin, N, R/2, R/2]` (nil for the first block); `img`: `[3, N, R/2, R/2]` or nil.
     ///   - w: rows of ws, each `[N, wDim]`, by index.
     func forward(x: FeatureMap?, img: FeatureMap?, batch n: Int, w: (Int) -> Tensor,
-                 noise: (SynthesisLayer) -> ResolvedNoise) -> Cache {
+                 noise: (SynthesisLayer) -> ResolvedNoise, styleEdit: StyleSpaceEdit? = nil) -> Cache {
         var h: FeatureMap
         var c0: SynthesisLayer.Cache? = nil
         if let const {
@@ -44,11 +44,11 @@ struct SynthesisBlock: Sendable {
             }
         } else {
             guard let x, let conv0 else { preconditionFailure("SynthesisBlock b\(resolution): missing input") }
-            let r = conv0.forward(x: x, w: w(conv0.wIndex), noise: noise(conv0))
+            let r = conv0.forward(x: x, w: w(conv0.wIndex), noise: noise(conv0), styleEdit: styleEdit)
             h = r.0; c0 = r.1
         }
-        let (h1, c1) = conv1.forward(x: h, w: w(conv1.wIndex), noise: noise(conv1))
-        let (y, crgb) = torgb.forward(x: h1, w: w(torgb.wIndex))
+        let (h1, c1) = conv1.forward(x: h, w: w(conv1.wIndex), noise: noise(conv1), styleEdit: styleEdit)
+        let (y, crgb) = torgb.forward(x: h1, w: w(torgb.wIndex), styleEdit: styleEdit)
         if let img {
             let up = FeatureMap(shape: y.shape)
             imgUpsample.run(img.pointer, planes: img.channels * n, up.pointer)

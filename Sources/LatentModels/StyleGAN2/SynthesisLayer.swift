@@ -34,8 +34,9 @@ struct SynthesisLayer: Sendable {
 
     /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]` (this layer's row of ws).
     /// - Returns: `[O, N, R, R]` and the cache.
-    func forward(x: FeatureMap, w: Tensor, noise: ResolvedNoise) -> (FeatureMap, Cache) {
-        let styles = affine(w)
+    func forward(x: FeatureMap, w: Tensor, noise: ResolvedNoise, styleEdit: StyleSpaceEdit? = nil) -> (FeatureMap, Cache) {
+        var styles = affine(w)
+        styleEdit?.apply(to: &styles, layer: name)
         let dcoefs = conv.demodulationCoefficients(styles: styles)
         let c = conv.convolve(x: x, styles: styles)
         let o = conv.outChannels, n = x.batch, hw = resolution * resolution

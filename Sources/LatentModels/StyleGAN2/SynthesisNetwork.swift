@@ -22,12 +22,12 @@ struct SynthesisNetwork: Sendable {
 
     /// The output image `[imgChannels, N, R, R]` (CNHW), keeping no tape: each block's buffers
     /// go back to the pool as soon as the next block has read them.
-    func forwardImage(ws: Tensor, noise: [String: ResolvedNoise]) -> FeatureMap {
+    func forwardImage(ws: Tensor, noise: [String: ResolvedNoise], styleEdit: StyleSpaceEdit? = nil) -> FeatureMap {
         let n = ws.shape[0]
         let rows = (0..<numWs).map { Self.wRow(ws, $0) }
         var x: FeatureMap? = nil, img: FeatureMap? = nil
         for block in blocks {
-            let c = block.forward(x: x, img: img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none })
+            let c = block.forward(x: x, img: img, batch: n, w: { rows[$0] }, noise: { noise[$0.name] ?? .none }, styleEdit: styleEdit)
             x = c.x; img = c.img
         }
         return img!

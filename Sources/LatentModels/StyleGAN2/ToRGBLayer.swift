@@ -24,8 +24,9 @@ struct ToRGBLayer: Sendable {
     func rawStyles(w: Tensor) -> Tensor { affine(w) }
 
     /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]`. - Returns: `[C, N, H, W]`.
-    func forward(x: FeatureMap, w: Tensor) -> (FeatureMap, Cache) {
+    func forward(x: FeatureMap, w: Tensor, styleEdit: StyleSpaceEdit? = nil) -> (FeatureMap, Cache) {
         var styles = affine(w)
+        styleEdit?.apply(to: &styles, layer: name)
         styles.storage = styles.storage.map { $0 * weightGain }
         let c = conv.convolve(x: x, styles: styles)
         let y = FeatureMap(shape: c.shape)

@@ -24,6 +24,8 @@ struct GuidanceOptions: ParsableArguments {
     @Option(help: "Exemplar: 1 = the exemplar's rows, 0 = the latent's own, between = interpolate.") var alpha: Float = 1
     @Option(name: .customLong("exemplar-steps"), help: "Exemplar image: projector steps (other solver settings: invert's defaults).")
     var exemplarSteps: Int = 1000
+    @Option(help: "Exemplar: a StyleSpace channel set (e.g. Latents/scenes64-colour-channels.json): those channels take the exemplar's values instead of --layers rows.")
+    var channels: String?
     @Option(name: .customLong("target-image"),
             help: "Text-edit machinery with CLIP's embedding of this image as the target instead of a sentence (same options as --text).")
     var targetImage: String?
@@ -44,7 +46,11 @@ struct GuidanceOptions: ParsableArguments {
         fine). Presets: with numWs ≥ 10 coarse = rows 0-3 (4²–8²), middle = 4-7 (16²–32²), fine = 8 to the last (64² \
         and up); smaller generators split their rows in three. An image exemplar is inverted first (invert's \
         defaults, --exemplar-steps) into OUT/exemplar/; OUT/exemplar.png shows the exemplar as rendered; a latent of another generator's shape is refused. With --mask, \
-        only the region takes the exemplar's style. A recipe may carry "mask": "object" (or wall, floor, or a mask \
+        only the region takes the exemplar's style. --exemplar X --channels SET.json moves a StyleSpace channel set \
+        instead of whole rows (Latents/scenes64-colour-channels.json: the default generator's colour channels, whose \
+        colour rows also move the object): those channels of every layer take the exemplar's style values and the \
+        result is lowered to an ordinary W+ latent (exactly, when no ws row feeds more than wDim style channels). \
+        A recipe may carry "mask": "object" (or wall, floor, or a mask \
         image next to it); --mask overrides it.
         """
 
@@ -63,6 +69,7 @@ struct GuidanceOptions: ParsableArguments {
     func validate(mask: String?) throws {
         if blendRes != nil, mask == nil { throw ValidationError("--blend-res applies with --mask (or a recipe with a mask)") }
         if exemplar == nil, alpha != 1 { throw ValidationError("--alpha applies to --exemplar") }
+        if exemplar == nil, channels != nil { throw ValidationError("--channels applies to --exemplar") }
     }
 
     /// `--blend-res` or its default for `G`.
@@ -76,7 +83,7 @@ struct GuidanceOptions: ParsableArguments {
 
     var record: [String: RecordValue] {
         ["blend_res": RecordValue(blendRes), "feather": .double(effectiveFeather()), "exemplar": RecordValue(exemplar), "target_image": RecordValue(targetImage), "alpha": RecordValue(alpha),
-         "exemplar_steps": .int(exemplarSteps)]
+         "exemplar_steps": .int(exemplarSteps), "channels": RecordValue(channels)]
     }
 
     /// The confinement for a mask `[1, 1, R, R]` (nil without one).
@@ -141,15 +148,33 @@ struct GuidanceOptions: ParsableArguments {
         if let plan {
             edit = { try plan.apply(ws: $0) }
         } else {
-            let range: Range<Int>
-            do { range = try parseLayerSelection(layers ?? "fine", numWs: G.numWs) } catch { throw CommandFailure("--layers: \(error)") }
+            // Either whole ws rows (--layers) or a StyleSpace channel set (--channels), checked
+            // before the exemplar is inverted.
+            var range: Range<Int>? = nil, set: StyleChannelSet? = nil
+            if let channels {
+                if layers != nil { throw CommandFailure("--layers and --channels: give one (rows or a channel set)") }
+                do {
+                    let s = try StyleChannelSet(path: channels)
+                    if let note = try s.check(against: G) { printError("note: \(note)") }
+                    set = s
+                } catch { throw CommandFailure(error, context: "--channels") }
+            } else {
+                do { range = try parseLayerSelection(layers ?? "fine", numWs: G.numWs) } catch { throw CommandFailure("--layers: \(error)") }
+            }
             let (exWs, exRecord) = try exemplarWs(G, out: out)
             record.merge(exRecord)
             // The exemplar as the generator renders it (const noise), beside the strips.
             try makeFolder(out)
             try saveScaled(G.synthesis(ws: exWs).row(0), to: out + "/exemplar.png", scale: scale)
-            record["layers"] = .string(wsRangeText(range))
-            edit = { [alpha] ws in [("", try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: range, alpha: alpha))] }
+            if let set {
+                record["channel_set"] = .string(set.name); record["channel_count"] = .int(set.count)
+                edit = { [alpha] ws in
+                    [("", try exemplarStyleTransfer(generator: G, ws: ws, exemplarWs: exWs, channels: set, alpha: alpha).ws)]
+                }
+            } else {
+                record["layers"] = .string(wsRangeText(range!))
+                edit = { [alpha] ws in [("", try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: range!, alpha: alpha))] }
+            }
         }
         if masks.mask != nil || recipeMask != nil { record["blend_res"] = .int(blendResolution(G)) }
         return confinedEditEach(inputs, generator: G, out: out, scale: scale, record: record, mask: { name, original in
