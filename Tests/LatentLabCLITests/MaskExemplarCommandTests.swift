@@ -149,6 +149,11 @@ final class MaskExemplarCommandTests: CLITestCase {
         for row in 0..<10 where !rows.contains(row) { for j in stride(from: 0, to: 512, by: 31) {
             XCTAssertEqual(out[0, row, j], w[0, row, j], "row \(row) is read by no layer of the set")
         } }
+        // With a mask the channel transfer is confined like any edit.
+        try runOK(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels", set,
+                   "--mask", cliFixture("mask_right_half_64.png"), "--out", temp("m")])
+        let masked = try json(temp("m/edit.json"))
+        XCTAssertGreaterThanOrEqual(((masked["metrics"] as! [String: Any])["edited"] as! [String: Double])["psnr_outside_mask"]!, 45)
         try runFails(["edit", "--latent-in", temp("g/seed0005.npz"), "--exemplar", temp("g/seed0009.npz"), "--channels", set,
                       "--layers", "fine", "--out", temp("x")], contains: ["--layers", "--channels"])
         try runUsageError(["edit", "--latent-in", temp("g/seed0005.npz"), "--recipe", packageRoot().appendingPathComponent("Edits/red-wall.json").path,
