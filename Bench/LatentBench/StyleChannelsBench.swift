@@ -18,7 +18,8 @@ import _LatentVerification
 ///   the base photo) get to the exemplar's own region colours (RGB distance on [0, 1]);
 /// - geometry cost: the RMS change left after removing a constant colour shift per region
 ///   (what a pure recolouring cannot explain: moved edges, reshaped objects).
-/// Channels are ranked (by gain / cost and by gain − λ·cost, λ = 0.5, 1, 2); prefixes of each
+/// Channels are ranked (by gain / cost and by gain − λ·cost, λ = 0.5, 1, 2, with the regions'
+/// gains summed equally or the object's counted three times); prefixes of each
 /// ranking are measured with the scene estimators (hue distance to the exemplar's object and
 /// wall hue, object centroid-x and height change) on the same training pairs, and the set
 /// written is the prefix with the largest mean hue-distance reduction whose mean layout change
@@ -104,14 +105,15 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
     let exMeans = exemplarOf.map { baseMeans[$0] }
     let targets = G.styles(ws: exWs)
 
-    /// Colour gain and geometry cost of `after` against `before`, averaged over the pairs.
-    func score(_ after: Tensor) -> (gain: Double, cost: Double) {
-        var gain = 0.0, cost = 0.0
+    /// Colour gain per region (wall, floor, object) and geometry cost of `after` against
+    /// `before`, averaged over the pairs.
+    func score(_ after: Tensor) -> (gains: [Double], cost: Double) {
+        var gains = [0.0, 0.0, 0.0], cost = 0.0
         for k in 0..<n {
             let a = after.row(k), b = before.row(k)
             let am = regionMeans(a, labels: labels[k], regions: 4)
             for reg in 0..<3 where !baseMeans[k][reg][0].isNaN && !exMeans[k][reg][0].isNaN {
-                gain += distance(baseMeans[k][reg], exMeans[k][reg]) - distance(am[reg], exMeans[k][reg])
+                gains[reg] += distance(baseMeans[k][reg], exMeans[k][reg]) - distance(am[reg], exMeans[k][reg])
             }
             var res = 0.0
             for q in 0..<hw {
@@ -123,7 +125,7 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
             }
             cost += (res / Double(3 * hw)).squareRoot()
         }
-        return (gain / Double(n), cost / Double(n))
+        return (gains.map { $0 / Double(n) }, cost / Double(n))
     }
 
     // Accumulate the ranking and measure the running sets with the estimators.
@@ -150,10 +152,10 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
     if opts["control"] != nil { return }
     // Every channel alone (cached next to the inversions: the scan is the slow part).
     let scanCache = cacheDir + "/style-channels-scan-\(n)-\(steps).json"
-    var scored: [(layer: String, channel: Int, gain: Double, cost: Double)] = []
+    var scored: [(layer: String, channel: Int, gains: [Double], cost: Double)] = []
     if let data = FileManager.default.contents(atPath: scanCache),
-       let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
-        scored = rows.map { ($0["layer"] as! String, ($0["channel"] as! NSNumber).intValue, ($0["gain"] as! NSNumber).doubleValue,
+       let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]], rows.first?["gains"] != nil {
+        scored = rows.map { ($0["layer"] as! String, ($0["channel"] as! NSNumber).intValue, ($0["gains"] as! [NSNumber]).map(\.doubleValue),
                              ($0["cost"] as! NSNumber).doubleValue) }
         print("read \(scanCache)")
     } else {
@@ -162,25 +164,30 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
             for c in 0..<layer.channels {
                 let edit = StyleSpaceEdit(targets: targets, channels: [layer.name: [c]])
                 let s = score(G.synthesis(ws: ws, noise: noise, styleEdit: edit))
-                scored.append((layer.name, c, s.gain, s.cost))
+                scored.append((layer.name, c, s.gains, s.cost))
             }
             print(String(format: "  %@: %d channels scored (%.0f s)", layer.name, layer.channels, Date().timeIntervalSince(start)))
         }
-        let rows: [[String: Any]] = scored.map { ["layer": $0.layer, "channel": $0.channel, "gain": $0.gain, "cost": $0.cost] }
+        let rows: [[String: Any]] = scored.map { ["layer": $0.layer, "channel": $0.channel, "gains": $0.gains, "cost": $0.cost] }
         try writeAtomically(try JSONSerialization.data(withJSONObject: rows), to: scanCache)
     }
-    let positive = scored.filter { $0.gain > 0 }
-    print("channels with a positive colour gain: \(positive.count) of \(scored.count)")
+    print("channels with a positive colour gain: \(scored.filter { $0.gains.reduce(0, +) > 0 }.count) of \(scored.count)")
 
     // Rankings: gain / cost, and gain − λ·cost; each prefix measured on the training pairs with
     // the estimators; the chosen set = the largest hue-distance reduction (object and wall,
     // averaged) among the prefixes whose mean centroid-x and height change stay ≤ --layout.
-    let rankings: [(String, (Double, Double) -> Double)] = [("gain/cost", { g, c in g / max(c, 1e-6) })]
-        + [0.5, 1, 2].map { l in ("gain − \(l)·cost", { g, c in g - l * c }) }
+    // Region weights of the gain: equal, or the object three times (it is the smallest region
+    // and the one whose colour the wall and floor channels do not move).
+    var rankings: [(String, ([Double], Double) -> Double)] = []
+    for (tag, weights) in [("", [1.0, 1, 1]), ("object ×3, ", [1.0, 1, 3])] {
+        func gain(_ g: [Double]) -> Double { zip(g, weights).reduce(0) { $0 + $1.0 * $1.1 } }
+        rankings.append(("\(tag)gain/cost", { g, c in gain(g) > 0 ? gain(g) / max(c, 1e-6) : -.infinity }))
+        for l in [0.5, 1, 2] { rankings.append(("\(tag)gain − \(l)·cost", { g, c in gain(g) > 0 ? gain(g) - l * c : -.infinity })) }
+    }
     var best: (label: String, count: Int, reduction: Double, channels: [String: [Int]], row: [String: RecordValue])? = nil
     var table: [RecordValue] = []
     for (label, key) in rankings {
-        let ranked = positive.sorted { key($0.gain, $0.cost) > key($1.gain, $1.cost) }
+        let ranked = scored.filter { key($0.gains, $0.cost) > -.infinity }.sorted { key($0.gains, $0.cost) > key($1.gains, $1.cost) }
         for m in [8, 16, 24, 32, 48, 64, 96, 128, 192, 256] where m <= ranked.count {
             var channels = [String: [Int]]()
             for e in ranked.prefix(m) { channels[e.layer, default: []].append(e.channel) }
