@@ -32,13 +32,7 @@ import _LatentVerification
 /// a project folder, e.g. PTI, instead of the projector), `--space w` (W inversions), `--only
 /// exemplar`, `--exemplar-study 1`, `--channels SET.json`.
 func runMaskExemplarBench(arguments: [String]) {
-    var opts: [String: String] = [:]
-    var i = 0
-    while i + 1 < arguments.count { opts[String(arguments[i].drop { $0 == "-" })] = arguments[i + 1]; i += 2 }
-    do { try maskExemplarBench(opts) } catch {
-        FileHandle.standardError.write("mask-exemplar: \(error)\n".data(using: .utf8)!)
-        exit(1)
-    }
+    runWithOptions("mask-exemplar", arguments, maskExemplarBench)
 }
 
 private func circularDistance(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }

@@ -32,13 +32,7 @@ import _LatentVerification
 /// figures), `--cache DIR` (inversions and the per-channel scan, default next to `--out`),
 /// `--control 1` (only the estimators' reading of a pure regional recolouring).
 func runStyleChannelsBench(arguments: [String]) {
-    var opts: [String: String] = [:]
-    var i = 0
-    while i + 1 < arguments.count { opts[String(arguments[i].drop { $0 == "-" })] = arguments[i + 1]; i += 2 }
-    do { try styleChannelsBench(opts) } catch {
-        FileHandle.standardError.write("style-channels: \(error)\n".data(using: .utf8)!)
-        exit(1)
-    }
+    runWithOptions("style-channels", arguments, styleChannelsBench)
 }
 
 /// Region means `[regions][3]` of `image` `[3, R, R]` (values mapped to [0, 1]) over `labels`.

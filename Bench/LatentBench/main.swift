@@ -56,6 +56,18 @@ let commands: [BenchCommand] = [
                  run: { runMaskExemplarBench(arguments: $0) }, inAll: false),
 ]
 
+/// Runs `body` with `--key value` pairs as a dictionary (keys without the dashes); an error is
+/// one line on stderr and exit 1.
+func runWithOptions(_ name: String, _ arguments: [String], _ body: ([String: String]) throws -> Void) {
+    var opts: [String: String] = [:]
+    var i = 0
+    while i + 1 < arguments.count { opts[String(arguments[i].drop { $0 == "-" })] = arguments[i + 1]; i += 2 }
+    do { try body(opts) } catch {
+        FileHandle.standardError.write("\(name): \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+}
+
 func printUsage() {
     print("usage: LatentBench <command> [options]\n\ncommands:")
     print("  all        run every benchmark marked for it, in order")
