@@ -82,3 +82,50 @@ enum ExemplarTransfer {
         }
     }
 }
+
+/// Circular distance of two hues in [0, 1) (0 … 0.5).
+func hueDistance(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }
+
+/// The figures of an exemplar transfer over a set of scenes, scene k taking scene `exemplarOf[k]`'s
+/// appearance: the circular distance of the object's and the wall's mean hue (`meanHue` over the
+/// scene's own object / wall pixels) to the exemplar's, before and after, and the change of the
+/// object's centroid x and height (`sceneStatistics`). Everything about the scenes before the
+/// transfer is measured once, at `init`.
+struct ExemplarTransferMeasure {
+    struct Figures {
+        /// Means over the scenes.
+        var objectBefore: Double, objectAfter: Double, wallBefore: Double, wallAfter: Double
+        /// Per scene.
+        var centroidXChange: [Double], heightChange: [Double]
+        /// The mean hue-distance reduction of the object and the wall, averaged.
+        var hueReduction: Double { ((objectBefore - objectAfter) + (wallBefore - wallAfter)) / 2 }
+    }
+
+    let objectPixels: [[Bool]], wallPixels: [[Bool]]
+    let exemplarObjectHue: [Double], exemplarWallHue: [Double]
+    let objectBefore: [Double], wallBefore: [Double]
+    let statsBefore: [SceneStatistics]
+
+    /// - Parameters: `before` `[3, R, R]` per scene (the exemplars are scenes of the same list).
+    init(before: [Tensor], exemplarOf: [Int], objectPixels: [[Bool]], wallPixels: [[Bool]]) {
+        self.objectPixels = objectPixels; self.wallPixels = wallPixels
+        let objectHue = before.indices.map { meanHue(before[$0], pixels: objectPixels[$0]) }
+        let wallHue = before.indices.map { meanHue(before[$0], pixels: wallPixels[$0]) }
+        exemplarObjectHue = exemplarOf.map { objectHue[$0] }; exemplarWallHue = exemplarOf.map { wallHue[$0] }
+        objectBefore = before.indices.map { hueDistance(objectHue[$0], objectHue[exemplarOf[$0]]) }
+        wallBefore = before.indices.map { hueDistance(wallHue[$0], wallHue[exemplarOf[$0]]) }
+        statsBefore = before.map { sceneStatistics(image: $0) }
+    }
+
+    /// - Parameter after: `[3, R, R]` per scene, the transfer's results.
+    func measure(after: [Tensor]) -> Figures {
+        func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(v.count, 1)) }
+        let stats = after.map { sceneStatistics(image: $0) }
+        return Figures(objectBefore: mean(objectBefore),
+                       objectAfter: mean(after.indices.map { hueDistance(meanHue(after[$0], pixels: objectPixels[$0]), exemplarObjectHue[$0]) }),
+                       wallBefore: mean(wallBefore),
+                       wallAfter: mean(after.indices.map { hueDistance(meanHue(after[$0], pixels: wallPixels[$0]), exemplarWallHue[$0]) }),
+                       centroidXChange: after.indices.map { abs(stats[$0].centroidX - statsBefore[$0].centroidX) },
+                       heightChange: after.indices.map { abs(stats[$0].objectHeight - statsBefore[$0].objectHeight) })
+    }
+}

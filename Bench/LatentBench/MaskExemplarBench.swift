@@ -35,8 +35,6 @@ func runMaskExemplarBench(arguments: [String]) {
     runWithOptions("mask-exemplar", arguments, maskExemplarBench)
 }
 
-private func circularDistance(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }
-
 /// Wall pixels of a scene: rows above its horizon (from the factors), object box excluded.
 private func wallPixels(_ s: TestScene, r: Int) -> [Bool] {
     let horizon = Int((s.factors["horizon"] ?? 0.5) * Double(r)) - 2
@@ -160,40 +158,32 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
     let rec = source.latents
     print("scene latents: \(source.description)")
     var results: [String: RecordValue] = ["scenes": .int(n), "steps": .int(steps), "latents": .string(source.description)]
-    // Exemplar transfer (part 3 of the summary above; first, so --only exemplar skips the rest): scene k takes scene k+1's rows (and, with --exemplar-study, the
-    // other transfers of `ExemplarTransfer.study`).
+    // Exemplar transfer (part 3 of the summary above, measured first so that --only exemplar
+    // skips the rest): scene k takes scene k+1's appearance.
     var exemplar: [String: RecordValue] = [:]
     var sheetExemplar: [String: [Int: Tensor]] = [:]
-    let objPixels = scenes.map { $0.objectPixels() }, walls = scenes.map { wallPixels($0, r: r) }
     var transfers: [ExemplarTransfer] = [.rows(LayerPreset.fine.range(numWs: G.numWs)), .rows(LayerPreset.middle.range(numWs: G.numWs))]
         + [4 ..< 10, 5 ..< 10, 6 ..< 10, 7 ..< 10, 6 ..< 8, 4 ..< 6, 5 ..< 6].filter { $0.upperBound <= G.numWs }.map { .rows($0) }
     if opts["exemplar-study"] != nil { transfers += ExemplarTransfer.study(numWs: G.numWs) }
     if let path = opts["channels"] { transfers.append(.channels(try StyleChannelSet(path: path))) }
     let pcaBasis = opts["exemplar-study"] != nil
         ? try principalComponents(data: sampleW(generator: G, samples: 10_000, seed: 0), count: 64).components : nil
+    let exemplarOf = (0..<n).map { ($0 + 1) % n }
+    let measure = ExemplarTransferMeasure(before: (0..<n).map { rec.images.row($0) }, exemplarOf: exemplarOf,
+                                          objectPixels: scenes.map { $0.objectPixels() }, wallPixels: scenes.map { wallPixels($0, r: r) })
     for transfer in transfers {
-        var objBefore: [Double] = [], objAfter: [Double] = [], wallBefore: [Double] = [], wallAfter: [Double] = []
-        var dx: [Double] = [], dh: [Double] = []
-        for k in 0..<n {
-            let e = (k + 1) % n
-            let after = try transfer.render(generator: source.generators?[k] ?? G, ws: rec.ws.slice(k ..< k + 1),
-                                            exemplarWs: rec.ws.slice(e ..< e + 1), noise: noiseOf(k, rec.noise), pcaBasis: pcaBasis)
-            let before = rec.images.row(k), ex = rec.images.row(e)
-            let exObj = meanHue(ex, pixels: objPixels[e]), exWall = meanHue(ex, pixels: walls[e])
-            objBefore.append(circularDistance(meanHue(before, pixels: objPixels[k]), exObj))
-            objAfter.append(circularDistance(meanHue(after, pixels: objPixels[k]), exObj))
-            wallBefore.append(circularDistance(meanHue(before, pixels: walls[k]), exWall))
-            wallAfter.append(circularDistance(meanHue(after, pixels: walls[k]), exWall))
-            let sb = sceneStatistics(image: before), sa = sceneStatistics(image: after)
-            dx.append(abs(sa.centroidX - sb.centroidX)); dh.append(abs(sa.objectHeight - sb.objectHeight))
-            if k < 4 { sheetExemplar[transfer.label, default: [:]][k] = after }
+        let after = try (0..<n).map { k in
+            try transfer.render(generator: source.generators?[k] ?? G, ws: rec.ws.slice(k ..< k + 1),
+                                exemplarWs: rec.ws.slice(exemplarOf[k] ..< exemplarOf[k] + 1), noise: noiseOf(k, rec.noise), pcaBasis: pcaBasis)
         }
-        exemplar[transfer.label] = ["object_hue_distance_before": .double(mean(objBefore)), "object_hue_distance_after": .double(mean(objAfter)),
-                                    "wall_hue_distance_before": .double(mean(wallBefore)), "wall_hue_distance_after": .double(mean(wallAfter)),
+        for k in 0 ..< min(4, n) { sheetExemplar[transfer.label, default: [:]][k] = after[k] }
+        let f = measure.measure(after: after), dx = f.centroidXChange, dh = f.heightChange
+        exemplar[transfer.label] = ["object_hue_distance_before": .double(f.objectBefore), "object_hue_distance_after": .double(f.objectAfter),
+                                    "wall_hue_distance_before": .double(f.wallBefore), "wall_hue_distance_after": .double(f.wallAfter),
                                     "centroid_x_change": .double(mean(dx)), "max_centroid_x_change": .double(dx.max()!),
                                     "height_change": .double(mean(dh)), "max_height_change": .double(dh.max()!)]
         print(String(format: "exemplar, %@: object hue distance %.3f → %.3f, wall %.3f → %.3f; centroid x change %.3f (max %.3f), height %.3f (max %.3f)",
-                     transfer.label, mean(objBefore), mean(objAfter), mean(wallBefore), mean(wallAfter), mean(dx), dx.max()!, mean(dh), dh.max()!))
+                     transfer.label, f.objectBefore, f.objectAfter, f.wallBefore, f.wallAfter, mean(dx), dx.max()!, mean(dh), dh.max()!))
     }
     results["exemplar"] = .object(exemplar)
     if opts["only"] == "exemplar" {

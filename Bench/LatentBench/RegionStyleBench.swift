@@ -73,7 +73,7 @@ func runRegionStyleBench(arguments: [String]) {
             if object.contains(true) { objectMaps += 1 }
             let notWall = map.classIds!.map { $0 != 0 }
             let plainWall = meanHue(plain, pixels: wall), plainObject = meanHue(plain, pixels: object)
-            let e = (0..<poolSize).max { circularDistance(poolWallHue[$0], plainWall) < circularDistance(poolWallHue[$1], plainWall) }!
+            let e = (0..<poolSize).max { hueDistance(poolWallHue[$0], plainWall) < hueDistance(poolWallHue[$1], plainWall) }!
             let mask = try SegRegion(parsing: "wall", classes: classes).mask(mapClassIds: map.classIds!, resolution: r)
             for (name, layers, confined) in layerSets {
                 let t0 = Date()
@@ -84,9 +84,9 @@ func runRegionStyleBench(arguments: [String]) {
                     : G.synthesis(ws: try exemplarCrossover(ws: ws, exemplarWs: exWs, layers: layers)).row(0)
                 let ms = Date().timeIntervalSince(t0) * 1000
                 var row = rows[name] ?? ([], [], [], [], [])
-                row.before.append(circularDistance(plainWall, poolWallHue[e]))
-                row.after.append(circularDistance(meanHue(styled, pixels: wall), poolWallHue[e]))
-                if object.contains(true) { row.object.append(circularDistance(meanHue(styled, pixels: object), plainObject)) }
+                row.before.append(hueDistance(plainWall, poolWallHue[e]))
+                row.after.append(hueDistance(meanHue(styled, pixels: wall), poolWallHue[e]))
+                if object.contains(true) { row.object.append(hueDistance(meanHue(styled, pixels: object), plainObject)) }
                 row.outside.append(min(maskedPSNR(styled, plain, pixels: notWall), 120))
                 row.ms.append(ms)
                 rows[name] = row
@@ -107,7 +107,6 @@ func runRegionStyleBench(arguments: [String]) {
     } catch { print("region-style: \(error)") }
 }
 
-private func circularDistance(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }
 
 /// `mask` (row-major `[r·r]`) eroded by `by` pixels (4-neighbour steps), so a measurement avoids
 /// the region's blurred boundary.

@@ -122,26 +122,22 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
         return (gains.map { $0 / Double(n) }, cost / Double(n))
     }
 
-    // Accumulate the ranking and measure the running sets with the estimators.
-    let stats0 = (0..<n).map { sceneStatistics(image: before.row($0)) }
-    func objectPixels(_ k: Int) -> [Bool] { labels[k].map { $0 == 2 } }
-    func wallPixels(_ k: Int) -> [Bool] { labels[k].map { $0 == 0 } }
-    func hueDist(_ a: Double, _ b: Double) -> Double { let d = abs(a - b); return min(d, 1 - d) }
+    // The estimators' figures of a set of results on the training pairs (regions from the seg maps).
+    let measure = ExemplarTransferMeasure(before: (0..<n).map { before.row($0) }, exemplarOf: exemplarOf,
+                                          objectPixels: labels.map { $0.map { $0 == 2 } }, wallPixels: labels.map { $0.map { $0 == 0 } })
+    func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(n) }
     do {
         // Control: a pure recolouring (each region shifted by the exemplar's region mean minus its
         // own), geometry untouched by construction: what the estimators read as layout change.
-        var dx = 0.0, dh = 0.0, oa = 0.0, ob = 0.0
-        for k in 0..<n {
+        let recoloured = (0..<n).map { k -> Tensor in
             var a = before.row(k)
             for q in 0..<hw { let reg = labels[k][q]; guard reg < 3 else { continue }
                 for c in 0..<3 where !exMeans[k][reg][c].isNaN { a.storage[c * hw + q] += Float(2 * (exMeans[k][reg][c] - baseMeans[k][reg][c])) } }
-            let st = sceneStatistics(image: a)
-            dx += abs(st.centroidX - stats0[k].centroidX); dh += abs(st.objectHeight - stats0[k].objectHeight)
-            let e = exemplarOf[k], exObj = meanHue(before.row(e), pixels: objectPixels(e))
-            ob += hueDist(meanHue(before.row(k), pixels: objectPixels(k)), exObj); oa += hueDist(meanHue(a, pixels: objectPixels(k)), exObj)
+            return a
         }
+        let f = measure.measure(after: recoloured)
         print(String(format: "control (pure regional recolouring): object hue %.3f → %.3f; estimator centroid x change %.3f, height %.3f",
-                     ob / Double(n), oa / Double(n), dx / Double(n), dh / Double(n)))
+                     f.objectBefore, f.objectAfter, mean(f.centroidXChange), mean(f.heightChange)))
     }
     if opts["control"] != nil { return }
     // Every channel alone (cached next to the inversions: the scan is the slow part).
@@ -186,27 +182,18 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
             var channels = [String: [Int]]()
             for e in ranked.prefix(m) { channels[e.layer, default: []].append(e.channel) }
             let after = G.synthesis(ws: ws, noise: noise, styleEdit: StyleSpaceEdit(targets: targets, channels: channels))
-            var ob = 0.0, oa = 0.0, wb = 0.0, wa = 0.0, dx = 0.0, dh = 0.0
-            for k in 0..<n {
-                let e = exemplarOf[k]
-                let exObj = meanHue(before.row(e), pixels: objectPixels(e)), exWall = meanHue(before.row(e), pixels: wallPixels(e))
-                ob += hueDist(meanHue(before.row(k), pixels: objectPixels(k)), exObj)
-                oa += hueDist(meanHue(after.row(k), pixels: objectPixels(k)), exObj)
-                wb += hueDist(meanHue(before.row(k), pixels: wallPixels(k)), exWall)
-                wa += hueDist(meanHue(after.row(k), pixels: wallPixels(k)), exWall)
-                let st = sceneStatistics(image: after.row(k))
-                dx += abs(st.centroidX - stats0[k].centroidX); dh += abs(st.objectHeight - stats0[k].objectHeight)
-            }
-            let f = 1 / Double(n)
-            let reduction = ((ob - oa) + (wb - wa)) * f / 2
+            let fig = measure.measure(after: (0..<n).map { after.row($0) })
+            let (ob, oa, wb, wa) = (fig.objectBefore, fig.objectAfter, fig.wallBefore, fig.wallAfter)
+            let (dx, dh) = (mean(fig.centroidXChange), mean(fig.heightChange))
+            let reduction = fig.hueReduction
             print(String(format: "%@, top %3d: object hue distance %.3f → %.3f, wall %.3f → %.3f; centroid x change %.3f, height %.3f",
-                         label, m, ob * f, oa * f, wb * f, wa * f, dx * f, dh * f))
-            let row: [String: RecordValue] = ["ranking": .string(label), "channels": .int(m), "object_hue_before": .double(ob * f),
-                                              "object_hue_after": .double(oa * f), "wall_hue_before": .double(wb * f),
-                                              "wall_hue_after": .double(wa * f), "centroid_x_change": .double(dx * f),
-                                              "height_change": .double(dh * f)]
+                         label, m, ob, oa, wb, wa, dx, dh))
+            let row: [String: RecordValue] = ["ranking": .string(label), "channels": .int(m), "object_hue_before": .double(ob),
+                                              "object_hue_after": .double(oa), "wall_hue_before": .double(wb),
+                                              "wall_hue_after": .double(wa), "centroid_x_change": .double(dx),
+                                              "height_change": .double(dh)]
             table.append(.object(row))
-            if max(dx, dh) * f <= layoutLimit, reduction > (best?.reduction ?? 0) {
+            if max(dx, dh) <= layoutLimit, reduction > (best?.reduction ?? 0) {
                 best = (label, m, reduction, channels, row)
             }
         }
