@@ -1,6 +1,7 @@
 import Foundation
 import LatentTensor
 import LatentModels
+import LatentInversion
 import LatentCore
 import LatentEditing
 import _LatentVerification
@@ -81,6 +82,39 @@ enum ExemplarTransfer {
             return G.synthesis(ws: moved, noise: noise).row(0)
         }
     }
+}
+
+/// Per-sample noise maps of several batches as one batch (the layers of the first).
+func concatenateNoise(_ parts: [NoiseMaps]) -> NoiseMaps {
+    guard let first = parts.first else { return NoiseMaps() }
+    return NoiseMaps(Dictionary(uniqueKeysWithValues: first.maps.keys.map { key in (key, Tensor.concatenate(parts.map { $0[key]! })) }))
+}
+
+/// Projects `targets` `[N, 3, R, R]` in batches of 8 with `options`, or reads the latents a
+/// previous run cached at `cache` (an `.npz` written here), so a rerun of a bench's measurements
+/// does not invert again.
+/// - Returns: the ws `[N, numWs, wDim]`, the per-sample noise maps, and the projector's
+///   reconstructions when it ran (nil when read from the cache).
+func projectInBatches(generator G: StyleGAN2Generator, targets: Tensor, mask: Tensor? = nil, options: ProjectorOptions,
+                      cache: String) throws -> (ws: Tensor, noise: NoiseMaps, reconstructions: Tensor?) {
+    if FileManager.default.fileExists(atPath: cache) {
+        let file = try LatentFile.read(path: cache, generator: G)
+        print("  read \(cache)")
+        return (file.ws(generator: G), file.noise ?? NoiseMaps(), nil)
+    }
+    let n = targets.shape[0]
+    var ws: [Tensor] = [], images: [Tensor] = [], noises: [NoiseMaps] = []
+    var s = 0
+    while s < n {
+        let e = min(s + 8, n)
+        let res = try project(generator: G, targets: targets.slice(s ..< e), loss: PixelL2Loss(), mask: mask?.slice(s ..< e), options: options)
+        ws.append(res.ws); images.append(res.reconstruction); noises.append(res.noise)
+        print("  projected \(e)/\(n) (\(String(format: "%.1f", res.seconds)) s for the batch of \(e - s))")
+        s = e
+    }
+    let all = Tensor.concatenate(ws), noise = concatenateNoise(noises)
+    try LatentFile(ws: all, noise: noise).write(to: cache)
+    return (all, noise, Tensor.concatenate(images))
 }
 
 /// Circular distance of two hues in [0, 1) (0 … 0.5).

@@ -97,8 +97,7 @@ private func sceneLatents(_ kind: String?, space: LatentSpace, scenes: [TestScen
         return SceneLatents(latents: (ws, NoiseMaps(), G.synthesis(ws: ws)), generators: nil, description: "embedded encoder")
     case let folder?:
         let files = try scenes.map { try RenderableLatent(path: "\(folder)/\(($0.name as NSString).deletingPathExtension)/latent.npz", base: G) }
-        var noise = NoiseMaps()
-        if let first = files[0].noise { for key in first.maps.keys { noise[key] = Tensor.concatenate(files.map { $0.noise![key]! }) } }
+        let noise = files[0].noise == nil ? NoiseMaps() : concatenateNoise(files.map { $0.noise! })
         let images = Tensor.concatenate(files.map { let t = $0.render(); return t.reshaped([1] + t.shape) })
         return SceneLatents(latents: (Tensor.concatenate(files.map(\.ws)), noise, images), generators: files.map(\.generator),
                             description: "\(folder) (\(files.filter(\.tuned).count) of \(files.count) with a generator delta)")
@@ -122,31 +121,10 @@ private func maskExemplarBench(_ opts: [String: String]) throws {
                                                                    regularizeNoiseWeight: 1e5))
     options.seed = 0
     if opts["space"] == "w" { options.space = .w }     // W inversions (one w for every row) instead of W+
-    /// Projects every scene (batches of 8), or reads the latents a previous run with the same
-    /// scenes and steps cached in `--out` (`<name>-<count>-<steps>.npz`), so a rerun of the
-    /// measurements does not invert again.
+    /// Every scene projected, cached in `--out` (`<name>-<count>-<steps>.npz`).
     func projectAll(mask: Tensor?, name: String) throws -> (ws: Tensor, noise: NoiseMaps, images: Tensor) {
-        let cache = outDir + "/\(name)-\(n)-\(steps).npz"
-        if FileManager.default.fileExists(atPath: cache) {
-            let file = try LatentFile.read(path: cache, generator: G)
-            let ws = file.ws(generator: G), noise = file.noise ?? NoiseMaps()
-            print("  read \(cache)")
-            return (ws, noise, G.synthesis(ws: ws, noise: noise))
-        }
-        var ws: [Tensor] = [], imgs: [Tensor] = [], noises: [NoiseMaps] = []
-        var s = 0
-        while s < n {
-            let e = min(s + 8, n)
-            let res = try project(generator: G, targets: photos.slice(s ..< e), loss: PixelL2Loss(), mask: mask?.slice(s ..< e),
-                                  options: options)
-            ws.append(res.ws); imgs.append(res.reconstruction); noises.append(res.noise)
-            print("  projected \(e)/\(n) (\(String(format: "%.1f", res.seconds)) s for the batch of \(e - s))")
-            s = e
-        }
-        var noise = NoiseMaps()
-        for name in noises[0].maps.keys { noise[name] = Tensor.concatenate(noises.map { $0[name]! }) }
-        try LatentFile(ws: Tensor.concatenate(ws), noise: noise).write(to: cache)
-        return (Tensor.concatenate(ws), noise, Tensor.concatenate(imgs))
+        let p = try projectInBatches(generator: G, targets: photos, mask: mask, options: options, cache: outDir + "/\(name)-\(n)-\(steps).npz")
+        return (p.ws, p.noise, p.reconstructions ?? G.synthesis(ws: p.ws, noise: p.noise))
     }
     func noiseOf(_ k: Int, _ noise: NoiseMaps) -> NoiseMaps { NoiseMaps(noise.maps.mapValues { $0.slice(k ..< k + 1) }) }
 

@@ -67,30 +67,10 @@ private func styleChannelsBench(_ opts: [String: String]) throws {
     let n = names.count
 
     // Inversions (cached).
-    let cache = cacheDir + "/style-channels-\(n)-\(steps).npz"
-    let ws: Tensor, noise: NoiseMaps
-    if FileManager.default.fileExists(atPath: cache) {
-        let f = try LatentFile.read(path: cache, generator: G)
-        ws = f.ws(generator: G); noise = f.noise ?? NoiseMaps()
-        print("read \(cache)")
-    } else {
-        var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate,
-                                                                       regularizeNoiseWeight: 1e5))
-        options.seed = 0
-        var parts: [Tensor] = [], noises: [NoiseMaps] = []
-        var s = 0
-        while s < n {
-            let e = min(s + 8, n)
-            let res = try project(generator: G, targets: photos.slice(s ..< e), loss: PixelL2Loss(), options: options)
-            parts.append(res.ws); noises.append(res.noise)
-            print("  projected \(e)/\(n)")
-            s = e
-        }
-        var nm = NoiseMaps()
-        for k in noises[0].maps.keys { nm[k] = Tensor.concatenate(noises.map { $0[k]! }) }
-        ws = Tensor.concatenate(parts); noise = nm
-        try LatentFile(ws: ws, noise: noise).write(to: cache)
-    }
+    var options = ProjectorOptions(schedule: try ProjectorSchedule(numSteps: steps, initialLearningRate: ProjectorOptions.defaultInitialLearningRate,
+                                                                   regularizeNoiseWeight: 1e5))
+    options.seed = 0
+    let (ws, noise, _) = try projectInBatches(generator: G, targets: photos, options: options, cache: cacheDir + "/style-channels-\(n)-\(steps).npz")
     let exemplarOf = (0..<n).map { ($0 + 1) % n }
     let exWs = Tensor.concatenate(exemplarOf.map { ws.slice($0 ..< $0 + 1) })
     let before = G.synthesis(ws: ws, noise: noise)

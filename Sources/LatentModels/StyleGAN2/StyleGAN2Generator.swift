@@ -205,11 +205,6 @@ public struct StyleGAN2Generator: Sendable {
     public func styles(ws: Tensor) -> [String: Tensor] {
         precondition(ws.rank == 3 && ws.shape[1] == numWs && ws.shape[2] == wDim,
                      "styles: ws must be [N, \(numWs), \(wDim)], got \(ws.shape)")
-        var d = [String: Tensor]()
-        for b in synthesisNetwork.blocks {
-            for l in [b.conv0, b.conv1].compactMap({ $0 }) { d[l.name] = l.affine(SynthesisNetwork.wRow(ws, l.wIndex)) }
-            d[b.torgb.name] = b.torgb.rawStyles(w: SynthesisNetwork.wRow(ws, b.torgb.wIndex))
-        }
-        return d
+        return Dictionary(uniqueKeysWithValues: styleAffines.map { ($0.name, $0.affine(SynthesisNetwork.wRow(ws, $0.wIndex))) })
     }
 }

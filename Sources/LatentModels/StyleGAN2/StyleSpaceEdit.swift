@@ -24,9 +24,6 @@ public struct StyleSpaceEdit: Sendable {
         self.targets = targets; self.channels = channels; self.alpha = alpha
     }
 
-    /// Number of channels moved.
-    public var count: Int { channels.values.reduce(0) { $0 + $1.count } }
-
     /// Applies the edit to `styles` `[N, C]` of layer `name` (raw affine outputs).
     func apply(to styles: inout Tensor, layer name: String) {
         guard let list = channels[name], !list.isEmpty, let target = targets[name] else { return }

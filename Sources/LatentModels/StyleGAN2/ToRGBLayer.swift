@@ -20,9 +20,6 @@ struct ToRGBLayer: Sendable {
         var conv: FeatureMap   // [C, N, H, W], before bias
     }
 
-    /// The affine output before `weight_gain` (what the reference's `self.affine(w)` returns).
-    func rawStyles(w: Tensor) -> Tensor { affine(w) }
-
     /// - Parameters: `x` `[I, N, H, W]`; `w` `[N, wDim]`. - Returns: `[C, N, H, W]`.
     func forward(x: FeatureMap, w: Tensor, styleEdit: StyleSpaceEdit? = nil) -> (FeatureMap, Cache) {
         var styles = affine(w)
