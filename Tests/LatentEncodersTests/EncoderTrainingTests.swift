@@ -3,6 +3,9 @@ import LatentTensor
 import LatentFormats
 import LatentModels
 import LatentEncoders
+import LatentImageIO
+import LatentInversion
+import LatentCore
 import LatentCLIP
 import _TestSupport
 
@@ -131,6 +134,63 @@ final class EncoderTrainingTests: XCTestCase {
         _ = try trainEncoder(generator: g, outputPath: out, options: smallOptions(steps: 1))
         refuses({ _ in }, "a checkpoint exists")
         refuses({ $0.learningRate = 2e-3 }, "other training options", resume: true)
+    }
+
+    /// Real images with W+ codes (`realLatents`, as `project`/`encode` write them): the latent loss
+    /// covers them — with every batch real and no image loss it is the whole objective, it falls,
+    /// and the trained (iterative) encoder's codes approach the targets. Without them the same
+    /// all-real batches have no latent term. Mismatched options and data are refused.
+    func testRealImageLatentsAreRegressed() throws {
+        let g = try tiny32Generator()
+        let root = packageRoot().appendingPathComponent("Tests/LatentInversionTests/Resources/scenes").path
+        let images = try realImages()
+        var rng = TestRNG(seed: 5)
+        let targets = rng.tensor([images.count, g.numWs, g.wDim], -0.5, 0.5)
+        let codes = dir.appendingPathComponent("codes").path
+        let folders = outputFolderNames(for: try listImages(root: root))
+        for (i, image) in images.enumerated() {
+            let folder = codes + "/" + folders[URL(fileURLWithPath: image).lastPathComponent]!
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try LatentFile(ws: targets.slice(i ..< i + 1), noise: g.constNoise).write(to: folder + "/latent.npz")
+        }
+        let latents = try loadImageLatents(for: images, listedFrom: root, folder: codes, generator: g)
+        XCTAssertEqual(latents, targets)
+        var o = smallOptions(steps: 40)
+        o.iterative = true; o.iterations = 2; o.realFraction = 1; o.realLatents = true
+        o.l2Weight = 0; o.msSSIMWeight = 0; o.deltaNormWeight = 0; o.rampDown = 0
+        let out = dir.appendingPathComponent("L.safetensors").path
+        let report = try trainEncoder(generator: g, outputPath: out, realImages: images, realLatents: latents, options: o)
+        let h = report.lossHistory
+        XCTAssertLessThan(h.suffix(4).reduce(0, +), 0.5 * h.prefix(4).reduce(0, +), "latent loss \(h.first!) → \(h.last!)")
+        let pictures = Tensor.concatenate(try images.map { try loadProjectionTarget(path: $0, resolution: 32).reshaped([1, 3, 32, 32]) })
+        let ws = try TrainedEncoder(path: out).encode(images: pictures, generator: g, iterations: 2).last!
+        let avg = Tensor.concatenate(Array(repeating: broadcastToWs(g.wAvg.reshaped([1, g.wDim]), numWs: g.numWs), count: images.count))
+        func mse(_ a: Tensor, _ b: Tensor) -> Double { zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count) }
+        XCTAssertLessThan(mse(ws, targets), 0.5 * mse(avg, targets))
+        // All-real batches without latents: image loss only, the latent column stays 0.
+        var plain = smallOptions(steps: 2)
+        plain.realFraction = 1
+        _ = try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("P.safetensors").path, realImages: images, options: plain)
+        let csv = try String(contentsOfFile: encoderTrainingFolder(outputPath: dir.appendingPathComponent("P.safetensors").path) + "/history.csv", encoding: .utf8)
+        let latentColumn = csv.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[3])! }
+        XCTAssertEqual(latentColumn, [0, 0])
+        // Options and data must agree.
+        func refuses(_ o: EncoderTrainingOptions, latents: Tensor?, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try trainEncoder(generator: g, outputPath: dir.appendingPathComponent("X.safetensors").path, realImages: images,
+                                                  realLatents: latents, options: o), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "\(e)", line: line)
+            }
+        }
+        var off = o; off.realLatents = nil
+        refuses(off, latents: latents, "options.realLatents is off")
+        refuses(o, latents: nil, "needs the real images' latents")
+        refuses(o, latents: latents.slice(0 ..< 1), "real-image latents have shape")
+        var noReal = o; noReal.realFraction = 0
+        refuses(noReal, latents: latents, "realLatents needs real images")
+        try FileManager.default.removeItem(atPath: codes + "/" + folders["scene_002.png"]! + "/latent.npz")
+        XCTAssertThrowsError(try loadImageLatents(for: images, listedFrom: root, folder: codes, generator: g)) { e in
+            XCTAssertTrue("\(e)".contains("scene_002.png"), "\(e)"); XCTAssertFalse("\(e)".contains("\n"))
+        }
     }
 
     /// `initialEncoder` fine-tunes: the run starts from its weights (not the seed's) and keeps its

@@ -46,6 +46,27 @@ final class TrainEncoderCommandTests: CLITestCase {
                           contains: ["--init", "--resume"])
     }
 
+    /// --image-latents: the folder `encode` (or `project`) wrote for --images gives the real images
+    /// W+ targets; the run records it. Without --images it is a usage error; a folder missing an
+    /// image's latent fails naming that image.
+    func testImageLatents() throws {
+        let scenes = packageRoot().appendingPathComponent("Tests/LatentInversionTests/Resources/scenes").path
+        try runOK(["train-encoder"] + small + ["--out", temp("A.safetensors"), "--steps", "1"])
+        try runOK(["encode", scenes, "--encoder", temp("A.safetensors"), "--network", modelsFixture("tiny32_weights.safetensors"),
+                   "--out", temp("codes")])
+        let r = try runOK(["train-encoder"] + small + ["--out", temp("L.safetensors"), "--steps", "2", "--images", scenes,
+                                                       "--image-latents", temp("codes"), "--real-fraction", "1", "--l2", "0", "--msssim", "0"])
+        XCTAssertTrue(r.stdout.contains("2 steps (2 this run)"), r.stdout)
+        let record = String(decoding: try Data(contentsOf: URL(fileURLWithPath: temp("L.training/train-encoder.json"))), as: UTF8.self)
+        XCTAssertTrue(record.contains("\"image_latents\" : \"\(temp("codes"))\"") && record.contains("\"realLatents\" : true"), record)
+        try runUsageError(["train-encoder"] + small + ["--out", temp("M.safetensors"), "--steps", "1", "--image-latents", temp("codes")],
+                          contains: ["--image-latents needs --images"])
+        try FileManager.default.removeItem(atPath: temp("codes/scene_001/latent.npz"))
+        try runFails(["train-encoder"] + small + ["--out", temp("N.safetensors"), "--steps", "1", "--images", scenes,
+                                                  "--image-latents", temp("codes")],
+                     contains: ["scene_001.png"])
+    }
+
     func testIterativeMode() throws {
         try runOK(["train-encoder"] + small + ["--out", temp("R.safetensors"), "--steps", "1", "--iterative", "--iterations", "2"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: temp("R.training/samples.png")))

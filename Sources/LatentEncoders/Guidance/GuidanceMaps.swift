@@ -136,27 +136,8 @@ public struct GuidancePairs: Sendable {
     /// Loads W+ targets for every pair from `folder`, the output of `latentlab encode` or
     /// `project` run on this pair folder's `photo/`: `folder/<name>/latent.npz` with the sub-folder
     /// names those commands give the photo listing (`outputFolderNames`).
-    /// - Throws: `EncoderError` naming the first missing or unusable latent file (a z file, a
-    ///   batch, another generator's shape).
+    /// - Throws: `EncoderError` naming the first missing or unusable latent file (`loadImageLatents`).
     public mutating func attachLatents(folder: String, generator G: StyleGAN2Generator) throws {
-        let numWs = G.numWs, wDim = G.wDim
-        let photoDir = parentPath(photos.first ?? "")
-        let listing: [String]
-        do { listing = try listImages(root: photoDir) } catch { throw EncoderError("\(photoDir): \(errorLine(error))") }
-        let names = outputFolderNames(for: listing)
-        var data = [Float]()
-        data.reserveCapacity(photos.count * numWs * wDim)
-        for photo in photos {
-            let rel = String(photo.dropFirst(photoDir.count + 1))
-            let path = folder + "/" + names[rel]! + "/latent.npz"
-            let file: LatentFile
-            do { file = try LatentFile.read(path: path, generator: G) }
-            catch { throw EncoderError("latent target of \(rel): \(errorLine(error))") }
-            guard case .w(let w) = file.codes, w.shape == [1, numWs, wDim] else {
-                throw EncoderError("\(path): needs one W+ code [1, \(numWs), \(wDim)] (as `encode`/`project` write)")
-            }
-            data += w.storage
-        }
-        latents = Tensor(shape: [photos.count, numWs, wDim], data: data)
+        latents = try loadImageLatents(for: photos, listedFrom: parentPath(photos.first ?? ""), folder: folder, generator: G)
     }
 }

@@ -51,7 +51,8 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///
 /// Each step draws a batch (generator samples with their known ws, and real images when given),
 /// encodes it, renders the codes and minimises `l2·MSE + msSSIM·(1 − MS-SSIM) [+ lpips·LPIPS]` on
-/// the images, `latent·MSE(codes, ws)` on the samples and e4e's delta-norm regulariser, with
+/// the images, `latent·MSE(codes, ws)` on the samples (and on the real images whose W+ codes are
+/// given, `realLatents`) and e4e's delta-norm regulariser, with
 /// Adam; e4e's progressive stages add one delta every `progressiveStepEvery` steps. Iterative
 /// (ReStyle) mode: see `TrainingObjective`.
 ///
@@ -68,6 +69,8 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///   - generator: the StyleGAN2 generator (its resolution sets the encoder's input size).
 ///   - outputPath: the encoder file to write (`.safetensors`).
 ///   - realImages: image files (see `listTrainingImages`), may be empty.
+///   - realLatents: `[realImages.count, numWs, wDim]` W+ codes of the real images
+///     (`loadImageLatents`), latent targets for them when `options.realLatents`; nil otherwise.
 ///   - options: see `EncoderTrainingOptions`.
 ///   - lpips: an LPIPS network for the LPIPS loss (nil: no LPIPS term).
 ///   - clip: a CLIP model for the CLIP image-feature loss (nil: no CLIP term).
@@ -82,7 +85,7 @@ public func encoderTrainingFolder(outputPath: String) -> String {
 ///   overwritten), a checkpoint from other options or another generator, a non-finite loss; file
 ///   errors naming the path.
 public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, realImages: [String] = [],
-                         options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil,
+                         realLatents: Tensor? = nil, options: EncoderTrainingOptions, lpips: LPIPS? = nil, clip: CLIPModel? = nil,
                          pairs: GuidancePairs? = nil, resume: Bool = false, initialEncoder: TrainedEncoder? = nil,
                          progress: ((EncoderTrainingProgress) -> Void)? = nil) throws -> EncoderTrainingReport {
     var options = options
@@ -100,6 +103,12 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
         if let l = pairs.latents, l.shape != [pairs.photos.count, generator.numWs, generator.wDim] {
             throw EncoderError("photo latents have shape \(l.shape), need [\(pairs.photos.count), \(generator.numWs), \(generator.wDim)]")
         }
+    }
+    guard (options.realLatents == true) == (realLatents != nil) else {
+        throw EncoderError(realLatents == nil ? "options.realLatents needs the real images' latents (loadImageLatents)" : "real-image latents were given but options.realLatents is off")
+    }
+    if let l = realLatents, l.shape != [realImages.count, generator.numWs, generator.wDim] {
+        throw EncoderError("real-image latents have shape \(l.shape), need [\(realImages.count), \(generator.numWs), \(generator.wDim)]")
     }
     let folder = encoderTrainingFolder(outputPath: outputPath)
     let checkpointPath = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
@@ -150,7 +159,7 @@ public func trainEncoder(generator: StyleGAN2Generator, outputPath: String, real
     }
     let resumedFrom = resume ? state.step : nil
     let data = TrainingData(generator: generator, realImages: realImages, batchSize: options.batchSize,
-                            realFraction: options.realFraction, pairs: pairs)
+                            realFraction: options.realFraction, pairs: pairs, realLatents: realLatents)
     let objective = TrainingObjective(generator: generator, imageLoss: trainingImageLoss(options: options, lpips: lpips, clip: clip),
                                       options: options, latentAvg: generator.wAvg)
     // (`validate` counts the LPIPS weight; it only applies with an LPIPS network.)

@@ -53,9 +53,13 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
     /// CLIP image-feature loss `1 − cos(CLIP(x̂), CLIP(x))` (used only when `trainEncoder` gets a
     /// CLIP model; nil = 0). Optional so checkpoints written before it existed still resume.
     public var clipWeight: Float? = nil
-    /// Mean squared error between the codes and the known ws of generated samples (or, for a
-    /// guidance encoder with `pairLatents`, the photos' W+ codes).
+    /// Mean squared error between the codes and the known ws of generated samples (and the W+
+    /// codes of the real images with `realLatents`, of the photos with `pairLatents`).
     public var latentWeight: Float = 1
+    /// An image encoder trains against W+ codes of its real images too (`trainEncoder(realLatents:)`,
+    /// e.g. from `project --method hybrid`): the latent loss then covers the real images, which
+    /// otherwise have image losses only. Optional so older checkpoints still resume (nil = no).
+    public var realLatents: Bool? = nil
     /// A guidance encoder trains against W+ codes of the photos (`GuidancePairs.latents`) too.
     /// Optional so checkpoints written before it existed still resume (nil = no).
     public var pairLatents: Bool? = nil
@@ -106,8 +110,13 @@ public struct EncoderTrainingOptions: Codable, Sendable, Equatable {
             guard pairLatents == true || l2Weight > 0 || msSSIMWeight > 0 || lpipsWeight > 0 || (clipWeight ?? 0) > 0 else {
                 throw fail("a guidance encoder without photo latents needs an image loss weight > 0")
             }
+            guard realLatents != true else { throw fail("realLatents is for image encoders; a guidance encoder uses pairLatents") }
         } else if pairLatents == true {
             throw fail("pairLatents needs a guidance encoder")
+        }
+        if realLatents == true {
+            guard hasRealImages, realFraction > 0 else { throw fail("realLatents needs real images (realFraction > 0)") }
+            guard latentWeight > 0 else { throw fail("realLatents needs latentWeight > 0") }
         }
         if let givenRows {
             guard pairLatents == true else { throw fail("givenRows needs pairLatents (the photos' W+ codes)") }

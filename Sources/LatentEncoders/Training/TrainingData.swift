@@ -11,10 +11,10 @@ struct TrainingBatch {
     var images: Tensor
     /// `[B, C, R, R]` guidance maps encoded instead of `images` (nil for image encoders).
     var inputs: Tensor? = nil
-    /// `[S, numWs, wDim]`, the ws of the first S = `syntheticCount` images (generator samples,
-    /// or paired photos whose W+ codes are known).
+    /// `[S, numWs, wDim]`, the ws of the first S = `targetWsCount` images (generator samples, then
+    /// real images or paired photos whose W+ codes are known).
     var ws: Tensor?
-    var syntheticCount: Int
+    var targetWsCount: Int
 }
 
 /// Draws batches: z ~ N(0, I) mapped and rendered by the generator (const noise, ψ = 1), and real
@@ -28,13 +28,19 @@ final class TrainingData {
     let batchSize: Int
     /// Paired maps → photos (a guidance encoder); then every batch is drawn from the pairs.
     let pairs: GuidancePairs?
+    /// `[realPaths.count, numWs, wDim]`: W+ codes of the real images (latent targets), or nil.
+    let realLatents: Tensor?
     private var cache: [Int: Tensor] = [:]
     private var mapCache: [Int: Tensor] = [:]
 
-    /// - Parameter realImages: absolute paths (checked readable up front by `checkRealImages`).
-    init(generator: StyleGAN2Generator, realImages: [String], batchSize: Int, realFraction: Double, pairs: GuidancePairs? = nil) {
+    /// - Parameters:
+    ///   - realImages: absolute paths (checked readable up front by `listTrainingImages`).
+    ///   - realLatents: `[realImages.count, numWs, wDim]` codes of the real images, or nil.
+    init(generator: StyleGAN2Generator, realImages: [String], batchSize: Int, realFraction: Double,
+         pairs: GuidancePairs? = nil, realLatents: Tensor? = nil) {
         self.generator = generator
         self.pairs = pairs
+        self.realLatents = pairs?.latents ?? realLatents
         realPaths = pairs?.photos ?? realImages
         self.batchSize = batchSize
         realPerBatch = pairs != nil ? batchSize
@@ -73,24 +79,26 @@ final class TrainingData {
             for _ in 0..<batchSize {
                 let i = min(Int(rng.uniform() * Double(realPaths.count)), realPaths.count - 1)
                 maps.append(try map(i)); photos.append(try real(i))
-                if let latents = pairs!.latents { ws.append(latents.slice(i ..< i + 1)) }
+                if let realLatents { ws.append(realLatents.slice(i ..< i + 1)) }
             }
             return TrainingBatch(images: Tensor.concatenate(photos), inputs: Tensor.concatenate(maps),
-                                 ws: ws.isEmpty ? nil : Tensor.concatenate(ws), syntheticCount: ws.count)
+                                 ws: ws.isEmpty ? nil : Tensor.concatenate(ws), targetWsCount: ws.count)
         }
         let s = batchSize - realPerBatch
-        var parts = [Tensor]()
-        var ws: Tensor? = nil
+        var parts = [Tensor](), ws = [Tensor]()
         if s > 0 {
             let syn = synthetic(count: s, rng: &rng)
             parts.append(syn.images)
-            ws = syn.ws
+            ws.append(syn.ws)
         }
         for _ in 0..<realPerBatch {
             let i = min(Int(rng.uniform() * Double(realPaths.count)), realPaths.count - 1)
             parts.append(try real(i))
+            if let realLatents { ws.append(realLatents.slice(i ..< i + 1)) }
         }
-        return TrainingBatch(images: Tensor.concatenate(parts), ws: ws, syntheticCount: s)
+        // Without real latents only the samples (first) have ws; with them every image does.
+        let known = s + (realLatents == nil ? 0 : realPerBatch)
+        return TrainingBatch(images: Tensor.concatenate(parts), ws: ws.isEmpty ? nil : Tensor.concatenate(ws), targetWsCount: known)
     }
 
     /// Fixed targets for the sample strip: up to half real (spread over the listing), the rest

@@ -7,7 +7,7 @@ import LatentInversion
 public struct EncoderLossTerms: Sendable, Equatable {
     /// Weighted image losses (L2, MS-SSIM, LPIPS), mean over images (and iterations).
     public var image: Double = 0
-    /// Weighted latent MSE on the generator samples.
+    /// Weighted latent MSE on the images with known ws (generator samples, coded real images).
     public var latent: Double = 0
     /// Weighted delta-norm regulariser.
     public var deltaNorm: Double = 0
@@ -60,7 +60,7 @@ struct TrainingObjective {
             terms.pixelMSE = try ImageMetrics.mse(image, batch.images).reduce(0, +) / Double(n)
             if let ws = batch.ws, options.latentWeight > 0 {
                 // Mean over the samples of the per-element mean squared error.
-                let s = batch.syntheticCount, per = numWs * d
+                let s = batch.targetWsCount, per = numWs * d
                 let scale = Double(options.latentWeight) / Double(per * s * passes)
                 var acc = 0.0
                 for i in 0..<(s * per) {

@@ -28,6 +28,8 @@ struct TrainEncoder: ParsableCommand {
     @OptionGroup var net: NetworkOptions
     @Option(help: "The encoder file to write (.safetensors).") var out: String
     @Option(help: "Folder of real training images (.png/.jpg, searched recursively).") var images: String?
+    @Option(name: .customLong("image-latents"), help: "With --images: the folder `latentlab project` (e.g. --method hybrid) or `encode` wrote for IMAGES; the encoder also regresses those W+ codes of the real images (weight --latent-weight), not only their pixels.")
+    var imageLatents: String?
     @Option(help: "Train for this many minutes in total (counting time before a resume).") var minutes: Double?
     @Option(help: "Train for this many steps in total (counting steps before a resume).") var steps: Int?
     @Flag(help: "Continue from the checkpoint in OUT's training folder.") var resume = false
@@ -54,7 +56,7 @@ struct TrainEncoder: ParsableCommand {
     var pairLatents: String?
     @Option(name: .customLong("given-rows"), help: "With --pair-latents: ws rows (a-b or a,b,…) rendered from the photo's own code during training, e.g. the colour rows a seg map cannot know (scenes64: 4-9); the encoder learns them from the latent loss only.")
     var givenRows: String?
-    @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples.") var latentWeight: Float = 1
+    @Option(name: .customLong("latent-weight"), help: "Weight of the latent MSE on generator samples (and on images with --image-latents / --pair-latents).") var latentWeight: Float = 1
     @Option(name: .customLong("delta-norm"), help: "Weight of e4e's delta-norm regulariser.") var deltaNorm: Float = 2e-4
     @Option(name: .customLong("progressive-every"), help: "Steps per progressive stage (0: all deltas from the start).") var progressiveEvery: Int = 100
     @Option(name: .customLong("base-channels"), help: "Encoder channels at full resolution.") var baseChannels: Int = 32
@@ -75,6 +77,7 @@ struct TrainEncoder: ParsableCommand {
         o.clipWeight = clip > 0 ? clip : nil
         o.latentWeight = latentWeight; o.deltaNormWeight = deltaNorm; o.progressiveStepEvery = progressiveEvery
         o.realFraction = images == nil ? 0 : realFraction
+        o.realLatents = imageLatents != nil ? true : nil
         if pairs != nil, let input {
             o.guidance = input
             o.classes = input == .seg ? classes : nil
@@ -93,6 +96,7 @@ struct TrainEncoder: ParsableCommand {
             guard input != nil else { throw ValidationError("--pairs needs --input seg|sketch") }
             guard images == nil, !iterative else { throw ValidationError("--pairs trains a guidance encoder: drop --images and --iterative") }
         } else if input != nil { throw ValidationError("--input needs --pairs DIR") }
+        if imageLatents != nil && images == nil { throw ValidationError("--image-latents needs --images DIR") }
         if pairLatents != nil && pairs == nil { throw ValidationError("--pair-latents needs --pairs DIR") }
         if givenRows != nil && pairLatents == nil { throw ValidationError("--given-rows needs --pair-latents DIR") }
         if let givenRows { _ = try parseIntList(givenRows, name: "--given-rows") }
@@ -106,6 +110,7 @@ struct TrainEncoder: ParsableCommand {
         do {
             let G = try net.loadGenerator()
             let real = try images.map { try listTrainingImages(folder: $0) } ?? []
+            let realLatents = try imageLatents.map { try loadImageLatents(for: real, listedFrom: images!, folder: $0, generator: G) }
             var pairData = try pairs.map { try GuidancePairs(folder: $0, kind: input!, classes: classes) }
             if let pairLatents { try pairData!.attachLatents(folder: pairLatents, generator: G) }
             let lpipsNetwork = try lpipsWeights.map { try LPIPS(net: lpipsNet, weightsPath: $0) }
@@ -123,7 +128,7 @@ struct TrainEncoder: ParsableCommand {
             // A resumed run reports its total steps / seconds: its bars measure their rate from there.
             let bar = o.steps.map { ProgressBar(total: $0, label: "train-encoder", resumed: resume) }
             let minuteBar = o.minutes.map { ProgressBar(total: Int(($0 * 60).rounded()), label: "train-encoder", resumed: resume) }
-            let report = try trainEncoder(generator: G, outputPath: out, realImages: real, options: o, lpips: lpipsNetwork,
+            let report = try trainEncoder(generator: G, outputPath: out, realImages: real, realLatents: realLatents, options: o, lpips: lpipsNetwork,
                                           clip: clipNetwork, pairs: pairData, resume: resume,
                                           initialEncoder: initial) { p in
                 let detail = String(format: "step %d loss %.4g psnr %.2f dB stage %d", p.step, p.terms.total,
@@ -139,6 +144,7 @@ struct TrainEncoder: ParsableCommand {
             var record = RunRecord(command: "train-encoder", [
                 "network": .string(net.networkName), "out": .string(out), "images": RecordValue(images), "resume": .bool(resume),
                 "init": RecordValue(initEncoder), "pairs": RecordValue(pairs), "input": RecordValue(input?.rawValue), "pair_latents": RecordValue(pairLatents),
+                "image_latents": RecordValue(imageLatents),
                 "options": options, "steps": .int(report.steps), "steps_this_run": .int(report.stepsThisRun),
                 "seconds": RecordValue(report.elapsedSeconds), "final_loss": report.lossHistory.last.map { RecordValue(Double($0)) } ?? .null,
             ])
