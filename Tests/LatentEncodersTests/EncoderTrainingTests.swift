@@ -165,8 +165,7 @@ final class EncoderTrainingTests: XCTestCase {
         let pictures = Tensor.concatenate(try images.map { try loadProjectionTarget(path: $0, resolution: 32).reshaped([1, 3, 32, 32]) })
         let ws = try TrainedEncoder(path: out).encode(images: pictures, generator: g, iterations: 2).last!
         let avg = Tensor.concatenate(Array(repeating: broadcastToWs(g.wAvg.reshaped([1, g.wDim]), numWs: g.numWs), count: images.count))
-        func mse(_ a: Tensor, _ b: Tensor) -> Double { zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count) }
-        XCTAssertLessThan(mse(ws, targets), 0.5 * mse(avg, targets))
+        XCTAssertLessThan(meanSquaredDifference(ws, targets), 0.5 * meanSquaredDifference(avg, targets))
         // All-real batches without latents: image loss only, the latent column stays 0.
         var plain = smallOptions(steps: 2)
         plain.realFraction = 1

@@ -158,8 +158,7 @@ final class GuidanceEncoderTests: XCTestCase {
         let (ws, _) = try translateMaps(maps, encoder: try TrainedEncoder(path: out), generator: g)
         let avgRow = broadcastToWs(g.wAvg.reshaped([1, g.wDim]), numWs: g.numWs)
         let avg = Tensor.concatenate(Array(repeating: avgRow, count: 6))
-        func mse(_ a: Tensor, _ b: Tensor) -> Double { zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count) }
-        XCTAssertLessThan(mse(ws, targets), 0.5 * mse(avg, targets))
+        XCTAssertLessThan(meanSquaredDifference(ws, targets), 0.5 * meanSquaredDifference(avg, targets))
         // Given rows: rendered from the photo's code, so no image gradient reaches the encoder's
         // own rows there — with the latent loss off, their head keeps its initial weights exactly.
         var gr = options(steps: 5, kind: .seg)

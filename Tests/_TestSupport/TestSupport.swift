@@ -23,6 +23,12 @@ public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     return m
 }
 
+/// Mean of the squared element differences of two equally shaped tensors, in Double.
+public func meanSquaredDifference(_ a: Tensor, _ b: Tensor) -> Double {
+    precondition(a.shape == b.shape, "shapes differ: \(a.shape) vs \(b.shape)")
+    return zip(a.storage, b.storage).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
+}
+
 /// Relative error ‖a − b‖∞ / max(‖b‖∞, floor): a scale-aware comparison for gradients, whose
 /// magnitudes vary by orders between layers.
 public func relativeError(_ a: Tensor, _ b: Tensor, floor: Float = 1e-12) -> Float {
